@@ -1,0 +1,41 @@
+# Every target that needs the environment depends on `install`, so any of them works as
+# the first command on a fresh clone.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed-stamp
+ARGS   ?=
+
+.PHONY: install sync demo test lint format clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev,emulator,postgres]"
+	touch $(STAMP)
+
+## sync: load Insightly into insightly.duckdb (needs SOURCES__INSIGHTLY__API_KEY and __POD)
+sync: install
+	$(BIN)/insightly sync $(ARGS)
+
+## demo: start the emulator, sync a realistic tenant into demo.duckdb, print a summary
+demo: install
+	$(BIN)/python -m insightly_emulator.demo $(ARGS)
+
+## test: the whole test suite against the emulator and real DuckDB
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q $(ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache demo.duckdb _storage

@@ -1,0 +1,143 @@
+"""The entity catalogue: every list endpoint of Insightly API v3.1 as data.
+
+One row per warehouse table. The resource factory in `source.py` turns each row into a
+dlt resource; nothing else in the package knows entity names. Paths, primary keys and
+search support come from `../shared/insightly-api.md` section 2.2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Load(str, Enum):
+    """How an entity is read and written."""
+
+    INCREMENTAL = "incremental"  # /{path}/Search?updated_after_utc=..., merge on the primary key
+    FULL = "full"  # every record on every run, replace
+
+
+class Paging(str, Enum):
+    """Which query parameters an endpoint takes."""
+
+    PAGED = "paged"  # top/skip/count_total
+    NONE = "none"  # the endpoint takes no parameters and returns everything
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One Insightly list endpoint and the table it loads into."""
+
+    table: str
+    path: str
+    primary_key: tuple[str, ...]
+    load: Load = Load.INCREMENTAL
+    paging: Paging = Paging.PAGED
+    brief_param: bool = True  # Users/Search and the lookup lists take no `brief`
+    params: dict[str, str] = field(default_factory=dict)
+    custom_fields: bool = False  # records carry CUSTOMFIELDS; /CustomFields/{path} has metadata
+    lookup: bool = False  # rarely-changing reference data
+
+    @property
+    def list_path(self) -> str:
+        """The path a read starts from: /Search for incremental entities."""
+        return f"{self.path}/Search" if self.load is Load.INCREMENTAL else self.path
+
+
+CURSOR = "DATE_UPDATED_UTC"
+
+
+def _inc(table: str, path: str, pk: str, *, custom_fields: bool = False, brief: bool = True):
+    return Entity(table, path, (pk,), custom_fields=custom_fields, brief_param=brief)
+
+
+def _lookup(table: str, path: str, *pk: str, paging: Paging = Paging.PAGED, **params: str):
+    return Entity(
+        table,
+        path,
+        pk,
+        load=Load.FULL,
+        paging=paging,
+        brief_param=False,
+        params=dict(params),
+        lookup=True,
+    )
+
+
+ENTITIES: tuple[Entity, ...] = (
+    _inc("contacts", "Contacts", "CONTACT_ID", custom_fields=True),
+    _inc("leads", "Leads", "LEAD_ID", custom_fields=True),
+    _inc("organisations", "Organisations", "ORGANISATION_ID", custom_fields=True),
+    _inc("opportunities", "Opportunities", "OPPORTUNITY_ID", custom_fields=True),
+    _inc("projects", "Projects", "PROJECT_ID", custom_fields=True),
+    _inc("tasks", "Tasks", "TASK_ID", custom_fields=True),
+    _inc("events", "Events", "EVENT_ID", custom_fields=True),
+    _inc("notes", "Notes", "NOTE_ID"),
+    # Emails carry no DATE_UPDATED_UTC, and their tags and links change after creation, so an
+    # append-only cursor on EMAIL_DATE_UTC would miss changes: they are re-read in full.
+    Entity("emails", "Emails", ("EMAIL_ID",), load=Load.FULL),
+    _inc("milestones", "Milestones", "MILESTONE_ID"),
+    _inc("users", "Users", "USER_ID", brief=False),
+    _inc("tickets", "Ticket", "TICKET_ID", custom_fields=True),
+    _inc("prospects", "Prospect", "PROSPECT_ID", custom_fields=True),
+    _inc("products", "Product", "PRODUCT_ID", custom_fields=True),
+    _inc("pricebooks", "Pricebook", "PRICEBOOK_ID"),
+    _inc("pricebook_entries", "PricebookEntry", "PRICEBOOK_ENTRY_ID", custom_fields=True),
+    _inc("quotations", "Quotation", "QUOTE_ID", custom_fields=True),
+    _inc("quotation_line_items", "QuotationLineItem", "QUOTATION_ITEM_ID", custom_fields=True),
+    _inc(
+        "opportunity_line_items", "OpportunityLineItem", "OPPORTUNITY_ITEM_ID", custom_fields=True
+    ),
+    _inc("knowledge_articles", "KnowledgeArticle", "ARTICLE_ID", custom_fields=True),
+    _inc("knowledge_article_categories", "KnowledgeArticleCategory", "CATEGORY_ID"),
+    _inc("knowledge_article_folders", "KnowledgeArticleFolder", "FOLDER_ID"),
+    _inc("community_forums", "CommunityForums", "FORUM_ID"),
+    _inc("community_posts", "CommunityPosts", "POST_ID"),
+    _inc("community_comments", "CommunityComments", "COMMENT_ID"),
+    _inc("forum_categories", "ForumCategories", "FORUM_CATEGORY_ID"),
+    _lookup("activity_sets", "ActivitySets", "ACTIVITYSET_ID"),
+    _lookup("teams", "Teams", "TEAM_ID"),
+    # A user can sit in several teams, so MEMBER_USER_ID alone (Airbyte's key) would collide.
+    _lookup("team_members", "TeamMembers", "TEAM_ID", "MEMBER_USER_ID"),
+    _lookup("pipelines", "Pipelines", "PIPELINE_ID"),
+    _lookup("pipeline_stages", "PipelineStages", "STAGE_ID"),
+    _lookup("relationships", "Relationships", "RELATIONSHIP_ID"),
+    _lookup("opportunity_categories", "OpportunityCategories", "CATEGORY_ID"),
+    _lookup("project_categories", "ProjectCategories", "CATEGORY_ID"),
+    _lookup("task_categories", "TaskCategories", "CATEGORY_ID"),
+    _lookup("file_categories", "FileCategories", "CATEGORY_ID"),
+    _lookup("opportunity_state_reasons", "OpportunityStateReasons", "STATE_REASON_ID"),
+    _lookup("lead_sources", "LeadSources", "LEAD_SOURCE_ID"),
+    _lookup("lead_statuses", "LeadStatuses", "LEAD_STATUS_ID", include_converted="true"),
+    _lookup("countries", "Countries", "COUNTRY_NAME", paging=Paging.NONE),
+    _lookup("currencies", "Currencies", "CURRENCY_CODE", paging=Paging.NONE),
+)
+
+# /Tags needs a record_type; one table holds them all, keyed by (RECORD_TYPE, TAG_NAME).
+TAGS = _lookup("tags", "Tags", "RECORD_TYPE", "TAG_NAME")
+TAG_RECORD_TYPES: tuple[str, ...] = (
+    "contacts",
+    "leads",
+    "opportunities",
+    "organisations",
+    "projects",
+    "emails",
+)
+
+CUSTOM_OBJECTS = _lookup("custom_objects", "CustomObjects", "OBJECT_NAME", paging=Paging.NONE)
+CUSTOM_FIELDS = _lookup(
+    "custom_fields", "CustomFields", "FIELD_FOR", "FIELD_NAME", paging=Paging.NONE
+)
+
+TABLES: tuple[str, ...] = (
+    *(e.table for e in ENTITIES),
+    TAGS.table,
+    CUSTOM_OBJECTS.table,
+    CUSTOM_FIELDS.table,
+)
+
+
+def custom_object_entity(object_name: str, table: str) -> Entity:
+    """A custom object's records (`/Fruit__c`), discovered at run time from /CustomObjects."""
+    return _inc(table, object_name, "RECORD_ID", custom_fields=True)

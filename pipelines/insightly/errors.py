@@ -1,0 +1,46 @@
+"""Errors that stop a sync, each with the exit code the CLI returns and a message that says
+what to do. Messages never contain the API key: they are built from paths and status codes
+only."""
+
+from __future__ import annotations
+
+
+class InsightlyError(Exception):
+    """Base class: a problem the user can act on."""
+
+    exit_code = 1
+
+
+class ConfigurationError(InsightlyError):
+    """A missing or malformed setting."""
+
+    exit_code = 2
+
+
+class AuthenticationError(InsightlyError):
+    """401: the key is wrong or belongs to another pod."""
+
+    exit_code = 3
+
+
+class ApiResponseError(InsightlyError):
+    """The API answered something we can't load (not a JSON array, broken JSON, 4xx)."""
+
+    exit_code = 4
+
+
+class QuotaExhausted(InsightlyError):
+    """429 with X-RateLimit-Remaining: 0 - the daily quota is spent."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class EntityUnavailable(InsightlyError):
+    """403/404 on a whole entity: outside the customer's plan or permissions."""
+
+    def __init__(self, path: str, status: int) -> None:
+        reason = "no access (403)" if status == 403 else "not in this plan (404)"
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.status = status
+        self.reason = reason

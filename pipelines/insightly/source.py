@@ -1,0 +1,268 @@
+"""The dlt source: one generic factory turns the catalogue into resources.
+
+Incremental entities read `/{path}/Search?updated_after_utc=<cursor - lookback>`. The API's
+filter is exclusive and has one-second precision, so a look-back of at least one second is
+needed to see records updated in the same second as the stored cursor; merge on the primary
+key makes the re-read rows harmless. dlt's boundary de-duplication is switched off
+(`primary_key=()` on the incremental): it would drop a record re-served with the same
+DATE_UPDATED_UTC but new content (see ../shared/dlt-notes.md 2.2).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import dlt
+import pendulum
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+from dlt.sources import DltResource
+
+from .catalogue import (
+    CURSOR,
+    CUSTOM_FIELDS,
+    CUSTOM_OBJECTS,
+    ENTITIES,
+    TAG_RECORD_TYPES,
+    TAGS,
+    Entity,
+    Load,
+    Paging,
+    custom_object_entity,
+)
+from .client import InsightlyClient
+from .errors import EntityUnavailable
+from .records import shape_page
+from .settings import resolve_connection
+
+log = logging.getLogger(__name__)
+_naming = NamingConvention()
+
+
+def custom_table_name(object_name: str, taken: set[str]) -> str:
+    """`Fruit__c` -> `custom_fruit`; a clash gets a numeric suffix, in name order."""
+    base = object_name[:-3] if object_name.lower().endswith("__c") else object_name
+    name = "custom_" + _naming.normalize_table_identifier(base).strip("_")
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}_{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _read(
+    client: InsightlyClient,
+    entity: Entity,
+    path: str,
+    params: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> Iterator[list[dict]]:
+    """Yield shaped pages; a 403/404 on the first request skips the entity."""
+    first = True
+    try:
+        if entity.paging is Paging.NONE:
+            page = client.get_list(path, params, table=entity.table)
+            pages: Iterator[list[dict]] = iter([page] if page else [])
+        else:
+            pages = client.pages(path, params, table=entity.table)
+        for page in pages:
+            first = False
+            client.stats.count_rows(entity.table, len(page))
+            yield shape_page(page, extra)
+    except EntityUnavailable as exc:
+        if not first:  # half an entity would advance the cursor past rows never read
+            raise
+        client.stats.skip(entity.table, exc.reason)
+        log.warning("skipping %s: %s", entity.table, exc)
+
+
+def _base_params(entity: Entity) -> dict[str, Any]:
+    params: dict[str, Any] = dict(entity.params)
+    if entity.brief_param:
+        params["brief"] = "false"
+    return params
+
+
+def incremental_records(
+    client: InsightlyClient, entity: Entity, updated: dlt.sources.incremental[pendulum.DateTime]
+) -> Iterator[list[dict]]:
+    """Records updated after the stored cursor (minus the look-back)."""
+    params = _base_params(entity)
+    if updated.start_value is not None:
+        params["updated_after_utc"] = _iso(updated.start_value)
+    yield from _read(client, entity, entity.list_path, params)
+
+
+def full_records(client: InsightlyClient, entity: Entity) -> Iterator[list[dict]]:
+    """Every record of an entity without /Search (lookups, emails)."""
+    yield from _read(client, entity, entity.path, _base_params(entity))
+
+
+def tag_records(client: InsightlyClient) -> Iterator[list[dict]]:
+    """/Tags per record type, in one table keyed by (RECORD_TYPE, TAG_NAME)."""
+    for record_type in TAG_RECORD_TYPES:
+        params = {"record_type": record_type}
+        yield from _read(client, TAGS, TAGS.path, params, {"RECORD_TYPE": record_type})
+
+
+def _singular(path: str) -> str:
+    if path.lower().endswith("__c"):
+        return path.upper()
+    upper = path.upper()
+    if upper.endswith("IES"):
+        return upper[:-3] + "Y"
+    return upper[:-1] if upper.endswith("S") else upper
+
+
+def _fields_of(object_path: str, table: str, fields: list[dict]) -> list[dict]:
+    """Keep one object's fields, tagged with its table.
+
+    An unknown object name makes the API answer every custom field of the instance
+    (insightly-api.md 5.1); such an answer is narrowed to the object asked for.
+    """
+    owners = {str(f.get("FIELD_FOR", "")).upper() for f in fields}
+    if len(owners) > 1:
+        wanted = _singular(object_path)
+        fields = [f for f in fields if str(f.get("FIELD_FOR", "")).upper() == wanted]
+    return [{**f, "OBJECT_TABLE": table} for f in fields]
+
+
+def custom_field_records(
+    client: InsightlyClient, objects: list[tuple[str, str]]
+) -> Iterator[list[dict]]:
+    """/CustomFields/{object} metadata for every object that has custom fields.
+
+    An object the key can't read (403/404) simply has no metadata rows; its records are
+    skipped by their own resource.
+    """
+    seen: set[tuple[str, str]] = set()
+    for object_path, table in objects:
+        try:
+            fields = client.get_list(f"CustomFields/{object_path}", table=CUSTOM_FIELDS.table)
+        except EntityUnavailable:
+            continue
+        fresh = []
+        for field in _fields_of(object_path, table, fields):
+            key = (str(field.get("FIELD_FOR")), str(field.get("FIELD_NAME")))
+            if key not in seen:
+                seen.add(key)
+                fresh.append(field)
+        if fresh:
+            client.stats.count_rows(CUSTOM_FIELDS.table, len(fresh))
+            yield shape_page(fresh)
+
+
+def custom_object_records(client: InsightlyClient, definitions: list[dict]) -> Iterator[list]:
+    """The /CustomObjects answer fetched for discovery, loaded without a second request."""
+    if definitions:
+        client.stats.count_rows(CUSTOM_OBJECTS.table, len(definitions))
+        yield shape_page([dict(d) for d in definitions])
+
+
+def discover_custom_objects(client: InsightlyClient) -> list[dict]:
+    """/CustomObjects, or none when the plan has no custom objects."""
+    try:
+        return client.get_list(CUSTOM_OBJECTS.path, table=CUSTOM_OBJECTS.table)
+    except EntityUnavailable as exc:
+        client.stats.skip(CUSTOM_OBJECTS.table, exc.reason)
+        return []
+
+
+def _entity_resource(
+    client: InsightlyClient, entity: Entity, start_date: datetime | None, lookback: int
+) -> DltResource:
+    pk = list(entity.primary_key)
+    if entity.load is Load.FULL:
+        return dlt.resource(
+            full_records, name=entity.table, primary_key=pk, write_disposition="replace"
+        )(client, entity)
+    updated = dlt.sources.incremental[pendulum.DateTime](
+        CURSOR,
+        initial_value=start_date,
+        lag=lookback,
+        primary_key=(),
+        on_cursor_value_missing="include",
+    )
+    return dlt.resource(
+        incremental_records,
+        name=entity.table,
+        primary_key=pk,
+        write_disposition="merge",
+        columns={CURSOR: {"data_type": "timestamp", "dedup_sort": "desc"}},
+    )(client, entity, updated)
+
+
+def _parse_start(start_date: str | datetime | None) -> datetime | None:
+    if start_date is None or start_date == "":
+        return None
+    if isinstance(start_date, datetime):
+        value = start_date
+    else:
+        value = pendulum.parse(str(start_date), tz="UTC")
+    return pendulum.instance(value).in_timezone("UTC")
+
+
+@dlt.source(name="insightly", max_table_nesting=1)
+def insightly_source(
+    api_key: str = dlt.secrets.value,
+    pod: str | None = dlt.config.value,
+    base_url: str | None = dlt.config.value,
+    start_date: str | None = None,
+    lookback_seconds: int = 1,
+    client: InsightlyClient | None = None,
+) -> Iterator[DltResource]:
+    """Every Insightly v3.1 entity, custom objects included.
+
+    Args:
+        api_key: the user's API key (secret).
+        pod: na1, eu1, au1, ...; ignored when `base_url` is set.
+        base_url: replaces the pod's URL (the emulator, a proxy).
+        start_date: limits the first load of incremental entities (ISO date or datetime).
+        lookback_seconds: re-read window before the stored cursor; at least 1.
+        client: an existing client (the CLI passes one to collect run statistics).
+    """
+    if lookback_seconds < 1:
+        raise ValueError("lookback_seconds must be at least 1: updated_after_utc is exclusive")
+    # Only explicitly typed columns become timestamps; see records.py.
+    dlt.current.source_schema().remove_type_detection("iso_timestamp")
+    if client is None:
+        client = InsightlyClient(resolve_connection(api_key, pod, base_url))
+    start = _parse_start(start_date)
+
+    for entity in ENTITIES:
+        yield _entity_resource(client, entity, start, lookback_seconds)
+    yield dlt.resource(
+        tag_records,
+        name=TAGS.table,
+        primary_key=list(TAGS.primary_key),
+        write_disposition="replace",
+    )(client)
+
+    definitions = discover_custom_objects(client)
+    yield dlt.resource(
+        custom_object_records,
+        name=CUSTOM_OBJECTS.table,
+        primary_key=list(CUSTOM_OBJECTS.primary_key),
+        write_disposition="replace",
+    )(client, definitions)
+    taken: set[str] = set()
+    custom_entities = [
+        custom_object_entity(name, custom_table_name(name, taken))
+        for name in sorted(str(d["OBJECT_NAME"]) for d in definitions if d.get("OBJECT_NAME"))
+    ]
+    for entity in custom_entities:
+        yield _entity_resource(client, entity, start, lookback_seconds)
+
+    field_objects = [(e.path, e.table) for e in (*ENTITIES, *custom_entities) if e.custom_fields]
+    yield dlt.resource(
+        custom_field_records,
+        name=CUSTOM_FIELDS.table,
+        primary_key=list(CUSTOM_FIELDS.primary_key),
+        write_disposition="replace",
+    )(client, field_objects)

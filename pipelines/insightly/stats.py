@@ -1,0 +1,44 @@
+"""Counters for the run summary: requests and rows per entity, skips, the daily quota.
+
+Shared by every thread that talks to the API, hence the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RunStats:
+    """What one sync did, per warehouse table."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    rows: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    skipped: dict[str, str] = field(default_factory=dict)
+    rate_limit: int | None = None
+    rate_remaining: int | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count_request(self, table: str, status: int, limit: str | None, remaining: str | None):
+        with self._lock:
+            self.requests[table] += 1
+            self.statuses[status] += 1
+            if limit and limit.isdigit():
+                self.rate_limit = int(limit)
+            if remaining and remaining.lstrip("-").isdigit():
+                self.rate_remaining = int(remaining)
+
+    def count_rows(self, table: str, n: int) -> None:
+        with self._lock:
+            self.rows[table] += n
+
+    def skip(self, table: str, reason: str) -> None:
+        with self._lock:
+            self.skipped[table] = reason
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())

@@ -1,0 +1,36 @@
+"""The run summary printed after every sync: rows and requests per table, skips, quota."""
+
+from __future__ import annotations
+
+from .runner import SyncResult
+
+
+def render(result: SyncResult) -> str:
+    """A plain-text table, one line per table the run selected."""
+    stats = result.stats
+    rows = [("table", "rows", "requests", "note")]
+    for table in sorted(set(result.tables) | set(stats.requests)):
+        note = f"skipped: {stats.skipped[table]}" if table in stats.skipped else ""
+        rows.append((table, str(stats.rows[table]), str(stats.requests[table]), note))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [
+        f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip()
+        for r in rows
+    ]
+    lines.insert(1, "-" * len(lines[0]))
+    total_rows = sum(stats.rows.values())
+    lines.append(
+        f"{len(result.tables)} tables, {total_rows} rows, {stats.total_requests} requests "
+        f"in {result.seconds:.1f} s"
+    )
+    if stats.skipped:
+        lines.append(
+            f"skipped {len(stats.skipped)}: "
+            + ", ".join(f"{t} ({why})" for t, why in sorted(stats.skipped.items()))
+        )
+    if stats.rate_remaining is not None:
+        limit = f" of {stats.rate_limit}" if stats.rate_limit is not None else ""
+        lines.append(f"daily API quota left: {stats.rate_remaining}{limit}")
+    if result.pending_loaded:
+        lines.append("a load package left pending by an earlier run was loaded first")
+    return "\n".join(lines)
