@@ -1,0 +1,204 @@
+"""The core sync, over HTTP against the emulator, into a real DuckDB file."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from insightly.catalogue import CUSTOM_FIELDS, ENTITIES, TAG_RECORD_TYPES, Load, Paging
+from insightly.client import page_count
+from insightly.errors import ApiResponseError, AuthenticationError
+from tests.helpers import column, custom_object_tables, differences, entity_paths
+
+
+def list_requests(emulator, path: str) -> int:
+    """Requests the emulator saw for an entity's list or search endpoint."""
+    wanted = {f"/v3.1/{path}".lower(), f"/v3.1/{path}/search".lower()}
+    return sum(1 for r in emulator.requests if r.path.lower() in wanted)
+
+
+def test_full_sync_loads_exactly_the_emulators_records(emulator, warehouse):
+    result = warehouse.sync()
+    assert not result.stats.skipped
+    tables = warehouse.tables()
+    rng = random.Random(3)
+    for table, (path, pk) in entity_paths(emulator).items():
+        records = emulator.tenant.records(path)
+        assert records, f"the test tenant must have {path} records"
+        assert table in tables
+        keys = {tuple(r[k] for k in pk) for r in records}
+        cols = ", ".join(column(k) for k in pk)
+        stored = warehouse.query(f'select {cols} from "{table}"')
+        assert len(stored) == len(set(stored)), f"{table} has duplicate keys"
+        assert set(stored) == keys, f"{table}: keys differ from the emulator"
+        assert result.stats.rows[table] == len(records)
+        sample = rng.sample(records, min(25, len(records)))
+        assert differences(warehouse, table, pk, sample) == []
+
+    # custom fields, tags and links really are in the sample compared above
+    assert warehouse.query("select count(*) from contacts__customfields")[0][0] > 0
+    assert warehouse.query("select count(*) from contacts__tags")[0][0] > 0
+    assert warehouse.query("select count(*) from contacts__links")[0][0] > 0
+    tag_types = {r[0] for r in warehouse.query("select distinct record_type from tags")}
+    assert tag_types == set(TAG_RECORD_TYPES)
+    objects = {r[0] for r in warehouse.query("select distinct object_table from custom_fields")}
+    assert {"contacts", *custom_object_tables(emulator).values()} <= objects
+
+
+def test_lookup_tables_equal_the_emulator(emulator, warehouse):
+    warehouse.sync()
+    for e in ENTITIES:
+        if e.load is Load.FULL:
+            records = emulator.tenant.records(e.path)
+            assert records, e.path
+            assert differences(warehouse, e.table, e.primary_key, records) == []
+            count = warehouse.query(f'select count(*) from "{e.table}"')[0][0]
+            assert count == len(records), e.table
+
+
+def test_request_counts_first_and_unchanged_second_sync(emulator, warehouse):
+    warehouse.sync()
+    for table, (path, _) in entity_paths(emulator).items():
+        n = len(emulator.tenant.records(path))
+        assert list_requests(emulator, path) == page_count(n), f"{table}: {n} records"
+    assert len(emulator.tenant.records("Leads")) % 500 == 0  # the exact-multiple case is covered
+
+    emulator.clear_requests()
+    second = warehouse.sync()
+    full = {e.table for e in ENTITIES if e.load is Load.FULL}
+    incremental = {t: p for t, (p, _) in entity_paths(emulator).items() if t not in full}
+    for table, path in incremental.items():
+        assert list_requests(emulator, path) == 1, table
+        assert second.stats.requests[table] == 1, table
+    for e in ENTITIES:
+        if e.load is Load.FULL and e.paging is Paging.PAGED:
+            assert second.stats.requests[e.table] == page_count(
+                len(emulator.tenant.records(e.path))
+            )
+    assert second.stats.requests["tags"] == len(TAG_RECORD_TYPES)
+    assert second.stats.rate_remaining is not None
+
+
+def test_changes_between_syncs_are_merged_without_duplicates(emulator, warehouse):
+    warehouse.sync()
+    paths = entity_paths(emulator)
+    rng = random.Random(11)
+    changed: dict[str, set] = {}
+    for table in ("contacts", "organisations", "opportunities", "leads", "tasks", "tickets"):
+        path, pk = paths[table]
+        ids = [r[pk[0]] for r in emulator.tenant.records(path)]
+        for record_id in rng.sample(ids, 5):
+            emulator.tenant.update(path, record_id)
+            changed.setdefault(table, set()).add(record_id)
+        created = emulator.tenant.create(path)
+        changed[table].add(created[pk[0]])
+        emulator.tenant.delete(path, rng.choice(ids))
+    custom_table = next(iter(custom_object_tables(emulator).values()))
+    custom_path = paths[custom_table][0]
+    rid = emulator.tenant.records(custom_path)[0]["RECORD_ID"]
+    emulator.tenant.update(custom_path, rid, {"CUSTOMFIELDS": []})
+    changed[custom_table] = {rid}
+
+    result = warehouse.sync()
+    for table, ids in changed.items():
+        path, pk = paths[table]
+        current = {r[pk[0]]: r for r in emulator.tenant.records(path)}
+        assert result.stats.rows[table] >= len(ids)
+        assert differences(warehouse, table, pk, [current[i] for i in ids]) == []
+    for table, (_, pk) in paths.items():
+        cols = ", ".join(column(k) for k in pk)
+        dupes = warehouse.query(f'select {cols} from "{table}" group by all having count(*) > 1')
+        assert dupes == [], f"{table} has duplicate primary keys"
+    # the custom object's emptied custom fields left no stale child rows behind
+    stale = warehouse.query(
+        f'select count(*) from "{custom_table}" p join "{custom_table}__customfields" c '
+        "on c._dlt_parent_id = p._dlt_id where p.record_id = ?",
+        rid,
+    )
+    assert stale == [(0,)]
+
+
+def test_only_changed_records_are_fetched(emulator, warehouse):
+    warehouse.sync()
+    cursor = warehouse.query("select max(date_updated_utc) from contacts")[0][0]
+    ids = [r["CONTACT_ID"] for r in emulator.tenant.records("Contacts")]
+    for record_id in ids[100:130]:
+        emulator.tenant.update("Contacts", record_id)
+    emulator.clear_requests()
+    result = warehouse.sync(entities=["contacts"])
+    boundary = sum(
+        1
+        for r in emulator.tenant.records("Contacts")
+        if r["CONTACT_ID"] not in ids[100:130]
+        and r["DATE_UPDATED_UTC"] >= cursor.strftime("%Y-%m-%d %H:%M:%S")
+    )
+    assert result.stats.rows["contacts"] == 30 + boundary
+    assert boundary <= 2  # only the look-back second is re-read
+    assert list_requests(emulator, "Contacts") == 1
+
+
+def test_update_in_the_same_second_as_the_cursor_is_not_lost(emulator, warehouse):
+    warehouse.sync(entities=["contacts"])
+    cursor = warehouse.query("select max(date_updated_utc) from contacts")[0][0]
+    target = emulator.tenant.records("Contacts")[5]["CONTACT_ID"]
+    emulator.tenant.update("Contacts", target, {"FIRST_NAME": "Same-Second"}, at=cursor)
+    warehouse.sync(entities=["contacts"])
+    got = warehouse.query("select first_name from contacts where contact_id = ?", target)
+    assert got == [("Same-Second",)]
+
+
+def test_wrong_key_stops_at_once(emulator, warehouse):
+    warehouse.api_key = "wrong-key-0000000000"
+    with pytest.raises(Exception) as info:
+        warehouse.sync()
+    error = _root(info.value)
+    assert isinstance(error, AuthenticationError)
+    assert "check the API key and pod" in str(error)
+    assert not warehouse.path.exists() or "contacts" not in warehouse.tables()
+    assert Counter(r.status for r in emulator.requests) == Counter({401: len(emulator.requests)})
+    assert len(emulator.requests) == 1  # no retries, no further entities
+
+
+def test_forbidden_and_missing_entities_are_skipped(emulator, warehouse):
+    emulator.configure(forbidden={"Ticket": 403, "Product": 404})
+    result = warehouse.sync()
+    assert result.stats.skipped["tickets"] == "no access (403)"
+    assert result.stats.skipped["products"] == "not in this plan (404)"
+    assert "tickets" not in warehouse.tables() and "products" not in warehouse.tables()
+    n = warehouse.query("select count(*) from contacts")[0][0]
+    assert n == len(emulator.tenant.records("Contacts"))
+    from insightly.summary import render
+
+    text = render(result)
+    assert "tickets" in text and "skipped: no access (403)" in text
+    assert "skipped: not in this plan (404)" in text
+
+
+def test_non_array_body_is_an_error_naming_the_endpoint(emulator, warehouse):
+    warehouse.sync(entities=["notes", "contacts"])
+    before = warehouse.query("select count(*) from notes")[0][0]
+    emulator.tenant.update("Contacts", emulator.tenant.records("Contacts")[0]["CONTACT_ID"])
+    emulator.configure(non_array={"Notes"})
+    with pytest.raises(Exception) as info:
+        warehouse.sync(entities=["contacts", "notes"])
+    error = _root(info.value)
+    assert isinstance(error, ApiResponseError)
+    assert "Notes/Search" in str(error) and "array" in str(error)
+    assert warehouse.query("select count(*) from notes")[0][0] == before
+
+
+def test_custom_fields_metadata_covers_every_object(emulator, warehouse):
+    warehouse.sync(entities=[CUSTOM_FIELDS.table])
+    rows = warehouse.query("select object_table, field_name, field_type from custom_fields")
+    assert len(rows) == len({(r[0], r[1]) for r in rows})
+    types = {r[2] for r in rows}
+    assert {"TEXT", "MULTILINETEXT", "DROPDOWN", "MULTISELECT", "BIT", "NUMERIC"} <= types
+    assert {"PERCENT", "DATE", "DATETIME"} <= types
+
+
+def _root(exc: BaseException) -> BaseException:
+    from insightly.cli import _user_error
+
+    return _user_error(exc) or exc
