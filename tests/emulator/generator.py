@@ -1,0 +1,178 @@
+"""Deterministic, on-demand record generation.
+
+``build(ctx, spec, i)`` returns record *i* of an entity as the API serves it with
+``brief=false``.  It depends only on (seed, entity, i) and on the compact per-entity arrays
+the store keeps (ids, created/updated epochs), never on other generated records, so a
+tenant with a million contacts needs no record in memory.  Cross references (an
+opportunity's pricebook, a contact's employer) are pure functions that both ends can
+compute.
+
+The per-entity builders live in the ``gen_*`` modules and register themselves here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from .catalog import EntitySpec
+from .rand import Rand, fmt_day, fmt_ts, key, rand
+from .vocab import TAGS
+
+T = TypeVar("T")
+
+
+class Ctx(Protocol):
+    """What a builder may know about the tenant (implemented by ``store.Tenant``)."""
+
+    seed: int
+    anchor: int  # epoch seconds; generated data lies before it
+
+    def n(self, entity: str) -> int:
+        """Number of *generated* (base) records; created records are not counted."""
+        ...
+
+    def id(self, entity: str, index: int) -> int: ...
+
+    def created(self, entity: str, index: int) -> int: ...
+
+    def updated(self, entity: str, index: int) -> int: ...
+
+    def is_deleted(self, entity: str, index: int) -> bool: ...
+
+    def memo(self, name: str, factory: Callable[[], T]) -> T:
+        """Small per-tenant cache for derived lookup structures (never records)."""
+        ...
+
+
+class Gen:
+    """Per-record helper handed to builders: its own Rand plus reference pickers."""
+
+    def __init__(self, ctx: Ctx, entity: str, index: int) -> None:
+        self.ctx = ctx
+        self.entity = entity
+        self.i = index
+        self.r: Rand = rand(ctx.seed, entity, index)
+        self.created = ctx.created(entity, index)
+        self.updated = ctx.updated(entity, index)
+        self.anchor = ctx.anchor
+
+    # -- references ------------------------------------------------------------------------
+    def ref_index(self, entity: str) -> int | None:
+        n = self.ctx.n(entity)
+        return int(self.r.random() * n) if n else None
+
+    def ref(self, entity: str, p: float = 1.0) -> int | None:
+        """Id of a random base record of ``entity`` (None with probability 1-p)."""
+        if p < 1.0 and self.r.random() >= p:
+            return None
+        idx = self.ref_index(entity)
+        return None if idx is None else self.ctx.id(entity, idx)
+
+    def id_of(self, entity: str, index: int | None) -> int | None:
+        """Id of base record ``index`` of ``entity``; None stays None."""
+        return None if index is None else self.ctx.id(entity, index)
+
+    def ref_hash(self, entity: str, salt: str) -> int | None:
+        """Id chosen by a pure hash of this record, so other builders can recompute it."""
+        idx = hashed_index(self.ctx, entity, salt, self.i)
+        return None if idx is None else self.ctx.id(entity, idx)
+
+    def user(self) -> int:
+        return self.ref("Users")  # type: ignore[return-value]
+
+    # -- time ------------------------------------------------------------------------------
+    def ts(self, epoch: int | None) -> str | None:
+        return fmt_ts(epoch)
+
+    def day(self, epoch: int | None) -> str | None:
+        return fmt_day(epoch)
+
+    def between(self, lo: int, hi: int) -> int:
+        """Epoch uniformly in [lo, hi]."""
+        return lo if hi <= lo else lo + int(self.r.random() * (hi - lo))
+
+    def after_created(self, max_days: float = 60.0) -> int:
+        """A moment after creation, never after the anchor (activity dates etc.)."""
+        hi = min(self.anchor - 1, self.created + int(max_days * 86400))
+        return self.between(self.created, hi)
+
+    def visibility(self) -> tuple[str, int | None]:
+        """(VISIBLE_TO, VISIBLE_TEAM_ID) with mostly EVERYONE, like real instances."""
+        p = self.r.random()
+        if p < 0.85:
+            return "EVERYONE", None
+        if p < 0.9:
+            return "OWNER", None
+        return "TEAM", self.ref("Teams")
+
+
+def hashed_index(ctx: Ctx, entity: str, salt: str, i: int) -> int | None:
+    n = ctx.n(entity)
+    return key(ctx.seed, salt, i) % n if n else None
+
+
+Builder = Callable[[Gen], dict[str, Any]]
+BUILDERS: dict[str, Builder] = {}
+
+
+def builder(*names: str) -> Callable[[Builder], Builder]:
+    """Register a builder for one or more entity names."""
+
+    def register(fn: Builder) -> Builder:
+        for name in names:
+            BUILDERS[name] = fn
+        return fn
+
+    return register
+
+
+def tags_for(ctx: Ctx, entity: str, i: int) -> list[str]:
+    """Tags of a generated record; cheap (one hash) so /Tags can scan many records."""
+    vocab = TAGS.get(entity)
+    if not vocab:
+        return []
+    h = key(ctx.seed, "tags", entity, i)
+    p = (h & 0xFFFF) / 65536.0
+    count = 0 if p < 0.55 else 1 if p < 0.85 else 2 if p < 0.95 else 3
+    out: list[str] = []
+    for j in range(count):
+        tag = vocab[(h >> (16 + 12 * j)) % len(vocab)]
+        if tag not in out:
+            out.append(tag)
+    return out
+
+
+def build(ctx: Ctx, spec: EntitySpec, i: int) -> dict[str, Any]:
+    """Record ``i`` of ``spec`` with every key of the spec, in order, null when empty."""
+    from . import customfields, links  # local: those modules import Gen from here
+
+    g = Gen(ctx, spec.name, i)
+    values = BUILDERS[spec.name](g)
+    if spec.numeric_pk:
+        values[spec.pk] = ctx.id(spec.name, i)
+    if spec.has_created and "DATE_CREATED_UTC" in spec.fields:
+        values.setdefault("DATE_CREATED_UTC", fmt_ts(g.created))
+    if spec.has_updated:
+        values["DATE_UPDATED_UTC"] = fmt_ts(g.updated)
+    if spec.custom_for:
+        values["CUSTOMFIELDS"] = customfields.values_for(ctx, spec, i)
+    if "TAGS" in spec.fields:
+        values["TAGS"] = [{"TAG_NAME": t} for t in tags_for(ctx, spec.name, i)]
+    if "LINKS" in spec.fields:
+        values["LINKS"] = links.links_for(ctx, spec.name, i)
+    for name in ("DATES", "EMAILDOMAINS", "TEAMMEMBERS", "ACTIVITIES"):
+        if name in spec.fields and values.get(name) is None:
+            values[name] = []
+    extra = set(values) - set(spec.fields)
+    if extra:
+        raise AssertionError(f"{spec.name} builder produced unknown keys {sorted(extra)}")
+    return {f: values.get(f) for f in spec.fields}
+
+
+def _load_builders() -> None:
+    """Import the builder modules so they register (kept in one place for clarity)."""
+    from . import gen_activity, gen_config, gen_crm, gen_custom, gen_sales, gen_service  # noqa: F401
+
+
+_load_builders()
