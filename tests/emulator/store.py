@@ -1,0 +1,439 @@
+"""Tenant state: compact per-entity arrays, a mutation overlay, and queries.
+
+Per entity only three ``array('q')`` columns are kept (ids, created and updated epoch
+seconds); records are rebuilt on demand by ``generator.build``.  Mutations are an overlay:
+changed fields per record index, appended rows for created records (ids keep ascending),
+and a set of deleted indexes.  Query results (the matching record indexes in the requested
+order) are cached per table version, so paging through a large filtered set costs one scan.
+
+All public methods take the tenant lock: the server thread reads while a test mutates.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from .catalog import BY_NAME, SPECS, EntitySpec, spec
+from .config import EmulatorConfig
+from .gen_config import STATIC_SIZES, team_memberships
+from .generator import build, tags_for
+from .profiles import resolve_sizes
+from .rand import DAY, fmt_ts, key, mix64
+from .vocab import JOB_TITLES, TAGS
+
+T = TypeVar("T")
+WINDOW_DAYS = 3 * 365  # generated records were created during the 3 years before the anchor
+BULK_UPDATE_DAYS = (700, 400, 200, 90, 30, 3)  # mass updates give many same-second timestamps
+QUERY_CACHE_SIZE = 8
+NOT_CREATABLE = frozenset(STATIC_SIZES) | {"TeamMembers"}
+ARRAY_KEYS = ("CUSTOMFIELDS", "TAGS", "LINKS", "DATES", "EMAILDOMAINS", "TEAMMEMBERS", "ACTIVITIES")
+PLAUSIBLE_FIELDS = (
+    "TITLE", "BACKGROUND", "OPPORTUNITY_DETAILS", "PROJECT_DETAILS", "LEAD_DESCRIPTION",
+    "DETAILS", "DESCRIPTION", "SUBJECT", "BODY", "Body", "MESSAGE", "RECORD_NAME", "NAME",
+    "TEAM_NAME", "CATEGORY_NAME", "FOLDER_NAME", "FORUM_NAME", "PRODUCT_NAME",
+    "QUOTATION_DESCRIPTION", "TEMPLATE_NAME", "PAGE_REFERRER",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a list/search request asks for, hashable so results can be cached."""
+
+    after: int | None = None  # strict '>' on the time column, epoch seconds
+    time_column: str = "updated"  # "updated" | "created"
+    field_name: str | None = None
+    field_value: str | None = None
+    tag: str | None = None
+    exclude: tuple[str, Any] | None = None  # (field, value) to leave out
+
+
+class Table:
+    """Arrays and overlay of one entity."""
+
+    def __init__(self, entity: EntitySpec, ids: array, created: array, updated: array) -> None:
+        self.spec = entity
+        self.ids = ids
+        self.created = created
+        self.updated = updated
+        self.n_base = len(ids)
+        self.deleted: set[int] = set()
+        self.changes: dict[int, dict[str, Any]] = {}
+        self.version = 0
+
+    def index_of(self, record_id: int) -> int | None:
+        pos = bisect_left(self.ids, record_id)
+        if pos < len(self.ids) and self.ids[pos] == record_id and pos not in self.deleted:
+            return pos
+        return None
+
+
+def to_epoch(value: datetime | None) -> int:
+    """Seconds since the epoch in UTC; naive datetimes are taken as UTC."""
+    if value is None:
+        return int(time.time())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return int(value.timestamp())
+
+
+class Tenant:
+    """One emulated Insightly instance; also the ``Ctx`` the generator reads."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.seed = config.seed
+        self.anchor = to_epoch(config.anchor)
+        self._lock = threading.RLock()
+        self._memo: dict[str, Any] = {}
+        self._cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
+        sizes = resolve_sizes(config, {**STATIC_SIZES, "TeamMembers": 0})
+        sizes["TeamMembers"] = len(team_memberships(self.seed, sizes["Teams"], sizes["Users"]))
+        self.sizes = sizes
+        self._tables = {s.name: self._make_table(s, sizes[s.name]) for s in SPECS}
+
+    # ---------------------------------------------------------------- construction
+    def _make_table(self, entity: EntitySpec, n: int) -> Table:
+        """Fill ids/created/updated for n records with one sequential seeded stream.
+
+        Ids ascend with random gaps (like a shared sequence); creation times ascend over
+        the 3-year window (configuration tables: its first 60 days); about 45 % of records
+        were never edited, 10 % were touched by a bulk update (same second for many
+        records), the rest edited at a random later moment before the anchor.
+        """
+        rr = random.Random(key(self.seed, "arrays", entity.name)).random
+        small = not entity.scales or entity.kind != "record"
+        k = key(self.seed, "id-base", entity.name)
+        # Lookup ids look like 7-digit user ids (2240727), record ids like 9-digit ones.
+        id_base = (k % 8 + 1) * 1_000_000 if small else (k % 800 + 100) * 1_000_000
+        start = self.anchor - WINDOW_DAYS * DAY
+        span = 60 * DAY if small else WINDOW_DAYS * DAY - 3600
+        bulk = sorted(
+            self.anchor - d * DAY + key(self.seed, "bulk", d) % DAY for d in BULK_UPDATE_DAYS
+        )
+        last_second = self.anchor - 1
+        ids, created, updated = array("q"), array("q"), array("q")
+        current = id_base
+        has_updated = entity.has_updated
+        for i in range(n):
+            current += 1 + int(rr() * 9)
+            c = start + int((i + rr()) * span / n)
+            u = c
+            if has_updated:
+                p = rr()
+                if p < 0.45:
+                    pass
+                elif p < 0.55:
+                    later = [b for b in bulk if b > c]
+                    if later:
+                        u = later[int(rr() * len(later))]
+                else:
+                    u = c + int(rr() * (last_second - c))
+            ids.append(current)
+            created.append(c)
+            updated.append(u)
+        return Table(entity, ids, created, updated)
+
+    # ---------------------------------------------------------------- Ctx protocol
+    def n(self, entity: str) -> int:
+        return self._tables[entity].n_base
+
+    def id(self, entity: str, index: int) -> int:
+        return self._tables[entity].ids[index]
+
+    def created(self, entity: str, index: int) -> int:
+        return self._tables[entity].created[index]
+
+    def updated(self, entity: str, index: int) -> int:
+        return self._tables[entity].updated[index]
+
+    def is_deleted(self, entity: str, index: int) -> bool:
+        return index in self._tables[entity].deleted
+
+    def memo(self, name: str, factory: Callable[[], T]) -> T:
+        if name not in self._memo:
+            self._memo[name] = factory()
+        return self._memo[name]
+
+    # ---------------------------------------------------------------- reading
+    def entities(self) -> list[str]:
+        """API names of every collection this tenant serves (lists, lookups, static)."""
+        return [s.name for s in SPECS]
+
+    def table(self, entity: str) -> Table:
+        return self._tables[spec(entity).name]
+
+    def count(self, entity: str) -> int:
+        """Number of live records (generated + created - deleted)."""
+        with self._lock:
+            t = self.table(entity)
+            return len(t.ids) - len(t.deleted)
+
+    def records(self, entity: str) -> list[dict[str, Any]]:
+        """All live records exactly as ``GET /{entity}`` (brief=false) serves them, PK order."""
+        with self._lock:
+            t = self.table(entity)
+            return [self._record(t, i) for i in self._matching(t, Query(), "id")]
+
+    def get(self, entity: str, record_id: int) -> dict[str, Any] | None:
+        with self._lock:
+            t = self.table(entity)
+            i = t.index_of(record_id)
+            return None if i is None else self._record(t, i)
+
+    def select(
+        self, entity: str, query: Query, order: str, skip: int, top: int | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of matching records and the total number of matches."""
+        with self._lock:
+            t = self.table(entity)
+            matching = self._matching(t, query, order)
+            stop = len(matching) if top is None else skip + top
+            return [self._record(t, i) for i in matching[skip:stop]], len(matching)
+
+    def tag_names(self, entity: str) -> list[str]:
+        """Distinct TAG_NAMEs used by live records of an entity, sorted."""
+        with self._lock:
+            t = self.table(entity)
+            cache_key = ("tags", t.spec.name, t.version)
+            cached = self._cache.get(cache_key)
+            if cached is None:
+                names: set[str] = set()
+                vocab = set(TAGS.get(t.spec.name, ()))
+                for i in range(len(t.ids)):
+                    if i in t.deleted:
+                        continue
+                    names.update(self._tags(t, i))
+                    if not (vocab - names) and not t.changes:
+                        break  # every vocabulary tag seen; only overlays could add more
+                cached = sorted(names, key=str.lower)  # type: ignore[assignment]
+                self._remember(cache_key, cached)  # type: ignore[arg-type]
+            return list(cached)  # type: ignore[arg-type]
+
+    # ---------------------------------------------------------------- internals
+    def _remember(self, cache_key: tuple[Any, ...], value: Sequence[int]) -> None:
+        self._cache[cache_key] = value
+        self._cache.move_to_end(cache_key)
+        while len(self._cache) > QUERY_CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    def _tags(self, t: Table, i: int) -> list[str]:
+        changed = t.changes.get(i)
+        if changed and "TAGS" in changed:
+            return [tag["TAG_NAME"] for tag in changed["TAGS"]]
+        return tags_for(self, t.spec.name, i) if i < t.n_base else []
+
+    def _matching(self, t: Table, q: Query, order: str) -> Sequence[int]:
+        if q == Query() and order == "id" and not t.deleted:
+            return range(len(t.ids))
+        cache_key = (t.spec.name, t.version, q, order)
+        cached = self._cache.get(cache_key)
+        if cached is not None:
+            self._cache.move_to_end(cache_key)
+            return cached
+        deleted = t.deleted
+        if q.after is not None:
+            column = t.updated if q.time_column == "updated" else t.created
+            after = q.after
+            found = array(
+                "q", (i for i in range(len(t.ids)) if column[i] > after and i not in deleted)
+            )
+        else:
+            found = array("q", (i for i in range(len(t.ids)) if i not in deleted))
+        if q.tag is not None:
+            wanted = q.tag.lower()
+            found = array(
+                "q", (i for i in found if wanted in (x.lower() for x in self._tags(t, i)))
+            )
+        if q.field_name is not None:
+            name, value = q.field_name, q.field_value or ""
+            found = array("q", (i for i in found if field_matches(self._record(t, i), name, value)))
+        if q.exclude is not None:
+            field, value = q.exclude
+            found = array("q", (i for i in found if self._record(t, i).get(field) != value))
+        if order == "updated":
+            column = t.updated
+            found = array("q", sorted(found, key=column.__getitem__))
+        elif order == "unordered":
+            ids, salt = t.ids, key(self.seed, "order", t.spec.name)
+            found = array("q", sorted(found, key=lambda i: mix64(ids[i] ^ salt)))
+        self._remember(cache_key, found)
+        return found
+
+    def _record(self, t: Table, i: int) -> dict[str, Any]:
+        rec = build(self, t.spec, i)
+        changed = t.changes.get(i)
+        if changed:
+            for name, value in changed.items():
+                if name == "CUSTOMFIELDS":
+                    rec[name] = _merge_custom_fields(rec[name] or [], value)
+                else:
+                    rec[name] = _copy(value)
+        if self.config.unset_custom_fields == "omit" and rec.get("CUSTOMFIELDS"):
+            rec["CUSTOMFIELDS"] = [c for c in rec["CUSTOMFIELDS"] if c["FIELD_VALUE"] is not None]
+        return rec
+
+    def _touch(self, t: Table) -> None:
+        t.version += 1
+        for cache_key in [k for k in self._cache if k[0] in (t.spec.name, "tags")]:
+            del self._cache[cache_key]
+
+    # ---------------------------------------------------------------- mutations
+    def create(self, entity: str, **overrides: Any) -> dict[str, Any]:
+        """Append a new record (new highest id, created = updated = now) and return it."""
+        with self._lock:
+            t = self.table(entity)
+            s = t.spec
+            if s.name in NOT_CREATABLE or not s.numeric_pk:
+                raise ValueError(f"{s.name} is a fixed lookup list; it cannot be mutated")
+            if s.pk in overrides:
+                raise ValueError(f"{s.pk} is assigned by the emulator")
+            i = len(t.ids)
+            gap = 1 + key(self.seed, "create", s.name, i) % 9
+            now = to_epoch(None)
+            t.ids.append((t.ids[-1] if len(t.ids) else 1_000_000) + gap)
+            t.created.append(_parse_override(overrides.pop("DATE_CREATED_UTC", None), now))
+            t.updated.append(_parse_override(overrides.pop("DATE_UPDATED_UTC", None), now))
+            changes = _normalise_changes(s, overrides)
+            if changes:
+                t.changes[i] = changes
+            self._touch(t)
+            return self._record(t, i)
+
+    def update(
+        self,
+        entity: str,
+        record_id: int,
+        changes: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Change fields of a record and bump DATE_UPDATED_UTC to ``at`` (UTC) or now.
+
+        CUSTOMFIELDS may be a list of {FIELD_NAME, FIELD_VALUE} items or a dict
+        name -> value; it is merged by name.  TAGS, LINKS and other arrays are replaced.
+        Without ``changes`` a plausible text field is edited.
+        """
+        with self._lock:
+            t = self.table(entity)
+            i = t.index_of(record_id)
+            if i is None:
+                raise KeyError(f"{t.spec.name} {record_id} does not exist")
+            when = to_epoch(at)
+            if changes is None:
+                changes = _plausible_change(t.spec, self._record(t, i), when)
+            normalised = _normalise_changes(t.spec, dict(changes))
+            merged = t.changes.setdefault(i, {})
+            for name, value in normalised.items():
+                if name == "CUSTOMFIELDS" and isinstance(merged.get(name), dict):
+                    merged[name] = {**merged[name], **value}
+                else:
+                    merged[name] = value
+            if t.spec.has_updated:
+                t.updated[i] = when
+            self._touch(t)
+            return self._record(t, i)
+
+    def delete(self, entity: str, record_id: int) -> None:
+        """Hard delete: later single GETs answer 404 and lists leave the record out."""
+        with self._lock:
+            t = self.table(entity)
+            i = t.index_of(record_id)
+            if i is None:
+                raise KeyError(f"{t.spec.name} {record_id} does not exist")
+            t.deleted.add(i)
+            self._touch(t)
+
+
+def field_matches(rec: dict[str, Any], name: str, wanted: str) -> bool:
+    """Exact match of a standard field or a custom field (by FIELD_NAME) against text."""
+    lowered = name.lower()
+    for k, v in rec.items():
+        if k.lower() == lowered and k not in ARRAY_KEYS:
+            return value_equals(v, wanted)
+    for item in rec.get("CUSTOMFIELDS") or ():
+        if item["FIELD_NAME"].lower() == lowered:
+            return value_equals(item["FIELD_VALUE"], wanted)
+    return False
+
+
+def value_equals(value: Any, wanted: str) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return wanted.strip().lower() == ("true" if value else "false")
+    if isinstance(value, (int, float)):
+        try:
+            return float(wanted) == float(value)
+        except ValueError:
+            return False
+    return str(value) == wanted
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, list):
+        return [dict(v) if isinstance(v, dict) else v for v in value]
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+def _merge_custom_fields(
+    current: list[dict[str, Any]], changes: dict[str, Any]
+) -> list[dict[str, Any]]:
+    out = [dict(c) for c in current]
+    by_name = {c["FIELD_NAME"]: c for c in out}
+    for name, value in changes.items():
+        if name in by_name:
+            by_name[name]["FIELD_VALUE"] = value
+        else:
+            out.append({"FIELD_NAME": name, "FIELD_VALUE": value, "CUSTOM_FIELD_ID": name})
+    return out
+
+
+def _normalise_changes(s: EntitySpec, changes: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in s.fields:
+            raise ValueError(f"{s.name} has no field {name!r}")
+        if name in (s.pk, "DATE_CREATED_UTC", "DATE_UPDATED_UTC"):
+            raise ValueError(f"{name} is maintained by the emulator")
+        if name == "CUSTOMFIELDS":
+            if isinstance(value, dict):
+                value = dict(value)
+            else:
+                value = {item["FIELD_NAME"]: item.get("FIELD_VALUE") for item in value}
+        else:
+            value = _copy(value)
+        out[name] = value
+    return out
+
+
+def _parse_override(value: Any, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, datetime):
+        return to_epoch(value)
+    return to_epoch(datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S"))
+
+
+def _plausible_change(s: EntitySpec, rec: dict[str, Any], when: int) -> dict[str, Any]:
+    """An edit a user might make: a new job title, or a note appended to a text field."""
+    if s.name in ("Contacts", "Leads"):
+        titles = [t for t in JOB_TITLES if t != rec.get("TITLE")]
+        return {"TITLE": titles[when % len(titles)]}
+    stamp = fmt_ts(when)
+    for name in PLAUSIBLE_FIELDS:
+        if name in s.fields and (rec.get(name) is None or isinstance(rec.get(name), str)):
+            return {name: f"{rec.get(name) or ''} [edited {stamp}]".strip()}
+    raise ValueError(f"no plausible field to change on {s.name}; pass changes explicitly")
+
+
+__all__ = ["BY_NAME", "Query", "Table", "Tenant", "field_matches"]
