@@ -1,0 +1,209 @@
+"""The Starlette application: auth, limits, failure injection, routing, JSON replies.
+
+Order of checks for an API request: authentication (401) -> daily quota (429, Remaining
+0) -> per-second rate and concurrency (429, Remaining > 0) -> latency -> routing (404/405)
+-> injected failures (fail_next, forbidden) -> the endpoint -> non_array / broken_json.
+Every answer, errors included, carries X-RateLimit-Limit/Remaining and the
+``application/json; charset=utf-8`` content type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route as StarletteRoute
+from starlette.types import ASGIApp
+
+from .config import switches_as_json
+from .handlers import LIST_KINDS, Reply, handle
+from .params import ApiError, parse_utc
+from .requestlog import RequestLogMiddleware
+from .routing import resolve
+from .state import EmulatorState
+
+CONTENT_TYPE = "application/json; charset=utf-8"
+log = logging.getLogger("insightly_emulator")
+FORBIDDEN_MESSAGES = {403: "user doesn't have access", 404: "Not Found"}
+INJECTED_MESSAGES = {
+    429: "Too many requests",
+    500: "An error has occurred.",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def dumps(payload: Any) -> bytes:
+    """Compact UTF-8 JSON; stable key order, so the same data gives the same bytes."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def api_key_from(header: str | None) -> str | None:
+    """The key from ``Basic base64(key)``, ``base64(key:)`` or ``base64(key:anything)``."""
+    if not header or header[:6].lower() != "basic ":
+        return None
+    token = header[6:].strip()
+    token += "=" * (-len(token) % 4)
+    for decode in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            text = decode(token.encode("ascii")).decode("utf-8")
+        except (binascii.Error, UnicodeError, ValueError):
+            continue
+        return text.split(":", 1)[0]
+    return None
+
+
+class Api:
+    """The /v3.1 request pipeline bound to one emulator's state."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    def _headers(self, remaining: int | None = None) -> dict[str, str]:
+        cfg = self.state.config
+        if remaining is None:
+            remaining = self.state.limits.remaining(cfg.daily_limit)
+        return {
+            "content-type": CONTENT_TYPE,
+            "x-ratelimit-limit": str(cfg.daily_limit),
+            "x-ratelimit-remaining": str(remaining),
+        }
+
+    def _error(
+        self,
+        status: int,
+        message: str,
+        retry_after: int | None = None,
+        remaining: int | None = None,
+    ) -> Response:
+        headers = self._headers(remaining)
+        if status == 429 and retry_after is not None and self.state.config.retry_after:
+            headers["retry-after"] = str(retry_after)
+        return Response(dumps({"Message": message}), status_code=status, headers=headers)
+
+    async def endpoint(self, request: Request) -> Response:
+        cfg = self.state.config
+        if cfg.latency_ms:
+            await asyncio.sleep(cfg.latency_ms / 1000.0)
+        key = api_key_from(request.headers.get("authorization"))
+        if key is None or not hmac.compare_digest(key.encode(), cfg.api_key.encode()):
+            return self._error(401, "Authentication failed")
+        verdict = self.state.limits.admit(cfg.daily_limit, cfg.rate_limit_per_s, cfg.max_in_flight)
+        if not verdict.ok:
+            remaining = 0 if verdict.quota_spent else None
+            return self._error(429, verdict.message, verdict.retry_after, remaining)
+        try:
+            return await self._serve(request)
+        except ApiError as exc:
+            return self._error(exc.status, exc.message, exc.retry_after)
+        except Exception:
+            log.exception("emulator error on %s", request.url.path)
+            return self._error(500, "An error has occurred.")
+        finally:
+            self.state.limits.release()
+
+    async def _serve(self, request: Request) -> Response:
+        state, cfg = self.state, self.state.config
+        route = resolve(request.url.path, request.method)
+        injected = state.pop_failure(route.entity)
+        if injected is not None:
+            raise ApiError(injected, INJECTED_MESSAGES.get(injected, "Injected failure"), 1)
+        forbidden = state.switch_for(cfg.forbidden, route.entity)
+        if forbidden and route.kind in LIST_KINDS | {"single"}:
+            raise ApiError(forbidden, FORBIDDEN_MESSAGES[forbidden])
+        params = {k.lower(): v for k, v in request.query_params.multi_items()}
+        reply: Reply = await anyio.to_thread.run_sync(handle, route, params, cfg, state.tenant)
+        headers = self._headers()
+        if reply.total is not None:
+            headers["x-total-count"] = str(reply.total)
+        if route.kind in LIST_KINDS:
+            if state.switch_for({k: True for k in cfg.non_array}, route.entity):
+                return Response(
+                    dumps({"Message": "An error has occurred."}), status_code=200, headers=headers
+                )
+            if state.switch_for({k: True for k in cfg.broken_json}, route.entity):
+                body = await anyio.to_thread.run_sync(dumps, reply.payload)
+                return Response(body[: max(1, len(body) // 2)], status_code=200, headers=headers)
+        body = await anyio.to_thread.run_sync(dumps, reply.payload)
+        return Response(body, status_code=200, headers=headers)
+
+
+def _admin_routes(state: EmulatorState) -> list[StarletteRoute]:
+    async def requests_(request: Request) -> Response:
+        if request.method == "DELETE":
+            state.log.clear()
+            return Response(dumps({"cleared": True}), headers={"content-type": CONTENT_TYPE})
+        return Response(dumps(state.log.summary()), headers={"content-type": CONTENT_TYPE})
+
+    async def configure(request: Request) -> Response:
+        try:
+            state.configure(**(await request.json()))
+        except (ValueError, TypeError) as exc:
+            return Response(dumps({"Message": str(exc)}), 400, {"content-type": CONTENT_TYPE})
+        return Response(
+            dumps(switches_as_json(state.config)), headers={"content-type": CONTENT_TYPE}
+        )
+
+    async def mutate(request: Request) -> Response:
+        try:
+            body = await request.json()
+            result = await anyio.to_thread.run_sync(_mutate, state, body)
+        except (KeyError, ValueError, TypeError) as exc:
+            return Response(dumps({"Message": str(exc)}), 400, {"content-type": CONTENT_TYPE})
+        return Response(dumps(result), headers={"content-type": CONTENT_TYPE})
+
+    async def health(request: Request) -> Response:
+        return Response(
+            dumps({"ok": True, "time": time.time()}), headers={"content-type": CONTENT_TYPE}
+        )
+
+    return [
+        StarletteRoute("/_emulator/requests", requests_, methods=["GET", "DELETE"]),
+        StarletteRoute("/_emulator/configure", configure, methods=["POST"]),
+        StarletteRoute("/_emulator/mutate", mutate, methods=["POST"]),
+        StarletteRoute("/_emulator/health", health, methods=["GET"]),
+    ]
+
+
+def _mutate(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+    op, entity = body.get("op"), body.get("entity")
+    if not isinstance(entity, str):
+        raise ValueError("entity is required")
+    tenant = state.tenant
+    if op == "create":
+        return tenant.create(entity, **(body.get("changes") or {}))
+    if op == "update":
+        at = body.get("at")
+        when = datetime.fromtimestamp(parse_utc("at", at), tz=timezone.utc) if at else None
+        return tenant.update(entity, int(body["id"]), body.get("changes"), at=when)
+    if op == "delete":
+        tenant.delete(entity, int(body["id"]))
+        return {"deleted": int(body["id"]), "entity": entity}
+    raise ValueError("op must be create, update or delete")
+
+
+def build_app(state: EmulatorState) -> ASGIApp:
+    """Starlette app (gzip for clients that accept it) wrapped by the request log."""
+    app = Starlette(
+        routes=[
+            *_admin_routes(state),
+            StarletteRoute("/{path:path}", Api(state).endpoint, methods=ALL_METHODS),
+        ],
+        middleware=[Middleware(GZipMiddleware, minimum_size=500, compresslevel=6)],
+    )
+    return RequestLogMiddleware(app, state.log)

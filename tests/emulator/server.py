@@ -1,0 +1,150 @@
+"""Run the emulator with uvicorn in a background thread (``Emulator``) or in the
+foreground (``serve_forever``, used by the CLI).
+
+The listening socket is bound before uvicorn starts, so ``port=0`` yields a free port
+that is known immediately and cannot be taken by another process in between.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from .app import build_app
+from .config import EmulatorConfig
+from .requestlog import RequestLogEntry
+from .state import EmulatorState
+from .store import Tenant
+
+START_TIMEOUT_S = 15.0
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_server(state: EmulatorState) -> uvicorn.Server:
+    config = uvicorn.Config(
+        build_app(state),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+    )
+    return uvicorn.Server(config)
+
+
+class Emulator:
+    """An Insightly v3.1 emulator listening on 127.0.0.1 in a daemon thread.
+
+    Use as a context manager (``with Emulator(cfg) as emu: ...``) or call ``start()`` /
+    ``stop()``.  ``tenant`` is the data (thread-safe), ``requests`` the request log.
+    """
+
+    def __init__(
+        self, config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.config = config if config is not None else EmulatorConfig()
+        self.host = host
+        self._requested_port = port
+        self._state = EmulatorState(self.config)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+        self.port: int | None = None
+
+    # -------------------------------------------------------------- lifecycle
+    def start(self) -> Emulator:
+        if self._thread is not None:
+            return self
+        self._socket = bind_socket(self.host, self._requested_port)
+        self.port = self._socket.getsockname()[1]
+        self._server = _uvicorn_server(self._state)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name=f"insightly-emulator-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the emulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -------------------------------------------------------------- API for tests
+    @property
+    def url(self) -> str:
+        """Server root, e.g. ``http://127.0.0.1:8765`` (admin endpoints live here)."""
+        if self.port is None:
+            raise RuntimeError("the emulator is not started")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """API base, e.g. ``http://127.0.0.1:8765/v3.1/``."""
+        return f"{self.url}/v3.1/"
+
+    @property
+    def tenant(self) -> Tenant:
+        return self._state.tenant
+
+    @property
+    def requests(self) -> list[RequestLogEntry]:
+        return self._state.log.entries()
+
+    def clear_requests(self) -> None:
+        self._state.log.clear()
+
+    def configure(self, **switches: Any) -> None:
+        """Change switches at runtime, e.g. ``configure(forbidden={"Ticket": 403})``."""
+        self._state.configure(**switches)
+
+    def reset_quota(self) -> None:
+        """Start a new quota day (X-RateLimit-Remaining back to daily_limit)."""
+        self._state.limits.reset()
+
+
+def serve_forever(config: EmulatorConfig, host: str, port: int, announce: Any = None) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM (uvicorn installs the handlers)."""
+    state = EmulatorState(config)
+    sock = bind_socket(host, port)
+    if announce is not None:
+        announce(sock.getsockname()[1])
+    try:
+        _uvicorn_server(state).run(sockets=[sock])
+    finally:
+        sock.close()
