@@ -38,6 +38,12 @@ class Entity:
     params: dict[str, str] = field(default_factory=dict)
     custom_fields: bool = False  # records carry CUSTOMFIELDS; /CustomFields/{path} has metadata
     lookup: bool = False  # rarely-changing reference data
+    nested: tuple[str, ...] = ()  # nested arrays the records carry besides CUSTOMFIELDS
+
+    @property
+    def arrays(self) -> tuple[str, ...]:
+        """Every nested array of the records, CUSTOMFIELDS included."""
+        return (*self.nested, "CUSTOMFIELDS") if self.custom_fields else self.nested
 
     @property
     def list_path(self) -> str:
@@ -48,8 +54,15 @@ class Entity:
 CURSOR = "DATE_UPDATED_UTC"
 
 
-def _inc(table: str, path: str, pk: str, *, custom_fields: bool = False, brief: bool = True):
-    return Entity(table, path, (pk,), custom_fields=custom_fields, brief_param=brief)
+def _inc(
+    table: str,
+    path: str,
+    pk: str,
+    *nested: str,
+    custom_fields: bool = False,
+    brief: bool = True,
+) -> Entity:
+    return Entity(table, path, (pk,), custom_fields=custom_fields, brief_param=brief, nested=nested)
 
 
 def _lookup(table: str, path: str, *pk: str, paging: Paging = Paging.PAGED, **params: str):
@@ -65,22 +78,54 @@ def _lookup(table: str, path: str, *pk: str, paging: Paging = Paging.PAGED, **pa
     )
 
 
+# Column types of the nested arrays (insightly-api.md section 4). Declared so every column
+# exists in the warehouse even when no record has a value yet (dlt skips all-null columns).
+NESTED_COLUMNS: dict[str, dict[str, str]] = {
+    "CUSTOMFIELDS": {
+        "FIELD_NAME": "text",
+        "FIELD_VALUE": "text",
+        "FIELD_VALUE_TYPE": "text",
+        "CUSTOM_FIELD_ID": "text",
+    },
+    "TAGS": {"TAG_NAME": "text"},
+    "LINKS": {
+        "LINK_ID": "bigint",
+        "OBJECT_NAME": "text",
+        "OBJECT_ID": "bigint",
+        "LINK_OBJECT_NAME": "text",
+        "LINK_OBJECT_ID": "bigint",
+        "ROLE": "text",
+        "DETAILS": "text",
+        "RELATIONSHIP_ID": "bigint",
+        "IS_FORWARD": "bool",
+    },
+    "DATES": {
+        "DATE_ID": "bigint",
+        "OCCASION_NAME": "text",
+        "OCCASION_DATE": "text",
+        "REPEAT_YEARLY": "bool",
+        "CREATE_TASK_YEARLY": "bool",
+    },
+    "EMAILDOMAINS": {"EMAIL_DOMAIN_ID": "bigint", "EMAIL_DOMAIN": "text"},
+}
+ORG_NESTED = ("TAGS", "LINKS", "DATES", "EMAILDOMAINS")
+
 ENTITIES: tuple[Entity, ...] = (
-    _inc("contacts", "Contacts", "CONTACT_ID", custom_fields=True),
-    _inc("leads", "Leads", "LEAD_ID", custom_fields=True),
-    _inc("organisations", "Organisations", "ORGANISATION_ID", custom_fields=True),
-    _inc("opportunities", "Opportunities", "OPPORTUNITY_ID", custom_fields=True),
-    _inc("projects", "Projects", "PROJECT_ID", custom_fields=True),
-    _inc("tasks", "Tasks", "TASK_ID", custom_fields=True),
-    _inc("events", "Events", "EVENT_ID", custom_fields=True),
-    _inc("notes", "Notes", "NOTE_ID"),
+    _inc("contacts", "Contacts", "CONTACT_ID", "TAGS", "LINKS", "DATES", custom_fields=True),
+    _inc("leads", "Leads", "LEAD_ID", "TAGS", "LINKS", custom_fields=True),
+    _inc("organisations", "Organisations", "ORGANISATION_ID", *ORG_NESTED, custom_fields=True),
+    _inc("opportunities", "Opportunities", "OPPORTUNITY_ID", "TAGS", "LINKS", custom_fields=True),
+    _inc("projects", "Projects", "PROJECT_ID", "TAGS", "LINKS", custom_fields=True),
+    _inc("tasks", "Tasks", "TASK_ID", "LINKS", custom_fields=True),
+    _inc("events", "Events", "EVENT_ID", "LINKS", custom_fields=True),
+    _inc("notes", "Notes", "NOTE_ID", "LINKS"),
     # Emails carry no DATE_UPDATED_UTC, and their tags and links change after creation, so an
     # append-only cursor on EMAIL_DATE_UTC would miss changes: they are re-read in full.
-    Entity("emails", "Emails", ("EMAIL_ID",), load=Load.FULL),
+    Entity("emails", "Emails", ("EMAIL_ID",), load=Load.FULL, nested=("TAGS", "LINKS")),
     _inc("milestones", "Milestones", "MILESTONE_ID"),
     _inc("users", "Users", "USER_ID", brief=False),
-    _inc("tickets", "Ticket", "TICKET_ID", custom_fields=True),
-    _inc("prospects", "Prospect", "PROSPECT_ID", custom_fields=True),
+    _inc("tickets", "Ticket", "TICKET_ID", "TAGS", custom_fields=True),
+    _inc("prospects", "Prospect", "PROSPECT_ID", "TAGS", custom_fields=True),
     _inc("products", "Product", "PRODUCT_ID", custom_fields=True),
     _inc("pricebooks", "Pricebook", "PRICEBOOK_ID"),
     _inc("pricebook_entries", "PricebookEntry", "PRICEBOOK_ENTRY_ID", custom_fields=True),
@@ -89,7 +134,7 @@ ENTITIES: tuple[Entity, ...] = (
     _inc(
         "opportunity_line_items", "OpportunityLineItem", "OPPORTUNITY_ITEM_ID", custom_fields=True
     ),
-    _inc("knowledge_articles", "KnowledgeArticle", "ARTICLE_ID", custom_fields=True),
+    _inc("knowledge_articles", "KnowledgeArticle", "ARTICLE_ID", "TAGS", custom_fields=True),
     _inc("knowledge_article_categories", "KnowledgeArticleCategory", "CATEGORY_ID"),
     _inc("knowledge_article_folders", "KnowledgeArticleFolder", "FOLDER_ID"),
     _inc("community_forums", "CommunityForums", "FORUM_ID"),

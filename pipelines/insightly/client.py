@@ -76,7 +76,9 @@ class InsightlyClient:
             transport=transport,
             follow_redirects=False,  # a redirect could carry the key to another host
         )
-        self._backoff = wait_exponential_jitter(initial=backoff_initial, max=backoff_max)
+        self._backoff = wait_exponential_jitter(
+            multiplier=backoff_initial, max=backoff_max, jitter=backoff_initial
+        )
         self._max_attempts = max_attempts
         self._max_retry_after = max_retry_after
 

@@ -3,16 +3,19 @@
 Incremental entities read `/{path}/Search?updated_after_utc=<cursor - lookback>`. The API's
 filter is exclusive and has one-second precision, so a look-back of at least one second is
 needed to see records updated in the same second as the stored cursor; merge on the primary
-key makes the re-read rows harmless. dlt's boundary de-duplication is switched off
-(`primary_key=()` on the incremental): it would drop a record re-served with the same
-DATE_UPDATED_UTC but new content (see ../shared/dlt-notes.md 2.2).
+key makes the re-read rows harmless.
+
+The cursor is kept in dlt's resource state rather than with `dlt.sources.incremental`:
+dlt's boundary de-duplication would drop a record re-served with the same DATE_UPDATED_UTC
+but new content, `lag` crashes on this date format, and its cursor advances to the newest
+row yielded even when the read stopped half way (see ../shared/dlt-notes.md 2.2-2.4).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import dlt
@@ -25,6 +28,7 @@ from .catalogue import (
     CUSTOM_FIELDS,
     CUSTOM_OBJECTS,
     ENTITIES,
+    NESTED_COLUMNS,
     TAG_RECORD_TYPES,
     TAGS,
     Entity,
@@ -34,10 +38,11 @@ from .catalogue import (
 )
 from .client import InsightlyClient
 from .errors import EntityUnavailable
-from .records import shape_page
+from .records import parse_utc, shape_page
 from .settings import resolve_connection
 
 log = logging.getLogger(__name__)
+CURSOR_STATE = "last_date_updated_utc"  # "YYYY-MM-DD HH:MM:SS", UTC
 _naming = NamingConvention()
 
 
@@ -90,13 +95,30 @@ def _base_params(entity: Entity) -> dict[str, Any]:
 
 
 def incremental_records(
-    client: InsightlyClient, entity: Entity, updated: dlt.sources.incremental[pendulum.DateTime]
+    client: InsightlyClient, entity: Entity, start_date: datetime | None, lookback: int
 ) -> Iterator[list[dict]]:
-    """Records updated after the stored cursor (minus the look-back)."""
+    """Records updated after the stored cursor (minus the look-back).
+
+    The cursor lives in the resource's dlt state and only moves once the whole result has
+    been read. dlt's `incremental` would move it to the newest row of whatever was yielded,
+    so a read stopped half way (daily quota, a page that failed) over results in no
+    particular order would skip the unread rows for good.
+    """
+    state = dlt.current.resource_state()
+    stored = parse_utc(state.get(CURSOR_STATE))
     params = _base_params(entity)
-    if updated.start_value is not None:
-        params["updated_after_utc"] = _iso(updated.start_value)
-    yield from _read(client, entity, entity.list_path, params)
+    after = stored - timedelta(seconds=lookback) if isinstance(stored, datetime) else start_date
+    if after is not None:
+        params["updated_after_utc"] = _iso(after)
+    newest = stored if isinstance(stored, datetime) else None
+    for page in _read(client, entity, entity.list_path, params):
+        for record in page:
+            value = record.get(CURSOR)
+            if isinstance(value, datetime) and (newest is None or value > newest):
+                newest = value
+        yield page
+    if newest is not None:
+        state[CURSOR_STATE] = newest.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def full_records(client: InsightlyClient, entity: Entity) -> Iterator[list[dict]]:
@@ -178,24 +200,36 @@ def _entity_resource(
     client: InsightlyClient, entity: Entity, start_date: datetime | None, lookback: int
 ) -> DltResource:
     pk = list(entity.primary_key)
+    nested = nested_hints(entity)
     if entity.load is Load.FULL:
         return dlt.resource(
-            full_records, name=entity.table, primary_key=pk, write_disposition="replace"
+            full_records,
+            name=entity.table,
+            primary_key=pk,
+            write_disposition="replace",
+            nested_hints=nested,
         )(client, entity)
-    updated = dlt.sources.incremental[pendulum.DateTime](
-        CURSOR,
-        initial_value=start_date,
-        lag=lookback,
-        primary_key=(),
-        on_cursor_value_missing="include",
-    )
     return dlt.resource(
         incremental_records,
         name=entity.table,
         primary_key=pk,
         write_disposition="merge",
         columns={CURSOR: {"data_type": "timestamp", "dedup_sort": "desc"}},
-    )(client, entity, updated)
+        nested_hints=nested,
+    )(client, entity, start_date, lookback)
+
+
+def nested_hints(entity: Entity) -> dict[str, Any]:
+    """Column types for the child tables of an entity's nested arrays."""
+    return {
+        array: dlt.mark.make_nested_hints(
+            columns=[
+                {"name": name, "data_type": kind, "nullable": True}
+                for name, kind in NESTED_COLUMNS[array].items()
+            ]
+        )
+        for array in entity.arrays
+    }
 
 
 def _parse_start(start_date: str | datetime | None) -> datetime | None:
