@@ -1,0 +1,143 @@
+"""`make demo`: the whole product without an Insightly account.
+
+Starts the emulator on a free local port, runs `insightly sync` against it twice (a first
+full load, then an incremental sync after some records changed), prints the run summaries
+and a few answers from the warehouse, and stops the emulator. Everything goes through the
+same command and HTTP path a real sync uses; only the base URL differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+
+DEMO_KEY = "demo-0000-0000-0000-000000000000"
+
+
+def _start_emulator(workdir: Path, profile: str, seed: int) -> tuple[subprocess.Popen, str]:
+    port_file = workdir / "port"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "insightly_emulator", "--port", "0", "--port-file", str(port_file),
+         "--profile", profile, "--seed", str(seed), "--api-key", DEMO_KEY],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (port_file.exists() and port_file.read_text().strip()):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit("demo: the emulator did not start")
+        time.sleep(0.1)
+    return process, f"http://127.0.0.1:{port_file.read_text().strip()}"
+
+
+def _mutate(root_url: str, changes: list[dict]) -> None:
+    for change in changes:
+        request = urllib.request.Request(
+            f"{root_url}/_emulator/mutate",
+            data=json.dumps(change).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
+
+def _first_id(root_url: str, path: str, key: str) -> int:
+    request = urllib.request.Request(f"{root_url}/v3.1/{path}?top=1&brief=true")
+    token = base64.b64encode(f"{DEMO_KEY}:".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return int(json.loads(response.read())[0][key])
+
+
+def _sync(env: dict[str, str], pipelines_dir: Path) -> None:
+    command = [
+        sys.executable, "-m", "insightly.cli", "sync",
+        "--pipeline-name", "insightly_demo", "--pipelines-dir", str(pipelines_dir),
+    ]  # fmt: skip
+    result = subprocess.run(command, env=env, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"demo: insightly sync failed with exit code {result.returncode}")
+
+
+def _report(database: Path) -> None:
+    with duckdb.connect(str(database), read_only=True) as con:
+        con.execute("SET search_path = 'insightly'")
+        print("\nLargest tables in demo.duckdb:")
+        rows = con.execute(
+            "select table_name, estimated_size from duckdb_tables() "
+            "where schema_name = 'insightly' and table_name not like '\\_dlt%' escape '\\' "
+            "order by estimated_size desc limit 8"
+        ).fetchall()
+        for name, size in rows:
+            print(f"  {name:<28} {size:>8}")
+        print("\nOpen opportunities by pipeline and stage:")
+        rows = con.execute(
+            """
+            select p.pipeline_name, s.stage_name, count(*) as deals,
+                   round(sum(o.opportunity_value)) as value
+            from opportunities o
+            join pipelines p on p.pipeline_id = o.pipeline_id
+            join pipeline_stages s on s.stage_id = o.stage_id
+            where o.opportunity_state = 'OPEN'
+            group by all order by p.pipeline_name, min(s.stage_order)
+            """
+        ).fetchall()
+        for pipeline, stage, deals, value in rows:
+            print(f"  {pipeline:<22} {stage:<24} {deals:>6} deals {value:>14,.0f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser.add_argument("--profile", default="demo", choices=["tiny", "test", "demo"])
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--database", default="demo.duckdb")
+    args = parser.parse_args(argv)
+
+    database = Path(args.database).resolve()
+    workdir = Path(tempfile.mkdtemp(prefix="insightly-demo-"))
+    for leftover in (database, database.with_suffix(".duckdb.wal")):
+        leftover.unlink(missing_ok=True)
+    started = time.monotonic()
+    emulator, root_url = _start_emulator(workdir, args.profile, args.seed)
+    try:
+        env = {
+            **os.environ,
+            "SOURCES__INSIGHTLY__API_KEY": DEMO_KEY,
+            "SOURCES__INSIGHTLY__BASE_URL": f"{root_url}/v3.1/",
+            "DESTINATION__DUCKDB__CREDENTIALS": str(database),
+        }
+        print(f"demo: emulator at {root_url}/v3.1/ ({args.profile} tenant, seed {args.seed})\n")
+        print("== first sync: everything ==")
+        _sync(env, workdir / "pipelines")
+        contact = _first_id(root_url, "Contacts", "CONTACT_ID")
+        _mutate(root_url, [
+            {"op": "update", "entity": "Contacts", "id": contact, "changes": {"TITLE": "CEO"}},
+            {"op": "create", "entity": "Opportunities"},
+            {"op": "create", "entity": "Leads"},
+        ])  # fmt: skip
+        print("\n== second sync: only what changed (one contact updated, one deal, one lead) ==")
+        _sync(env, workdir / "pipelines")
+        _report(database)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\ndemo: done in {time.monotonic() - started:.0f} s; query it with: "
+          f"duckdb {database.name} \"select * from insightly.contacts limit 5\"")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
