@@ -1,0 +1,90 @@
+"""`insightly sync` as a user runs it: exit codes, one-line errors, summary, no leaked key."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import API_KEY
+
+
+def run_cli(tmp_path: Path, env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env.update(
+        {
+            "DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "cli.duckdb"),
+            "RUNTIME__LOG_LEVEL": "INFO",
+            **env_extra,
+        }
+    )
+    command = [sys.executable, "-m", "insightly.cli", "sync"]
+    command += ["--pipelines-dir", str(tmp_path / "pipelines"), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({}, "API key is missing: set SOURCES__INSIGHTLY__API_KEY"),
+        ({"SOURCES__INSIGHTLY__API_KEY": API_KEY}, "pod is missing: set SOURCES__INSIGHTLY__POD"),
+        (
+            {"SOURCES__INSIGHTLY__API_KEY": API_KEY, "SOURCES__INSIGHTLY__POD": "eu1.x.com"},
+            "SOURCES__INSIGHTLY__POD must be letters and digits only",
+        ),
+        (
+            {"SOURCES__INSIGHTLY__API_KEY": API_KEY, "SOURCES__INSIGHTLY__BASE_URL": "http://x.io"},
+            "plain http is only allowed for loopback",
+        ),
+    ],
+)
+def test_configuration_errors_are_one_line(tmp_path, env, expected):
+    result = run_cli(tmp_path, env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0]
+    assert API_KEY not in result.stderr + result.stdout
+
+
+def test_wrong_key_exits_3_with_advice(tmp_path, emulator):
+    env = {
+        "SOURCES__INSIGHTLY__API_KEY": "wrong-key-123456",
+        "SOURCES__INSIGHTLY__BASE_URL": emulator.base_url,
+    }
+    result = run_cli(tmp_path, env)
+    assert result.returncode == 3
+    assert "check the API key and pod" in result.stderr.strip().splitlines()[-1]
+    assert "wrong-key-123456" not in result.stderr + result.stdout
+
+
+def test_sync_prints_summary_and_never_leaks_the_key(tmp_path, emulator):
+    emulator.configure(
+        forbidden={"Prospect": 403}, fail_next={"Contacts": [500, 503], "Leads": [429]}
+    )
+    env = {
+        "SOURCES__INSIGHTLY__API_KEY": API_KEY,
+        "SOURCES__INSIGHTLY__BASE_URL": emulator.base_url,
+    }
+    result = run_cli(tmp_path, env, "-v", "--entities", "contacts,leads,prospects,countries")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "contacts" in out and "skipped: no access (403)" in out
+    assert "daily API quota left:" in out
+    contacts_line = next(line for line in out.splitlines() if line.startswith("contacts "))
+    assert contacts_line.split()[1:3] == ["1250", "5"]  # 3 pages + 2 retried failures
+    assert "retrying" in result.stderr  # the 500/503/429 were retried, and said so
+
+    needles = [API_KEY.encode(), base64.b64encode(f"{API_KEY}:".encode())]
+    leaks = []
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            leaks += [str(path) for needle in needles if needle in data]
+    text = (result.stdout + result.stderr).encode()
+    leaks += ["output" for needle in needles if needle in text]
+    assert leaks == []
+    assert any(tmp_path.rglob("*.duckdb"))
