@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from .catalog import BY_NAME, SPECS, EntitySpec, spec
+from .catalog import SPECS, EntitySpec, spec
 from .config import EmulatorConfig
 from .gen_config import STATIC_SIZES, team_memberships
 from .generator import build, tags_for
@@ -273,7 +273,7 @@ class Tenant:
         changed = t.changes.get(i)
         if changed:
             for name, value in changed.items():
-                if name == "CUSTOMFIELDS":
+                if name == "CUSTOMFIELDS" and isinstance(value, dict):
                     rec[name] = _merge_custom_fields(rec[name] or [], value)
                 else:
                     rec[name] = _copy(value)
@@ -317,8 +317,9 @@ class Tenant:
     ) -> dict[str, Any]:
         """Change fields of a record and bump DATE_UPDATED_UTC to ``at`` (UTC) or now.
 
-        CUSTOMFIELDS may be a list of {FIELD_NAME, FIELD_VALUE} items or a dict
-        name -> value; it is merged by name.  TAGS, LINKS and other arrays are replaced.
+        CUSTOMFIELDS given as a dict ``{FIELD_NAME: value}`` is merged by name; given as a
+        list of ``{FIELD_NAME, FIELD_VALUE}`` items it replaces the whole array (``[]``
+        empties it).  TAGS, LINKS and other arrays are always replaced.
         Without ``changes`` a plausible text field is edited.
         """
         with self._lock:
@@ -332,10 +333,14 @@ class Tenant:
             normalised = _normalise_changes(t.spec, dict(changes))
             merged = t.changes.setdefault(i, {})
             for name, value in normalised.items():
-                if name == "CUSTOMFIELDS" and isinstance(merged.get(name), dict):
-                    merged[name] = {**merged[name], **value}
-                else:
-                    merged[name] = value
+                before = merged.get(name)
+                if name == "CUSTOMFIELDS" and isinstance(value, dict) and before is not None:
+                    # a dict merges into earlier custom field changes, a list replaces them
+                    if isinstance(before, dict):
+                        value = {**before, **value}
+                    else:
+                        value = _merge_custom_fields(before, value)
+                merged[name] = value
             if t.spec.has_updated:
                 t.updated[i] = when
             self._touch(t)
@@ -409,7 +414,14 @@ def _normalise_changes(s: EntitySpec, changes: dict[str, Any]) -> dict[str, Any]
             if isinstance(value, dict):
                 value = dict(value)
             else:
-                value = {item["FIELD_NAME"]: item.get("FIELD_VALUE") for item in value}
+                value = [
+                    {
+                        "FIELD_NAME": item["FIELD_NAME"],
+                        "FIELD_VALUE": item.get("FIELD_VALUE"),
+                        "CUSTOM_FIELD_ID": item.get("CUSTOM_FIELD_ID", item["FIELD_NAME"]),
+                    }
+                    for item in value
+                ]
         else:
             value = _copy(value)
         out[name] = value
@@ -434,6 +446,3 @@ def _plausible_change(s: EntitySpec, rec: dict[str, Any], when: int) -> dict[str
         if name in s.fields and (rec.get(name) is None or isinstance(rec.get(name), str)):
             return {name: f"{rec.get(name) or ''} [edited {stamp}]".strip()}
     raise ValueError(f"no plausible field to change on {s.name}; pass changes explicitly")
-
-
-__all__ = ["BY_NAME", "Query", "Table", "Tenant", "field_matches"]
