@@ -7,6 +7,7 @@ that is known immediately and cannot be taken by another process in between.
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -139,12 +140,23 @@ class Emulator:
 
 
 def serve_forever(config: EmulatorConfig, host: str, port: int, announce: Any = None) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM (uvicorn installs the handlers)."""
+    """Serve in the foreground until SIGINT/SIGTERM, then return normally (exit code 0).
+
+    uvicorn handles the signals and re-raises them after shutting down; the no-op
+    handlers installed here absorb that re-raise so the process ends cleanly.
+    """
     state = EmulatorState(config)
     sock = bind_socket(host, port)
+    previous = {s: signal.signal(s, _absorb) for s in (signal.SIGINT, signal.SIGTERM)}
     if announce is not None:
         announce(sock.getsockname()[1])
     try:
         _uvicorn_server(state).run(sockets=[sock])
     finally:
         sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _absorb(signum: int, frame: object) -> None:
+    """Placeholder handler: the shutdown itself is done by uvicorn."""
