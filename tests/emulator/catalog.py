@@ -35,11 +35,6 @@ class EntitySpec:
     scales: bool = True  # multiplied by EmulatorConfig.scale
     numeric_pk: bool = True  # single GET /{name}/{id} exists
 
-    @property
-    def singular(self) -> str:
-        """Upper-case singular object name used by FIELD_FOR ("CONTACT", "FRUIT__C")."""
-        return self.custom_for or (self.link_name or self.name).upper()
-
 
 def _f(text: str) -> tuple[str, ...]:
     return tuple(text.split())

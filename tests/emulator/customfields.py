@@ -158,7 +158,6 @@ FIELDS: dict[str, tuple[FieldDef, ...]] = {
     ),
 }  # fmt: skip
 
-_SPEC_BY_FOR = {s.custom_for: s for s in SPECS if s.custom_for}
 # Every object name the API knows (singular and plural) -> FIELD_FOR; objects without
 # custom fields map to a key absent from FIELDS and answer [].
 _ALIASES: dict[str, str] = {}
@@ -268,7 +267,3 @@ def values_for(ctx: Ctx, spec: EntitySpec, i: int) -> list[dict[str, Any]]:
          "CUSTOM_FIELD_ID": f.name}
         for f in field_defs(spec)
     ]  # fmt: skip
-
-
-def spec_for_field_for(field_for: str) -> EntitySpec | None:
-    return _SPEC_BY_FOR.get(field_for)

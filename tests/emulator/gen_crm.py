@@ -13,7 +13,6 @@ from typing import Any
 from .gen_config import (
     CONVERTED_STATUS,
     LEAD_STATUSES,
-    PIPELINES,
     STAGES,
     pipeline_indexes,
     stage_indexes,
@@ -389,6 +388,3 @@ def _milestone(g: Gen) -> dict[str, Any]:
         "PROJECT_ID": ctx.id("Projects", project) if project is not None else None,
         "RESPONSIBLE_USER": g.ref("Users", 0.8),
     }  # fmt: skip
-
-
-__all__ = ["PIPELINES", "pricebook_of_opportunity", "project_of_milestone"]

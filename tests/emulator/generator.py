@@ -73,11 +73,6 @@ class Gen:
         """Id of base record ``index`` of ``entity``; None stays None."""
         return None if index is None else self.ctx.id(entity, index)
 
-    def ref_hash(self, entity: str, salt: str) -> int | None:
-        """Id chosen by a pure hash of this record, so other builders can recompute it."""
-        idx = hashed_index(self.ctx, entity, salt, self.i)
-        return None if idx is None else self.ctx.id(entity, idx)
-
     def user(self) -> int:
         return self.ref("Users")  # type: ignore[return-value]
 

@@ -2,8 +2,8 @@
 
 The daily quota is what ``X-RateLimit-Remaining`` reports; a 429 with Remaining 0 means
 "quota spent", a 429 with Remaining > 0 means "too fast" (burst or concurrency), which is
-the distinction S4 recommends clients make.  All state lives on the event loop thread
-except ``reset``/``snapshot`` which take a lock.
+the distinction S4 recommends clients make.  Every method takes a lock, because the
+Python API (``reset_quota``) runs on another thread than the server.
 """
 
 from __future__ import annotations
