@@ -79,4 +79,7 @@ class Warehouse:
 def warehouse(tmp_path, emulator, monkeypatch) -> Warehouse:
     wh = Warehouse(tmp_path, emulator.base_url)
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(wh.path))
+    # The emulator has no per-second limit unless a test switches it on; pacing has its own tests.
+    monkeypatch.setenv("SOURCES__INSIGHTLY__RATE_PER_S", "500")
+    monkeypatch.setenv("SOURCES__INSIGHTLY__MAX_IN_FLIGHT", "6")
     return wh

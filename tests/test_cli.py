@@ -19,6 +19,7 @@ def run_cli(tmp_path: Path, env_extra: dict[str, str], *args: str) -> subprocess
         {
             "DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "cli.duckdb"),
             "RUNTIME__LOG_LEVEL": "INFO",
+            "SOURCES__INSIGHTLY__RATE_PER_S": "500",
             **env_extra,
         }
     )

@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .errors import InsightlyError
+from .errors import InsightlyError, QuotaExhausted
 from .runner import DATASET_NAME, PIPELINE_NAME, SyncOptions, run_sync
 from .summary import render
 
@@ -70,7 +70,7 @@ def sync(args: argparse.Namespace) -> int:
         print(f"insightly sync failed: {error}", file=sys.stderr)
         return error.exit_code
     print(render(result))
-    return 0
+    return QuotaExhausted.exit_code if result.stats.quota_stop else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

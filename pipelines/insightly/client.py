@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
+from collections import deque
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -20,7 +23,14 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from .errors import ApiResponseError, AuthenticationError, EntityUnavailable, QuotaExhausted
+from .errors import (
+    ApiResponseError,
+    AuthenticationError,
+    EntityUnavailable,
+    QuotaExhausted,
+    QuotaReserveReached,
+)
+from .pacing import Pacer
 from .settings import Connection
 from .stats import RunStats
 
@@ -34,8 +44,9 @@ Params = Mapping[str, Any]
 class RetryableResponse(Exception):
     """A 429/5xx or an unreadable body: worth another attempt."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, status: int = 0, retry_after: float | None = None) -> None:
         super().__init__(message)
+        self.status = status
         self.retry_after = retry_after
 
 
@@ -52,13 +63,16 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 class InsightlyClient:
-    """One connection pool per run, shared by every resource (httpx.Client is thread-safe)."""
+    """One connection pool and one pacer per run, shared by every resource and thread."""
 
     def __init__(
         self,
         connection: Connection,
         stats: RunStats | None = None,
         *,
+        pacer: Pacer | None = None,
+        page_concurrency: int = 3,
+        quota_reserve: float = 0.1,
         timeout: float = 60.0,
         max_attempts: int = 6,
         backoff_initial: float = 1.0,
@@ -68,11 +82,18 @@ class InsightlyClient:
     ) -> None:
         self.base_url = connection.base_url
         self.stats = stats or RunStats()
+        self.pacer = pacer or Pacer()
+        self.page_concurrency = max(1, page_concurrency)
+        self.quota_reserve = quota_reserve
+        self._quota_lock = threading.Lock()
+        self._in_flight = 0
+        pool = max(self.pacer.max_in_flight, 1) + 2
         self._http = httpx.Client(
             base_url=connection.base_url,
             auth=httpx.BasicAuth(connection.api_key, ""),
             headers={"Accept": "application/json", "Accept-Encoding": "gzip"},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
             transport=transport,
             follow_redirects=False,  # a redirect could carry the key to another host
         )
@@ -96,8 +117,12 @@ class InsightlyClient:
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RetryableResponse) and exc.retry_after is not None:
-            return min(exc.retry_after, self._max_retry_after)
-        return self._backoff(state)
+            delay = min(exc.retry_after, self._max_retry_after)
+        else:
+            delay = self._backoff(state)
+        if isinstance(exc, RetryableResponse) and exc.status == 429:
+            self.pacer.slow_down(delay)  # every worker backs off, not just this one
+        return delay
 
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -128,16 +153,41 @@ class InsightlyClient:
         """GET a path and return its decoded JSON."""
         return self._request(path, params or {}, table)[0]
 
+    def _claim_quota(self) -> None:
+        """Refuse to send a request that could eat into the reserve left for other tools."""
+        stats = self.stats
+        with self._quota_lock:
+            if stats.rate_remaining is not None and stats.rate_limit:
+                reserve = math.ceil(stats.rate_limit * self.quota_reserve)
+                if stats.rate_remaining - self._in_flight <= reserve:
+                    raise QuotaReserveReached(
+                        f"stopped with {stats.rate_remaining} of {stats.rate_limit} daily "
+                        f"requests left: the rest is the reserve kept for other integrations "
+                        f"(quota_reserve={self.quota_reserve:g}); the sync continues where it "
+                        "stopped after the daily quota resets"
+                    )
+            self._in_flight += 1
+
+    def _release_quota(self) -> None:
+        with self._quota_lock:
+            self._in_flight -= 1
+
     def _get_once(self, path: str, params: Params, table: str) -> tuple[Any, httpx.Response]:
-        response = self._http.get(path, params=params)
-        headers = response.headers
-        self.stats.count_request(
-            table,
-            response.status_code,
-            headers.get("X-RateLimit-Limit"),
-            headers.get("X-RateLimit-Remaining"),
-        )
+        self._claim_quota()
+        try:
+            with self.pacer.request():
+                response = self._http.get(path, params=params)
+            headers = response.headers
+            self.stats.count_request(
+                table,
+                response.status_code,
+                headers.get("X-RateLimit-Limit"),
+                headers.get("X-RateLimit-Remaining"),
+            )
+        finally:
+            self._release_quota()
         self._raise_for_status(path, response)
+        self.pacer.succeeded()
         try:
             return response.json(), response
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -157,11 +207,11 @@ class InsightlyClient:
             raise EntityUnavailable(path, status)
         if status == 429 and response.headers.get("X-RateLimit-Remaining") == "0":
             raise QuotaExhausted(
-                f"The daily API quota is spent ({response.headers.get('X-RateLimit-Limit')} "
-                "requests a day): run the sync again after the quota resets"
+                f"the daily API quota is spent ({response.headers.get('X-RateLimit-Limit')} "
+                "requests a day): the sync continues where it stopped after the quota resets"
             )
         if status in RETRY_STATUSES:
-            raise RetryableResponse(f"{path}: HTTP {status}", _retry_after(response))
+            raise RetryableResponse(f"{path}: HTTP {status}", status, _retry_after(response))
         raise ApiResponseError(f"{path}: HTTP {status}: {response.text[:200]}")
 
     # -- lists -----------------------------------------------------------------------------
@@ -170,24 +220,79 @@ class InsightlyClient:
         """GET an endpoint that takes no paging parameters and answers a JSON array."""
         return _require_list(path, self.get_json(path, params, table=table))
 
+    def _page(
+        self, path: str, params: Params, skip: int, page_size: int, table: str
+    ) -> tuple[list[dict], int | None]:
+        query = {**params, "top": page_size, "skip": skip, "count_total": "true"}
+        body, response = self._request(path, query, table)
+        total = response.headers.get("X-Total-Count", "")
+        return _require_list(path, body), int(total) if total.isdigit() else None
+
     def pages(
         self, path: str, params: Params | None = None, *, table: str, page_size: int = PAGE_SIZE
     ) -> Iterator[list[dict]]:
-        """Yield top/skip pages until a short page or X-Total-Count says the end is reached.
+        """Yield top/skip pages; a result of n records costs ceil(n/page_size) requests.
 
-        A result of n records therefore costs ceil(n/page_size) requests (1 when n == 0).
+        The first page's X-Total-Count gives the page count, so the other pages are fetched
+        concurrently (in order of offset, a bounded window ahead of the consumer). Paging
+        ends on a short page or when the offset passes the latest total.
         """
-        skip = 0
+        params = params or {}
+        page, total = self._page(path, params, 0, page_size, table)
+        if page:
+            yield page
+        if len(page) < page_size:
+            return
+        if total is None:  # no X-Total-Count: one page after the other until a short one
+            yield from self._serial_pages(path, params, page_size, page_size, table)
+            return
+        end = page_size * math.ceil(total / page_size)  # first offset past the known total
+        last_full, latest_total = yield from self._concurrent_pages(
+            path, params, page_size, end, page_size, table
+        )
+        if last_full and end < latest_total:  # records were added while we read
+            yield from self._serial_pages(path, params, end, page_size, table)
+
+    def _serial_pages(
+        self, path: str, params: Params, skip: int, page_size: int, table: str
+    ) -> Iterator[list[dict]]:
         while True:
-            query = {**(params or {}), "top": page_size, "skip": skip, "count_total": "true"}
-            body, response = self._request(path, query, table)
-            page = _require_list(path, body)
+            page, total = self._page(path, params, skip, page_size, table)
             if page:
                 yield page
             skip += page_size
-            total = response.headers.get("X-Total-Count", "")
-            if len(page) < page_size or (total.isdigit() and skip >= int(total)):
+            if len(page) < page_size or (total is not None and skip >= total):
                 return
+
+    def _concurrent_pages(
+        self, path: str, params: Params, start: int, end: int, page_size: int, table: str
+    ) -> Iterator[list[dict]]:
+        """Fetch the pages from `start` to `end`; returns (last page was full, latest total)."""
+        offsets = iter(range(start, end, page_size))
+        window: deque[Future] = deque()
+        last_full, latest_total = False, 0
+        with ThreadPoolExecutor(self.page_concurrency, thread_name_prefix="page") as pool:
+
+            def submit() -> None:
+                offset = next(offsets, None)
+                if offset is not None:
+                    window.append(pool.submit(self._page, path, params, offset, page_size, table))
+
+            for _ in range(self.page_concurrency * 2):
+                submit()
+            try:
+                while window:
+                    page, page_total = window.popleft().result()
+                    submit()
+                    last_full = len(page) == page_size
+                    if page_total is not None:
+                        latest_total = page_total
+                    if page:
+                        yield page
+            finally:
+                for future in window:
+                    future.cancel()
+        return last_full, latest_total
 
 
 def _require_list(path: str, body: Any) -> list[dict]:

@@ -35,6 +35,10 @@ class QuotaExhausted(InsightlyError):
     exit_code = 75  # EX_TEMPFAIL: try again later
 
 
+class QuotaReserveReached(QuotaExhausted):
+    """Sending more would eat into the share of the daily quota kept for other tools."""
+
+
 class EntityUnavailable(InsightlyError):
     """403/404 on a whole entity: outside the customer's plan or permissions."""
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
 
+from .catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, TAGS, Load
 from .client import InsightlyClient
 from .errors import ConfigurationError
+from .pacing import DEFAULT_IN_FLIGHT, DEFAULT_RATE, Pacer
+from .records import parse_utc
 from .settings import resolve_connection
-from .source import insightly_source
+from .source import REFRESHED_STATE, insightly_source
 from .stats import RunStats
 
 PIPELINE_NAME = "insightly"
@@ -43,7 +47,7 @@ class SyncResult:
     """What a sync did: the run summary's numbers and dlt's load info."""
 
     stats: RunStats
-    load_info: LoadInfo | None
+    load_info: list[LoadInfo]
     pending_loaded: bool
     seconds: float
     tables: list[str]
@@ -81,8 +85,45 @@ def select(source: Any, names: Sequence[str] | None) -> Any:
     return source.with_resources(*names)
 
 
+def _setting(name: str, default: Any) -> Any:
+    value = dlt.config.get(f"sources.insightly.{name}")
+    return default if value is None else type(default)(value)
+
+
+def _pacer() -> Pacer:
+    return Pacer(_setting("rate_per_s", DEFAULT_RATE), _setting("max_in_flight", DEFAULT_IN_FLIGHT))
+
+
+def lookup_tables(source: Any) -> list[str]:
+    """Tables of rarely-changing reference data, refreshed on their own cadence."""
+    lookups = {e.table for e in ENTITIES if e.lookup}
+    lookups |= {TAGS.table, CUSTOM_OBJECTS.table, CUSTOM_FIELDS.table}
+    return [name for name in source.selected_resources if name in lookups]
+
+
+def refreshed_at(pipeline: dlt.Pipeline, table: str) -> datetime | None:
+    """When the table's last complete full read happened, from the pipeline state."""
+    sources = pipeline.state.get("sources", {})
+    resources = sources.get("insightly", {}).get("resources", {})
+    value = parse_utc(resources.get(table, {}).get(REFRESHED_STATE))
+    return value if isinstance(value, datetime) else None
+
+
+def due(pipeline: dlt.Pipeline, table: str, cadence_hours: float) -> bool:
+    last = refreshed_at(pipeline, table)
+    if cadence_hours <= 0 or last is None:
+        return True
+    return datetime.now(timezone.utc) - last >= timedelta(hours=cadence_hours)
+
+
 def run_sync(options: SyncOptions) -> SyncResult:
-    """Run one sync. Raises InsightlyError subclasses for problems the user can act on."""
+    """Run one sync. Raises InsightlyError subclasses for problems the user can act on.
+
+    Full-read tables (lookups that are due, emails) load first, in their own load package:
+    a replace table must never be loaded from a read cut short. Incremental tables follow;
+    if the daily quota stops them, what was read is loaded and each unfinished table keeps
+    its cursor.
+    """
     started = time.monotonic()
     connection = resolve_connection(options.api_key, options.pod, options.base_url)
     stats = RunStats()
@@ -93,16 +134,33 @@ def run_sync(options: SyncOptions) -> SyncResult:
         # A previous run extracted but did not load: load that first, then extract anew.
         pipeline.run(loader_file_format=loader_format)
         pending_loaded = True
-    with InsightlyClient(connection, stats, **options.client_options) as client:
+    cadence = _setting("lookup_refresh_hours", 24.0)
+    client_options = {"pacer": _pacer(), "quota_reserve": _setting("quota_reserve", 0.1)}
+    client_options.update(options.client_options)
+    infos = []
+    with InsightlyClient(connection, stats, **client_options) as client:
         overrides = {"start_date": options.start_date} if options.start_date else {}
         source = insightly_source(
             api_key=connection.api_key, base_url=connection.base_url, client=client, **overrides
         )
         source = select(source, options.entities)
         tables = list(source.selected_resources.keys())
-        refresh = None
-        if options.full_refresh:
-            refresh = "drop_resources" if options.entities else "drop_sources"
-        info = pipeline.run(source, loader_file_format=loader_format, refresh=refresh)
-    info.raise_on_failed_jobs()
-    return SyncResult(stats, info, pending_loaded, time.monotonic() - started, tables)
+        full = {e.table for e in ENTITIES if e.load is Load.FULL} | set(lookup_tables(source))
+        held = [
+            t
+            for t in lookup_tables(source)
+            if not options.full_refresh and not due(pipeline, t, cadence)
+        ]
+        refresh = "drop_resources" if options.full_refresh else None
+        for phase in (
+            [t for t in tables if t in full and t not in held],
+            [t for t in tables if t not in full],
+        ):
+            if not phase or stats.quota_stop:
+                continue
+            part = source.clone().with_resources(*phase)
+            infos.append(pipeline.run(part, loader_file_format=loader_format, refresh=refresh))
+    for info in infos:
+        info.raise_on_failed_jobs()
+    stats.held = held
+    return SyncResult(stats, infos, pending_loaded, time.monotonic() - started, tables)

@@ -37,12 +37,13 @@ from .catalogue import (
     custom_object_entity,
 )
 from .client import InsightlyClient
-from .errors import EntityUnavailable
+from .errors import EntityUnavailable, QuotaExhausted
 from .records import parse_utc, shape_page
 from .settings import resolve_connection
 
 log = logging.getLogger(__name__)
 CURSOR_STATE = "last_date_updated_utc"  # "YYYY-MM-DD HH:MM:SS", UTC
+REFRESHED_STATE = "refreshed_at"  # when a full read last completed, UTC
 _naming = NamingConvention()
 
 
@@ -87,6 +88,12 @@ def _read(
         log.warning("skipping %s: %s", entity.table, exc)
 
 
+def _mark_refreshed() -> None:
+    """Remember when a full read completed, for the lookup refresh cadence."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    dlt.current.resource_state()[REFRESHED_STATE] = stamp
+
+
 def _base_params(entity: Entity) -> dict[str, Any]:
     params: dict[str, Any] = dict(entity.params)
     if entity.brief_param:
@@ -111,12 +118,18 @@ def incremental_records(
     if after is not None:
         params["updated_after_utc"] = _iso(after)
     newest = stored if isinstance(stored, datetime) else None
-    for page in _read(client, entity, entity.list_path, params):
-        for record in page:
-            value = record.get(CURSOR)
-            if isinstance(value, datetime) and (newest is None or value > newest):
-                newest = value
-        yield page
+    try:
+        for page in _read(client, entity, entity.list_path, params):
+            for record in page:
+                value = record.get(CURSOR)
+                if isinstance(value, datetime) and (newest is None or value > newest):
+                    newest = value
+            yield page
+    except QuotaExhausted as exc:
+        # Load what was read (merge makes it harmless), keep the cursor: the next run
+        # reads this entity again from where it was.
+        client.stats.stop_for_quota(entity.table, str(exc))
+        return
     if newest is not None:
         state[CURSOR_STATE] = newest.strftime("%Y-%m-%d %H:%M:%S")
 
@@ -124,6 +137,7 @@ def incremental_records(
 def full_records(client: InsightlyClient, entity: Entity) -> Iterator[list[dict]]:
     """Every record of an entity without /Search (lookups, emails)."""
     yield from _read(client, entity, entity.path, _base_params(entity))
+    _mark_refreshed()
 
 
 def tag_records(client: InsightlyClient) -> Iterator[list[dict]]:
@@ -131,6 +145,7 @@ def tag_records(client: InsightlyClient) -> Iterator[list[dict]]:
     for record_type in TAG_RECORD_TYPES:
         params = {"record_type": record_type}
         yield from _read(client, TAGS, TAGS.path, params, {"RECORD_TYPE": record_type})
+    _mark_refreshed()
 
 
 def _singular(path: str) -> str:
@@ -178,6 +193,7 @@ def custom_field_records(
         if fresh:
             client.stats.count_rows(CUSTOM_FIELDS.table, len(fresh))
             yield shape_page(fresh)
+    _mark_refreshed()
 
 
 def custom_object_records(client: InsightlyClient, definitions: list[dict]) -> Iterator[list]:
@@ -185,6 +201,7 @@ def custom_object_records(client: InsightlyClient, definitions: list[dict]) -> I
     if definitions:
         client.stats.count_rows(CUSTOM_OBJECTS.table, len(definitions))
         yield shape_page([dict(d) for d in definitions])
+    _mark_refreshed()
 
 
 def discover_custom_objects(client: InsightlyClient) -> list[dict]:
@@ -216,7 +233,7 @@ def _entity_resource(
         write_disposition="merge",
         columns={CURSOR: {"data_type": "timestamp", "dedup_sort": "desc"}},
         nested_hints=nested,
-    )(client, entity, start_date, lookback)
+    )(client, entity, start_date, lookback).parallelize()
 
 
 def nested_hints(entity: Entity) -> dict[str, Any]:

@@ -18,6 +18,9 @@ class RunStats:
     rows: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     skipped: dict[str, str] = field(default_factory=dict)
+    quota_stop: str | None = None  # why the run stopped early for the daily quota
+    unfinished: list[str] = field(default_factory=list)  # tables left for the next run
+    held: list[str] = field(default_factory=list)  # lookups not due for a refresh yet
     rate_limit: int | None = None
     rate_remaining: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -38,6 +41,11 @@ class RunStats:
     def skip(self, table: str, reason: str) -> None:
         with self._lock:
             self.skipped[table] = reason
+
+    def stop_for_quota(self, table: str, reason: str) -> None:
+        with self._lock:
+            self.quota_stop = self.quota_stop or reason
+            self.unfinished.append(table)
 
     @property
     def total_requests(self) -> int:

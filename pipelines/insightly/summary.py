@@ -10,7 +10,13 @@ def render(result: SyncResult) -> str:
     stats = result.stats
     rows = [("table", "rows", "requests", "note")]
     for table in sorted(set(result.tables) | set(stats.requests)):
-        note = f"skipped: {stats.skipped[table]}" if table in stats.skipped else ""
+        note = ""
+        if table in stats.skipped:
+            note = f"skipped: {stats.skipped[table]}"
+        elif table in stats.unfinished:
+            note = "unfinished: daily quota (cursor kept)"
+        elif table in stats.held:
+            note = "not due (lookup refresh cadence)"
         rows.append((table, str(stats.rows[table]), str(stats.requests[table]), note))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [
@@ -31,6 +37,8 @@ def render(result: SyncResult) -> str:
     if stats.rate_remaining is not None:
         limit = f" of {stats.rate_limit}" if stats.rate_limit is not None else ""
         lines.append(f"daily API quota left: {stats.rate_remaining}{limit}")
+    if stats.quota_stop:
+        lines.append(f"stopped early: {stats.quota_stop}")
     if result.pending_loaded:
         lines.append("a load package left pending by an earlier run was loaded first")
     return "\n".join(lines)
