@@ -170,7 +170,9 @@ def pivot_view(
     """
     fields = sort_fields({c.field.field_name: c.field for c in columns}.values())
     slot = {f.field_name: f"f{i}" for i, f in enumerate(fields)}
-    have_child = bool(child_columns) and {"_dlt_parent_id", "field_name"} <= (child_columns or set())
+    have_child = bool(child_columns) and {"_dlt_parent_id", "field_name"} <= (
+        child_columns or set()
+    )
     have_value = have_child and "field_value" in (child_columns or set())
     select = exp.select(*[e.as_(ident(n)) for e, n in key_columns])
     for c in columns:
@@ -181,7 +183,9 @@ def pivot_view(
         select = select.select(exp.alias_(value, ident(c.name)), copy=False)
     select = select.from_(table(raw_schema, parent, "p"), copy=False)
     if have_value:
-        pivot = exp.select(column("_dlt_parent_id")).from_(table(raw_schema, f"{parent}__customfields"))
+        pivot = exp.select(column("_dlt_parent_id")).from_(
+            table(raw_schema, f"{parent}__customfields")
+        )
         for f in fields:
             picked = exp.Case().when(
                 exp.EQ(this=column("field_name"), expression=literal(f.field_name)),

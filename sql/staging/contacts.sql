@@ -1,0 +1,31 @@
+-- Each record represents one contact (a person) in Insightly, deleted contacts excluded.
+select
+    cast(contact_id as bigint) as contact_id,
+    cast(salutation as text) as salutation,
+    cast(first_name as text) as first_name,
+    cast(last_name as text) as last_name,
+    cast(trim(concat_ws(' ', first_name, last_name)) as text) as full_name,
+    cast(title as text) as title,
+    cast(background as text) as background,
+    cast(organisation_id as bigint) as organisation_id,
+    cast(owner_user_id as bigint) as owner_user_id,
+    cast(created_user_id as bigint) as created_user_id,
+    cast(email_address as text) as email_address,
+    cast(phone as text) as phone,
+    cast(phone_mobile as text) as phone_mobile,
+    cast(address_mail_street as text) as address_mail_street,
+    cast(address_mail_city as text) as address_mail_city,
+    cast(address_mail_state as text) as address_mail_state,
+    cast(address_mail_postcode as text) as address_mail_postcode,
+    cast(address_mail_country as text) as address_mail_country,
+    cast(social_linkedin as text) as social_linkedin,
+    cast(cast(nullif(date_of_birth, '') as timestamp) as date) as date_of_birth,
+    cast(email_opted_out as boolean) as is_email_opted_out,
+    cast(visible_to as text) as visible_to,
+    cast(visible_team_id as bigint) as visible_team_id,
+    cast(last_activity_date_utc as timestamptz) as last_activity_at,
+    cast(next_activity_date_utc as timestamptz) as next_activity_at,
+    cast(date_created_utc as timestamptz) as created_at,
+    cast(date_updated_utc as timestamptz) as updated_at
+from raw.contacts
+where _deleted_at is null

@@ -1,0 +1,32 @@
+-- Each record represents one lead (a prospective contact), deleted leads excluded.
+select
+    cast(lead_id as bigint) as lead_id,
+    cast(first_name as text) as first_name,
+    cast(last_name as text) as last_name,
+    cast(trim(concat_ws(' ', first_name, last_name)) as text) as full_name,
+    cast(title as text) as title,
+    cast(organisation_name as text) as organisation_name,
+    cast(email as text) as email_address,
+    cast(phone as text) as phone,
+    cast(industry as text) as industry,
+    cast(employee_count as bigint) as employee_count,
+    cast(lead_rating as bigint) as lead_rating,
+    cast(lead_source_id as bigint) as lead_source_id,
+    cast(lead_status_id as bigint) as lead_status_id,
+    cast(owner_user_id as bigint) as owner_user_id,
+    cast(responsible_user_id as bigint) as responsible_user_id,
+    cast(created_user_id as bigint) as created_user_id,
+    cast(coalesce(converted, false) as boolean) as is_converted,
+    cast(converted_date_utc as timestamptz) as converted_at,
+    cast(converted_contact_id as bigint) as converted_contact_id,
+    cast(converted_organisation_id as bigint) as converted_organisation_id,
+    cast(converted_opportunity_id as bigint) as converted_opportunity_id,
+    cast(email_opted_out as boolean) as is_email_opted_out,
+    cast(address_city as text) as address_city,
+    cast(address_country as text) as address_country,
+    cast(last_activity_date_utc as timestamptz) as last_activity_at,
+    cast(next_activity_date_utc as timestamptz) as next_activity_at,
+    cast(date_created_utc as timestamptz) as created_at,
+    cast(date_updated_utc as timestamptz) as updated_at
+from raw.leads
+where _deleted_at is null

@@ -1,0 +1,32 @@
+-- Each record represents one opportunity (a potential sale), deleted opportunities excluded.
+select
+    cast(opportunity_id as bigint) as opportunity_id,
+    cast(opportunity_name as text) as opportunity_name,
+    cast(opportunity_details as text) as opportunity_details,
+    cast(upper(opportunity_state) as text) as opportunity_state,
+    cast(upper(opportunity_state) = 'OPEN' as boolean) as is_open,
+    cast(upper(opportunity_state) = 'WON' as boolean) as is_won,
+    cast(upper(opportunity_state) = 'LOST' as boolean) as is_lost,
+    cast(state_reason_id as bigint) as state_reason_id,
+    cast(pipeline_id as bigint) as pipeline_id,
+    cast(stage_id as bigint) as stage_id,
+    cast(category_id as bigint) as category_id,
+    cast(organisation_id as bigint) as organisation_id,
+    cast(pricebook_id as bigint) as pricebook_id,
+    cast(owner_user_id as bigint) as owner_user_id,
+    cast(responsible_user_id as bigint) as responsible_user_id,
+    cast(created_user_id as bigint) as created_user_id,
+    cast(bid_currency as text) as bid_currency,
+    cast(bid_amount as double) as bid_amount,
+    cast(bid_type as text) as bid_type,
+    cast(bid_duration as bigint) as bid_duration,
+    cast(opportunity_value as double) as opportunity_value,
+    cast(probability as double) as probability,
+    cast(cast(nullif(forecast_close_date, '') as timestamp) as date) as forecast_close_date,
+    cast(cast(nullif(actual_close_date, '') as timestamp) as date) as actual_close_date,
+    cast(last_activity_date_utc as timestamptz) as last_activity_at,
+    cast(next_activity_date_utc as timestamptz) as next_activity_at,
+    cast(date_created_utc as timestamptz) as created_at,
+    cast(date_updated_utc as timestamptz) as updated_at
+from raw.opportunities
+where _deleted_at is null
