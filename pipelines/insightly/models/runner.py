@@ -332,10 +332,8 @@ def _create_view(schema: str, name: str, select: exp.Expression, destination: st
 
 
 def _drop_schema(schema: str, destination: str) -> str:
-    return render(
-        exp.Drop(this=exp.Table(this=ident(schema)), kind="SCHEMA", exists=True, cascade=True),
-        destination,
-    )
+    drop = exp.Drop(tables=[exp.Table(db=ident(schema))], kind="SCHEMA", exists=True, cascade=True)
+    return render(drop, destination)
 
 
 def _create_schema(schema: str, destination: str) -> str:
