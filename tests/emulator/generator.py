@@ -36,7 +36,14 @@ class Ctx(Protocol):
 
     def created(self, entity: str, index: int) -> int: ...
 
-    def updated(self, entity: str, index: int) -> int: ...
+    def updated(self, entity: str, index: int) -> int:
+        """Current DATE_UPDATED_UTC epoch (moves when the record is updated)."""
+        ...
+
+    def base_updated(self, entity: str, index: int) -> int:
+        """DATE_UPDATED_UTC as generated; other fields derive from it, so an update
+        changes only the fields it names (plus DATE_UPDATED_UTC)."""
+        ...
 
     def is_deleted(self, entity: str, index: int) -> bool: ...
 
@@ -54,7 +61,7 @@ class Gen:
         self.i = index
         self.r: Rand = rand(ctx.seed, entity, index)
         self.created = ctx.created(entity, index)
-        self.updated = ctx.updated(entity, index)
+        self.updated = ctx.base_updated(entity, index)
         self.anchor = ctx.anchor
 
     # -- references ------------------------------------------------------------------------
@@ -84,8 +91,9 @@ class Gen:
         return fmt_day(epoch)
 
     def between(self, lo: int, hi: int) -> int:
-        """Epoch uniformly in [lo, hi]."""
-        return lo if hi <= lo else lo + int(self.r.random() * (hi - lo))
+        """Epoch uniformly in [lo, hi]; always draws once so later draws stay aligned."""
+        x = self.r.random()
+        return lo if hi <= lo else lo + int(x * (hi - lo))
 
     def after_created(self, max_days: float = 60.0) -> int:
         """A moment after creation, never after the anchor (activity dates etc.)."""
@@ -149,7 +157,7 @@ def build(ctx: Ctx, spec: EntitySpec, i: int) -> dict[str, Any]:
     if spec.has_created and "DATE_CREATED_UTC" in spec.fields:
         values.setdefault("DATE_CREATED_UTC", fmt_ts(g.created))
     if spec.has_updated:
-        values["DATE_UPDATED_UTC"] = fmt_ts(g.updated)
+        values["DATE_UPDATED_UTC"] = fmt_ts(ctx.updated(spec.name, i))
     if spec.custom_for:
         values["CUSTOMFIELDS"] = customfields.values_for(ctx, spec, i)
     if "TAGS" in spec.fields:

@@ -28,7 +28,7 @@ from .gen_config import STATIC_SIZES, team_memberships
 from .generator import build, tags_for
 from .profiles import resolve_sizes
 from .rand import DAY, fmt_ts, key, mix64
-from .vocab import JOB_TITLES, TAGS
+from .vocab import JOB_TITLES, TAGS, USER_TIMEZONES
 
 T = TypeVar("T")
 WINDOW_DAYS = 3 * 365  # generated records were created during the 3 years before the anchor
@@ -66,6 +66,7 @@ class Table:
         self.updated = updated
         self.n_base = len(ids)
         self.deleted: set[int] = set()
+        self.base_updated: dict[int, int] = {}  # generated DATE_UPDATED_UTC of updated rows
         self.changes: dict[int, dict[str, Any]] = {}
         self.version = 0
 
@@ -154,6 +155,10 @@ class Tenant:
 
     def updated(self, entity: str, index: int) -> int:
         return self._tables[entity].updated[index]
+
+    def base_updated(self, entity: str, index: int) -> int:
+        t = self._tables[entity]
+        return t.base_updated.get(index, t.updated[index])
 
     def is_deleted(self, entity: str, index: int) -> bool:
         return index in self._tables[entity].deleted
@@ -342,6 +347,7 @@ class Tenant:
                         value = _merge_custom_fields(before, value)
                 merged[name] = value
             if t.spec.has_updated:
+                t.base_updated.setdefault(i, t.updated[i])
                 t.updated[i] = when
             self._touch(t)
             return self._record(t, i)
@@ -441,8 +447,14 @@ def _plausible_change(s: EntitySpec, rec: dict[str, Any], when: int) -> dict[str
     if s.name in ("Contacts", "Leads"):
         titles = [t for t in JOB_TITLES if t != rec.get("TITLE")]
         return {"TITLE": titles[when % len(titles)]}
+    if s.name == "Users":
+        zones = [z for z in USER_TIMEZONES if z != rec.get("TIMEZONE_ID")]
+        return {"TIMEZONE_ID": zones[when % len(zones)]}
     stamp = fmt_ts(when)
-    for name in PLAUSIBLE_FIELDS:
-        if name in s.fields and (rec.get(name) is None or isinstance(rec.get(name), str)):
+    candidates = [*PLAUSIBLE_FIELDS, *(k for k, v in rec.items() if isinstance(v, str))]
+    editable = [n for n in candidates if n in s.fields and n != s.pk]
+    for name in editable:
+        text_or_empty = rec.get(name) is None or isinstance(rec.get(name), str)
+        if text_or_empty and not name.endswith(("_UTC", "DATE")):
             return {name: f"{rec.get(name) or ''} [edited {stamp}]".strip()}
     raise ValueError(f"no plausible field to change on {s.name}; pass changes explicitly")
