@@ -96,18 +96,23 @@ class Api:
             headers["retry-after"] = str(retry_after)
         return Response(dumps({"Message": message}), status_code=status, headers=headers)
 
+    async def _latency(self) -> None:
+        if self.state.config.latency_ms:
+            await asyncio.sleep(self.state.config.latency_ms / 1000.0)
+
     async def endpoint(self, request: Request) -> Response:
         cfg = self.state.config
-        if cfg.latency_ms:
-            await asyncio.sleep(cfg.latency_ms / 1000.0)
         key = api_key_from(request.headers.get("authorization"))
         if key is None or not hmac.compare_digest(key.encode(), cfg.api_key.encode()):
+            await self._latency()
             return self._error(401, "Authentication failed")
         verdict = self.state.limits.admit(cfg.daily_limit, cfg.rate_limit_per_s, cfg.max_in_flight)
         if not verdict.ok:
+            await self._latency()
             remaining = 0 if verdict.quota_spent else None
             return self._error(429, verdict.message, verdict.retry_after, remaining)
         try:
+            await self._latency()  # inside the in-flight window, so it counts as concurrency
             return await self._serve(request)
         except ApiError as exc:
             return self._error(exc.status, exc.message, exc.retry_after)
