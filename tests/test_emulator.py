@@ -762,6 +762,8 @@ def test_create_update_delete_are_visible_over_http(tiny: Emulator) -> None:
         at=when,
     )  # fmt: skip
     assert updated["DATE_UPDATED_UTC"] == "2026-07-01 12:00:05"
+    changed = {k for k in updated if updated[k] != target[k]}
+    assert changed == {"TITLE", "CUSTOMFIELDS", "TAGS", "DATE_UPDATED_UTC"}
     served = c.get(f"Contacts/{target['CONTACT_ID']}").json()
     assert served == updated and served["TITLE"] == "Chief Ninja"
     hobby = [f for f in served["CUSTOMFIELDS"] if f["FIELD_NAME"] == "Hobby__c"]
@@ -775,6 +777,12 @@ def test_create_update_delete_are_visible_over_http(tiny: Emulator) -> None:
     assert emptied["CUSTOMFIELDS"] == []
     plausible = tiny.tenant.update("Contacts", target["CONTACT_ID"])
     assert plausible["TITLE"] != "Chief Ninja"
+    assert {k for k in plausible if plausible[k] != emptied[k]} - {"DATE_UPDATED_UTC"} == {"TITLE"}
+    for path in ("Opportunities", "Tasks", "Ticket", "Projects", "KnowledgeArticle"):
+        before_edit = tiny.tenant.records(path)[0]
+        edited = tiny.tenant.update(path, before_edit[LIST_PATHS[path]])
+        diff = {k for k in edited if edited[k] != before_edit[k]} - {"DATE_UPDATED_UTC"}
+        assert len(diff) == 1, (path, diff)
     assert plausible["DATE_UPDATED_UTC"] >= before.strftime(TS_FORMAT)
 
     victim = tiny.tenant.records("Organisations")[0]["ORGANISATION_ID"]
