@@ -57,7 +57,9 @@ class Warehouse:
 
     def query(self, sql: str, *params) -> list[tuple]:
         with duckdb.connect(str(self.path), read_only=True) as con:
-            con.execute("SET search_path = 'insightly'")
+            schemas = con.execute("select schema_name from information_schema.schemata").fetchall()
+            if ("insightly",) in schemas:
+                con.execute("SET search_path = 'insightly'")
             return con.execute(sql, list(params)).fetchall()
 
     def tables(self) -> set[str]:

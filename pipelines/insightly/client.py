@@ -19,7 +19,6 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception,
-    stop_after_attempt,
     wait_exponential_jitter,
 )
 
@@ -75,6 +74,7 @@ class InsightlyClient:
         quota_reserve: float = 0.1,
         timeout: float = 60.0,
         max_attempts: int = 6,
+        max_rate_limited: int = 30,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
         max_retry_after: float = 300.0,
@@ -101,6 +101,7 @@ class InsightlyClient:
             multiplier=backoff_initial, max=backoff_max, jitter=backoff_initial
         )
         self._max_attempts = max_attempts
+        self._max_rate_limited = max(max_attempts, max_rate_limited)
         self._max_retry_after = max_retry_after
 
     def close(self) -> None:
@@ -124,6 +125,14 @@ class InsightlyClient:
             self.pacer.slow_down(delay)  # every worker backs off, not just this one
         return delay
 
+    def _stop(self, state: RetryCallState) -> bool:
+        """5xx and transport errors get `max_attempts`; a burst 429 gets more, because each
+        one slows the whole run down until the API accepts the pace."""
+        exc = state.outcome.exception() if state.outcome else None
+        rate_limited = isinstance(exc, RetryableResponse) and exc.status == 429
+        limit = self._max_rate_limited if rate_limited else self._max_attempts
+        return state.attempt_number >= limit
+
     def _log_retry(self, state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         log.warning("retrying after attempt %d: %s", state.attempt_number, exc)
@@ -133,16 +142,14 @@ class InsightlyClient:
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
             wait=self._wait,
-            stop=stop_after_attempt(self._max_attempts),
+            stop=self._stop,
             before_sleep=self._log_retry,
             reraise=True,
         )
         try:
             return retrying(self._get_once, path, params, table)
         except RetryableResponse as exc:
-            raise ApiResponseError(
-                f"{path}: gave up after {self._max_attempts} attempts: {exc}"
-            ) from None
+            raise ApiResponseError(f"{path}: gave up after retrying: {exc}") from None
         except httpx.TransportError as exc:
             raise ApiResponseError(
                 f"{path}: gave up after {self._max_attempts} attempts: "
