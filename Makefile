@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install sync demo test lint format clean
+.PHONY: install sync plan demo test lint format clean
 
 install: $(STAMP)
 
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 ## sync: load Insightly into insightly.duckdb (needs SOURCES__INSIGHTLY__API_KEY and __POD)
 sync: install
 	$(BIN)/insightly sync $(ARGS)
+
+## plan: count records and price a full load / a sync in requests for each Insightly plan
+plan: install
+	$(BIN)/insightly plan $(ARGS)
 
 ## demo: start the emulator, sync a realistic tenant into demo.duckdb, print a summary
 demo: install

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from .client import InsightlyClient
 from .errors import InsightlyError, QuotaExhausted
-from .runner import DATASET_NAME, PIPELINE_NAME, SyncOptions, run_sync
+from .pacing import Pacer
+from .plan import estimate as estimate_plan
+from .plan import render as render_plan
+from .runner import DATASET_NAME, PIPELINE_NAME, SyncOptions, pacing_settings, run_sync
+from .settings import resolve_connection
 from .summary import render
 
 log = logging.getLogger("insightly")
@@ -33,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--pipelines-dir", help="where dlt keeps its working state")
     sync.add_argument("--progress", choices=["log", "tqdm", "enlighten", "alive_progress"])
     sync.add_argument("-v", "--verbose", action="store_true", help="log each retry and skip")
+    plan = commands.add_parser(
+        "plan", help="count records; price a full load and a sync in requests per plan"
+    )
+    plan.add_argument("-v", "--verbose", action="store_true", help="log each request retry")
     return parser
 
 
@@ -48,6 +57,27 @@ def _user_error(exc: BaseException) -> InsightlyError | None:
     return None
 
 
+def _run(action: Callable[[], int]) -> int:
+    """Run a command; our own errors become one line on stderr and their exit code."""
+    try:
+        return action()
+    except Exception as exc:
+        error = _user_error(exc)
+        if error is None:
+            raise
+        print(f"insightly: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+def plan(args: argparse.Namespace) -> int:
+    connection = resolve_connection()
+    settings = pacing_settings()
+    with InsightlyClient(connection, pacer=Pacer(settings.rate, settings.in_flight)) as client:
+        estimate = estimate_plan(client)
+    print(render_plan(estimate, settings.rate, settings.reserve, settings.cadence_hours))
+    return 0
+
+
 def sync(args: argparse.Namespace) -> int:
     options = SyncOptions(
         destination=args.destination,
@@ -61,14 +91,7 @@ def sync(args: argparse.Namespace) -> int:
         start_date=args.start_date,
         progress=args.progress,
     )
-    try:
-        result = run_sync(options)
-    except Exception as exc:
-        error = _user_error(exc)
-        if error is None:
-            raise
-        print(f"insightly sync failed: {error}", file=sys.stderr)
-        return error.exit_code
+    result = run_sync(options)
     print(render(result))
     return QuotaExhausted.exit_code if result.stats.quota_stop else 0
 
@@ -81,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    return sync(args)
+    command = plan if args.command == "plan" else sync
+    return _run(lambda: command(args))
 
 
 if __name__ == "__main__":

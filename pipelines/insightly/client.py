@@ -227,6 +227,13 @@ class InsightlyClient:
         """GET an endpoint that takes no paging parameters and answers a JSON array."""
         return _require_list(path, self.get_json(path, params, table=table))
 
+    def total(self, path: str, params: Params | None = None, *, table: str) -> int | None:
+        """X-Total-Count of a list endpoint, for one request of one record."""
+        query = {**(params or {}), "top": 1, "skip": 0, "count_total": "true"}
+        _, response = self._request(path, query, table)
+        total = response.headers.get("X-Total-Count", "")
+        return int(total) if total.isdigit() else None
+
     def _page(
         self, path: str, params: Params, skip: int, page_size: int, table: str
     ) -> tuple[list[dict], int | None]:

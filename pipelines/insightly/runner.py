@@ -90,8 +90,23 @@ def _setting(name: str, default: Any) -> Any:
     return default if value is None else type(default)(value)
 
 
-def _pacer() -> Pacer:
-    return Pacer(_setting("rate_per_s", DEFAULT_RATE), _setting("max_in_flight", DEFAULT_IN_FLIGHT))
+@dataclass(frozen=True)
+class PacingSettings:
+    """Request economy settings from dlt config (`[sources.insightly]`)."""
+
+    rate: float
+    in_flight: int
+    reserve: float
+    cadence_hours: float
+
+
+def pacing_settings() -> PacingSettings:
+    return PacingSettings(
+        rate=_setting("rate_per_s", DEFAULT_RATE),
+        in_flight=_setting("max_in_flight", DEFAULT_IN_FLIGHT),
+        reserve=_setting("quota_reserve", 0.1),
+        cadence_hours=_setting("lookup_refresh_hours", 24.0),
+    )
 
 
 def lookup_tables(source: Any) -> list[str]:
@@ -134,8 +149,13 @@ def run_sync(options: SyncOptions) -> SyncResult:
         # A previous run extracted but did not load: load that first, then extract anew.
         pipeline.run(loader_file_format=loader_format)
         pending_loaded = True
-    cadence = _setting("lookup_refresh_hours", 24.0)
-    client_options = {"pacer": _pacer(), "quota_reserve": _setting("quota_reserve", 0.1)}
+    settings = pacing_settings()
+    cadence = settings.cadence_hours
+    client_options: dict[str, Any] = {
+        "pacer": Pacer(settings.rate, settings.in_flight),
+        "quota_reserve": settings.reserve,
+        "page_concurrency": settings.in_flight,
+    }
     client_options.update(options.client_options)
     infos = []
     with InsightlyClient(connection, stats, **client_options) as client:

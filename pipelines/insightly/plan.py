@@ -1,0 +1,122 @@
+"""`insightly plan`: what a full load and an incremental sync cost in requests, and how often
+a sync fits in each plan's daily quota.
+
+Counting costs one request per entity (`top=1&brief=true&count_total=true` reads only
+X-Total-Count), a fraction of a full load.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .catalogue import (
+    ENTITIES,
+    TAG_RECORD_TYPES,
+    Entity,
+    Load,
+    Paging,
+    custom_object_entity,
+)
+from .client import InsightlyClient, page_count
+from .errors import EntityUnavailable
+from .source import custom_table_name, discover_custom_objects
+
+# Daily request quotas per plan (insightly-api.md 1.4).
+PLANS: dict[str, int] = {
+    "Free": 1_000,
+    "Legacy": 20_000,
+    "Plus": 40_000,
+    "Professional": 60_000,
+    "Enterprise": 100_000,
+}
+
+
+@dataclass
+class Plan:
+    """Counted records and the requests they cost."""
+
+    counts: dict[str, int | None] = field(default_factory=dict)  # None: not in this plan
+    full_load: int = 0  # requests for a first load
+    incremental: int = 0  # requests per sync when little changed (lookups held)
+    lookups: int = 0  # requests per lookup refresh
+    counting: int = 0  # requests this estimate itself made
+    daily_limit: int | None = None
+
+
+def _count(client: InsightlyClient, entity: Entity) -> int | None:
+    """Records of an entity from X-Total-Count, None when the plan lacks it."""
+    path = entity.list_path if entity.load is Load.INCREMENTAL else entity.path
+    if entity.paging is Paging.NONE:
+        try:
+            return len(client.get_list(path, table=entity.table))
+        except EntityUnavailable:
+            return None
+    params: dict[str, str] = dict(entity.params)
+    if entity.brief_param:
+        params["brief"] = "true"
+    try:
+        return client.total(path, params, table=entity.table)
+    except EntityUnavailable:
+        return None
+
+
+def estimate(client: InsightlyClient) -> Plan:
+    """Count every entity and price a full load and an incremental sync."""
+    plan = Plan()
+    definitions = discover_custom_objects(client)
+    taken: set[str] = set()
+    customs = [
+        custom_object_entity(name, custom_table_name(name, taken))
+        for name in sorted(str(d["OBJECT_NAME"]) for d in definitions if d.get("OBJECT_NAME"))
+    ]
+    for entity in (*ENTITIES, *customs):
+        n = _count(client, entity)
+        plan.counts[entity.table] = n
+        if n is None:
+            continue
+        pages = page_count(n) if entity.paging is Paging.PAGED else 1
+        plan.full_load += pages
+        if entity.lookup:
+            plan.lookups += pages
+        elif entity.load is Load.FULL:
+            plan.incremental += pages  # emails are re-read every run
+        else:
+            plan.incremental += 1
+    metadata = len(TAG_RECORD_TYPES) + sum(e.custom_fields for e in (*ENTITIES, *customs))
+    plan.lookups += metadata + 1  # tags, custom field metadata, custom objects
+    plan.full_load += metadata + 1
+    plan.incremental += 1  # custom object discovery
+    plan.counting = client.stats.total_requests
+    plan.daily_limit = client.stats.rate_limit
+    return plan
+
+
+def render(plan: Plan, rate_per_s: float, reserve: float, cadence_hours: float) -> str:
+    """The plan as text: counts, costs, and syncs per day for each Insightly plan."""
+    lines = ["table                          records"]
+    for table, n in plan.counts.items():
+        lines.append(f"{table:<30} {'not in plan' if n is None else n:>8}")
+    lookups_per_day = plan.lookups * (24 / cadence_hours if cadence_hours > 0 else 0)
+    lines += [
+        "",
+        f"full load:        {plan.full_load} requests "
+        f"(~{plan.full_load / rate_per_s / 60:.1f} min at {rate_per_s:g} req/s)",
+        f"incremental sync: {plan.incremental} requests when little changed "
+        f"(+{plan.lookups} for the lookup refresh every {cadence_hours:g} h)",
+        f"this estimate:    {plan.counting} requests",
+        "",
+        f"plan          daily quota  usable ({reserve:.0%} reserve)  full load fits  "
+        "incremental syncs/day",
+    ]
+    plans = dict(PLANS)
+    if plan.daily_limit and plan.daily_limit not in plans.values():
+        plans["this tenant"] = plan.daily_limit
+    for name, limit in plans.items():
+        usable = math.floor(limit * (1 - reserve))
+        days = math.ceil(plan.full_load / usable) if usable else math.inf
+        fits = "yes" if days <= 1 else f"in {days} days"
+        syncs = max(0, math.floor((usable - lookups_per_day) / max(plan.incremental, 1)))
+        marker = " <- yours" if plan.daily_limit == limit else ""
+        lines.append(f"{name:<13} {limit:>11}  {usable:>21}  {fits:>14}  {syncs:>21}{marker}")
+    return "\n".join(lines)

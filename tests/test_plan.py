@@ -1,0 +1,55 @@
+"""`insightly plan` predicts what syncs really cost."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from insightly.client import InsightlyClient
+from insightly.pacing import Pacer
+from insightly.plan import estimate, render
+from insightly.settings import Connection
+from tests.conftest import API_KEY
+from tests.helpers import entity_paths
+
+
+def test_plan_matches_the_requests_real_syncs_make(emulator, warehouse):
+    with InsightlyClient(Connection(API_KEY, emulator.base_url), pacer=Pacer(500, 4)) as client:
+        plan = estimate(client)
+    for table, (path, _) in entity_paths(emulator).items():
+        assert plan.counts[table] == len(emulator.tenant.records(path)), table
+    assert plan.counting == len(plan.counts) + 1  # one per entity, plus discovery
+
+    first = warehouse.sync()
+    assert first.stats.total_requests == plan.full_load
+    second = warehouse.sync()
+    assert second.stats.total_requests == plan.incremental
+
+    text = render(plan, rate_per_s=4, reserve=0.1, cadence_hours=24)
+    free = next(line for line in text.splitlines() if line.startswith("Free"))
+    usable = 900
+    syncs = (usable - plan.lookups) // plan.incremental
+    assert free.split() == ["Free", "1000", "900", "yes", str(syncs)]
+
+
+def test_plan_reports_entities_outside_the_plan(emulator, monkeypatch):
+    emulator.configure(forbidden={"Ticket": 403, "Product": 404})
+    env = {
+        "SOURCES__INSIGHTLY__API_KEY": API_KEY,
+        "SOURCES__INSIGHTLY__BASE_URL": emulator.base_url,
+        "SOURCES__INSIGHTLY__RATE_PER_S": "500",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "insightly.cli", "plan"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert next(x for x in lines if x.startswith("tickets ")).split()[1:] == ["not", "in", "plan"]
+    assert next(x for x in lines if x.startswith("products ")).split()[1:] == ["not", "in", "plan"]
+    assert any(x.startswith("Enterprise") and x.endswith("<- yours") for x in lines)
+    assert API_KEY not in result.stdout + result.stderr
