@@ -274,7 +274,10 @@ def record_links(raw: RawSchema, stg_schema: str) -> exp.Expression:
             partition_by=[exp.column("link_id")],
             order=exp.Order(
                 expressions=[
-                    exp.Ordered(this=exp.column("has_forward"), desc=True),
+                    exp.Ordered(
+                        this=exp.Coalesce(this=exp.column("is_forward"), expressions=[exp.true()]),
+                        desc=True,
+                    ),
                     exp.Ordered(this=exp.column("role"), nulls_first=False),
                     exp.Ordered(this=exp.column("details"), nulls_first=False),
                 ]
