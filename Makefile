@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install sync plan demo test lint format clean
+.PHONY: install sync plan models demo bench test lint format clean
 
 install: $(STAMP)
 
@@ -23,6 +23,14 @@ sync: install
 ## plan: count records and price a full load / a sync in requests for each Insightly plan
 plan: install
 	$(BIN)/insightly plan $(ARGS)
+
+## models: (re)build the SQL models (staging, typed custom fields, tags, links, marts)
+models: install
+	$(BIN)/insightly models $(ARGS)
+
+## bench: sync scenarios against the emulator; prints one table (ARGS="--scale 0.1" for a quick run)
+bench: install
+	$(BIN)/python -m tests.bench $(ARGS)
 
 ## demo: start the emulator, sync a realistic tenant into demo.duckdb, print a summary
 demo: install

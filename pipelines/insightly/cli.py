@@ -7,12 +7,23 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+import dlt
+
 from .client import InsightlyClient
-from .errors import InsightlyError, QuotaExhausted
+from .errors import InsightlyError, ModelsFailed, QuotaExhausted
+from .models import build_models
+from .models import main as models_main
 from .pacing import Pacer
 from .plan import estimate as estimate_plan
 from .plan import render as render_plan
-from .runner import DATASET_NAME, PIPELINE_NAME, SyncOptions, pacing_settings, run_sync
+from .runner import (
+    DATASET_NAME,
+    PIPELINE_NAME,
+    SyncOptions,
+    make_pipeline,
+    pacing_settings,
+    run_sync,
+)
 from .settings import resolve_connection
 from .summary import render
 
@@ -37,7 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--start-date", help="limit the first load to records updated after it")
     sync.add_argument("--pipelines-dir", help="where dlt keeps its working state")
     sync.add_argument("--progress", choices=["log", "tqdm", "enlighten", "alive_progress"])
+    sync.add_argument(
+        "--no-models", action="store_true", help="don't build the SQL models after the load"
+    )
     sync.add_argument("-v", "--verbose", action="store_true", help="log each retry and skip")
+    commands.add_parser(
+        "models", help="build the SQL models on the warehouse", add_help=False
+    ).add_argument("args", nargs=argparse.REMAINDER)
     plan = commands.add_parser(
         "plan", help="count records; price a full load and a sync in requests per plan"
     )
@@ -93,7 +110,20 @@ def sync(args: argparse.Namespace) -> int:
     )
     result = run_sync(options)
     print(render(result))
-    return QuotaExhausted.exit_code if result.stats.quota_stop else 0
+    code = QuotaExhausted.exit_code if result.stats.quota_stop else 0
+    if args.no_models or dlt.config.get("sources.insightly.build_models") is False:
+        return code
+    try:
+        report = build_models(make_pipeline(options), options.dataset, options.destination)
+    except Exception as exc:  # the data is loaded; say so, and what failed
+        print(
+            f"insightly: the sync loaded, but building the SQL models failed: {exc}; "
+            "fix it and run `make models` (or skip them with --no-models)",
+            file=sys.stderr,
+        )
+        return ModelsFailed.exit_code
+    print(report.summary())
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.command == "models":
+        return models_main(args.args)
     command = plan if args.command == "plan" else sync
     return _run(lambda: command(args))
 

@@ -39,6 +39,12 @@ class QuotaReserveReached(QuotaExhausted):
     """Sending more would eat into the share of the daily quota kept for other tools."""
 
 
+class ModelsFailed(InsightlyError):
+    """The data loaded, but the SQL models could not be built."""
+
+    exit_code = 6
+
+
 class EntityUnavailable(InsightlyError):
     """403/404 on a whole entity: outside the customer's plan or permissions."""
 

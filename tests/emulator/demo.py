@@ -72,30 +72,31 @@ def _sync(env: dict[str, str], pipelines_dir: Path) -> None:
 
 
 def _report(database: Path) -> None:
+    """Two answers from the reporting marts the sync built."""
     with duckdb.connect(str(database), read_only=True) as con:
-        con.execute("SET search_path = 'insightly'")
-        print("\nLargest tables in demo.duckdb:")
-        rows = con.execute(
-            "select table_name, estimated_size from duckdb_tables() "
-            "where schema_name = 'insightly' and table_name not like '\\_dlt%' escape '\\' "
-            "order by estimated_size desc limit 8"
-        ).fetchall()
-        for name, size in rows:
-            print(f"  {name:<28} {size:>8}")
-        print("\nOpen opportunities by pipeline and stage:")
+        print("\nOpen pipeline by stage (insightly_reporting.opportunity_pipeline):")
         rows = con.execute(
             """
-            select p.pipeline_name, s.stage_name, count(*) as deals,
-                   round(sum(o.opportunity_value)) as value
-            from opportunities o
-            join pipelines p on p.pipeline_id = o.pipeline_id
-            join pipeline_stages s on s.stage_id = o.stage_id
-            where o.opportunity_state = 'OPEN'
-            group by all order by p.pipeline_name, min(s.stage_order)
+            select pipeline_name, stage_name, sum(opportunity_count), sum(total_value),
+                   sum(weighted_value)
+            from insightly_reporting.opportunity_pipeline
+            group by pipeline_name, stage_name, stage_order order by pipeline_name, stage_order
             """
         ).fetchall()
-        for pipeline, stage, deals, value in rows:
-            print(f"  {pipeline:<22} {stage:<24} {deals:>6} deals {value:>14,.0f}")
+        print(f"  {'pipeline':<18} {'stage':<18} {'deals':>6} {'value':>14} {'weighted':>14}")
+        for pipeline, stage, deals, value, weighted in rows:
+            print(f"  {pipeline:<18} {stage:<18} {deals:>6} {value:>14,.0f} {weighted:>14,.0f}")
+        print("\nLead funnel by source (insightly_reporting.lead_funnel):")
+        rows = con.execute(
+            """
+            select coalesce(lead_source, '(none)'), sum(lead_count), sum(converted_count),
+                   round(sum(converted_count) * 100.0 / sum(lead_count), 1)
+            from insightly_reporting.lead_funnel group by 1 order by 2 desc
+            """
+        ).fetchall()
+        print(f"  {'source':<18} {'leads':>6} {'converted':>10} {'rate %':>7}")
+        for source, leads, converted, rate in rows:
+            print(f"  {source:<18} {leads:>6} {converted:>10} {rate:>7}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             "SOURCES__INSIGHTLY__API_KEY": DEMO_KEY,
             "SOURCES__INSIGHTLY__BASE_URL": f"{root_url}/v3.1/",
             "DESTINATION__DUCKDB__CREDENTIALS": str(database),
+            # The local emulator has no per-second limit; a real tenant keeps the safe default.
+            "SOURCES__INSIGHTLY__RATE_PER_S": os.environ.get(
+                "SOURCES__INSIGHTLY__RATE_PER_S", "25"
+            ),
         }
         print(f"demo: emulator at {root_url}/v3.1/ ({args.profile} tenant, seed {args.seed})\n")
         print("== first sync: everything ==")
