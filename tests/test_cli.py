@@ -89,3 +89,57 @@ def test_sync_prints_summary_and_never_leaks_the_key(tmp_path, emulator):
     leaks += ["output" for needle in needles if needle in text]
     assert leaks == []
     assert any(tmp_path.rglob("*.duckdb"))
+
+
+def test_second_sync_exits_at_once_or_waits(tmp_path, emulator):
+    emulator.configure(latency_ms=300)
+    env = {
+        "SOURCES__INSIGHTLY__API_KEY": API_KEY,
+        "SOURCES__INSIGHTLY__BASE_URL": emulator.base_url,
+    }
+    args = ["--entities", "contacts,leads,organisations", "--no-models"]
+    first = _start_cli(tmp_path, env, *args)
+    try:
+        _wait_for(lambda: (tmp_path / "pipelines" / "insightly.sync.lock").exists())
+        _wait_for(
+            lambda: any(r.path.lower().startswith("/v3.1/contacts") for r in emulator.requests)
+        )
+        second = run_cli(tmp_path, env, *args)
+        assert second.returncode == 7
+        assert "another sync of pipeline 'insightly' is running" in second.stderr
+        waiting = run_cli(tmp_path, env, "--wait", *args)
+        assert waiting.returncode == 0, waiting.stderr
+        assert first.wait(timeout=300) == 0  # the first one finished before the waiter ran
+    finally:
+        first.kill()
+    emulator.configure(latency_ms=0)
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "cli.duckdb"), read_only=True) as con:
+        n, distinct = con.execute(
+            "select count(*), count(distinct contact_id) from insightly.contacts"
+        ).fetchone()
+    assert n == distinct == len(emulator.tenant.records("Contacts"))
+
+
+def _start_cli(tmp_path: Path, env_extra: dict[str, str], *args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env.update(
+        {
+            "DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "cli.duckdb"),
+            "SOURCES__INSIGHTLY__RATE_PER_S": "500",
+            **env_extra,
+        }
+    )
+    command = [sys.executable, "-m", "insightly.cli", "sync"]
+    command += ["--pipelines-dir", str(tmp_path / "pipelines"), *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _wait_for(condition, timeout: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

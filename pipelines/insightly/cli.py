@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--pipelines-dir", help="where dlt keeps its working state")
     sync.add_argument("--progress", choices=["log", "tqdm", "enlighten", "alive_progress"])
     sync.add_argument(
+        "--wait", action="store_true", help="wait for a running sync instead of exiting"
+    )
+    sync.add_argument(
         "--no-models", action="store_true", help="don't build the SQL models after the load"
     )
     sync.add_argument("-v", "--verbose", action="store_true", help="log each retry and skip")
@@ -107,6 +110,7 @@ def sync(args: argparse.Namespace) -> int:
         pipelines_dir=args.pipelines_dir,
         start_date=args.start_date,
         progress=args.progress,
+        wait=args.wait,
     )
     result = run_sync(options)
     print(render(result))

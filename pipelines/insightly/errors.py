@@ -45,6 +45,12 @@ class ModelsFailed(InsightlyError):
     exit_code = 6
 
 
+class SyncAlreadyRunning(InsightlyError):
+    """Another sync of the same pipeline holds the lock."""
+
+    exit_code = 7
+
+
 class EntityUnavailable(InsightlyError):
     """403/404 on a whole entity: outside the customer's plan or permissions."""
 

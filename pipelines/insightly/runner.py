@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from filelock import FileLock, Timeout
 
 from .catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, TAGS, Load
 from .client import InsightlyClient
-from .errors import ConfigurationError
+from .errors import ConfigurationError, SyncAlreadyRunning
 from .pacing import DEFAULT_IN_FLIGHT, DEFAULT_RATE, Pacer
 from .records import parse_utc
-from .settings import resolve_connection
+from .settings import Connection, resolve_connection
 from .source import REFRESHED_STATE, insightly_source
 from .stats import RunStats
 
@@ -36,6 +39,7 @@ class SyncOptions:
     pipelines_dir: str | None = None
     start_date: str | None = None
     progress: str | None = None
+    wait: bool = False  # queue behind a running sync instead of exiting
     api_key: str | None = None
     pod: str | None = None
     base_url: str | None = None
@@ -141,8 +145,34 @@ def run_sync(options: SyncOptions) -> SyncResult:
     """
     started = time.monotonic()
     connection = resolve_connection(options.api_key, options.pod, options.base_url)
-    stats = RunStats()
     pipeline = make_pipeline(options)
+    with _exclusive(pipeline, options.wait):
+        return _sync_locked(options, pipeline, connection, started)
+
+
+@contextmanager
+def _exclusive(pipeline: dlt.Pipeline, wait: bool) -> Iterator[None]:
+    """One sync per pipeline at a time: two would race on the same state and packages."""
+    path = Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.sync.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path), timeout=-1 if wait else 0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise SyncAlreadyRunning(
+            f"another sync of pipeline '{pipeline.pipeline_name}' is running (lock {path}): "
+            "let it finish, or pass --wait to queue behind it"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _sync_locked(
+    options: SyncOptions, pipeline: dlt.Pipeline, connection: Connection, started: float
+) -> SyncResult:
+    stats = RunStats()
     loader_format = file_format(options.destination)
     pending_loaded = False
     if pipeline.has_pending_data:
