@@ -148,29 +148,52 @@ def tags_for(ctx: Ctx, entity: str, i: int) -> list[str]:
 
 def build(ctx: Ctx, spec: EntitySpec, i: int) -> dict[str, Any]:
     """Record ``i`` of ``spec`` with every key of the spec, in order, null when empty."""
-    from . import customfields, links  # local: those modules import Gen from here
-
+    plan = _PLANS.get(spec.name)
+    if plan is None:
+        plan = _PLANS[spec.name] = _Plan(spec)
     g = Gen(ctx, spec.name, i)
-    values = BUILDERS[spec.name](g)
+    values = plan.builder(g)
     if spec.numeric_pk:
         values[spec.pk] = ctx.id(spec.name, i)
-    if spec.has_created and "DATE_CREATED_UTC" in spec.fields:
-        values.setdefault("DATE_CREATED_UTC", fmt_ts(g.created))
-    if spec.has_updated:
+    if plan.created and "DATE_CREATED_UTC" not in values:
+        values["DATE_CREATED_UTC"] = fmt_ts(g.created)
+    if plan.updated:
         values["DATE_UPDATED_UTC"] = fmt_ts(ctx.updated(spec.name, i))
-    if spec.custom_for:
-        values["CUSTOMFIELDS"] = customfields.values_for(ctx, spec, i)
-    if "TAGS" in spec.fields:
+    if plan.custom:
+        values["CUSTOMFIELDS"] = _customfields.values_for(ctx, spec, i)
+    if plan.tags:
         values["TAGS"] = [{"TAG_NAME": t} for t in tags_for(ctx, spec.name, i)]
-    if "LINKS" in spec.fields:
-        values["LINKS"] = links.links_for(ctx, spec.name, i)
-    for name in ("DATES", "EMAILDOMAINS", "TEAMMEMBERS", "ACTIVITIES"):
-        if name in spec.fields and values.get(name) is None:
+    if plan.links:
+        values["LINKS"] = _links.links_for(ctx, spec.name, i)
+    for name in plan.arrays:
+        if values.get(name) is None:
             values[name] = []
-    extra = set(values) - set(spec.fields)
-    if extra:
+    if not values.keys() <= plan.field_set:
+        extra = set(values) - plan.field_set
         raise AssertionError(f"{spec.name} builder produced unknown keys {sorted(extra)}")
-    return {f: values.get(f) for f in spec.fields}
+    record = dict.fromkeys(plan.fields)
+    record.update(values)  # keys already present keep the spec's order
+    return record
+
+
+class _Plan:
+    """What ``build`` needs to know about an entity, worked out once."""
+
+    def __init__(self, spec: EntitySpec) -> None:
+        self.builder = BUILDERS[spec.name]
+        self.fields = spec.fields
+        self.field_set = frozenset(spec.fields)
+        self.created = spec.has_created and "DATE_CREATED_UTC" in spec.fields
+        self.updated = spec.has_updated
+        self.custom = bool(spec.custom_for)
+        self.tags = "TAGS" in spec.fields
+        self.links = "LINKS" in spec.fields
+        self.arrays = tuple(
+            n for n in ("DATES", "EMAILDOMAINS", "TEAMMEMBERS", "ACTIVITIES") if n in spec.fields
+        )
+
+
+_PLANS: dict[str, _Plan] = {}
 
 
 def _load_builders() -> None:
@@ -179,3 +202,5 @@ def _load_builders() -> None:
 
 
 _load_builders()
+from . import customfields as _customfields  # noqa: E402  (they import Gen from here)
+from . import links as _links  # noqa: E402

@@ -79,38 +79,57 @@ def _plan(ctx: Ctx, t: int) -> _Plan:
         inverse = pow(stride, -1, n_b) if n_b > 1 else 0
         return _Plan(m, n_b, stride, offset, inverse)
 
-    return ctx.memo(f"link-plan-{t}", make)
+    return ctx.memo(_PLAN_NAMES[t], make)
+
+
+_PLAN_NAMES = tuple(f"link-plan-{t}" for t in range(len(LINK_TYPES)))
 
 
 def forward_target(ctx: Ctx, a: str, b: str, i: int) -> int | None:
     """Index of the B record that A record i links to through the first a->b type."""
-    for t, lt in enumerate(LINK_TYPES):
-        if lt.a == a and lt.b == b:
-            p = _plan(ctx, t)
-            if i < p.m:
-                target = (i % p.n_b * p.stride + p.offset) % p.n_b
-                if not (a == b and target == i):
-                    return target
-            return None
+    t = _FIRST_TYPE.get((a, b))
+    if t is None:
+        return None
+    p = _plan(ctx, t)
+    if i < p.m:
+        target = (i % p.n_b * p.stride + p.offset) % p.n_b
+        if not (a == b and target == i):
+            return target
     return None
+
+
+_FIRST_TYPE: dict[tuple[str, str], int] = {}
+for _t, _lt in enumerate(LINK_TYPES):
+    _FIRST_TYPE.setdefault((_lt.a, _lt.b), _t)
 
 
 def _relationship_id(ctx: Ctx, lt: LinkType, k: int) -> int | None:
     if lt.relationship is None:
         return None
-    from .gen_config import relationship_indexes
-
-    choices = relationship_indexes(lt.relationship)
+    choices = _relationship_choices(lt.relationship)
     h = key(ctx.seed, "link-rel", lt.a, lt.b, k)
     if lt.relationship == "both" and h % 3:
         return None  # most employee links carry only a role
     return ctx.id("Relationships", choices[h % len(choices)])
 
 
+def _relationship_choices(kind: str) -> tuple[int, ...]:
+    choices = _RELATIONSHIP_CHOICES.get(kind)
+    if choices is None:
+        from .gen_config import relationship_indexes
+
+        choices = _RELATIONSHIP_CHOICES[kind] = relationship_indexes(kind)
+    return choices
+
+
+_RELATIONSHIP_CHOICES: dict[str, tuple[int, ...]] = {}
+_LINK_NAMES = tuple((BY_NAME[lt.a].link_name, BY_NAME[lt.b].link_name) for lt in LINK_TYPES)
+
+
 def _link(ctx: Ctx, t: int, k: int, a_idx: int, b_idx: int, forward: bool) -> dict[str, Any]:
     lt = LINK_TYPES[t]
     h = key(ctx.seed, "link", t, k)
-    a_name, b_name = BY_NAME[lt.a].link_name, BY_NAME[lt.b].link_name
+    a_name, b_name = _LINK_NAMES[t]
     a_id, b_id = ctx.id(lt.a, a_idx), ctx.id(lt.b, b_idx)
     obj, obj_id, other, other_id = (
         (a_name, a_id, b_name, b_id) if forward else (b_name, b_id, a_name, a_id)
@@ -128,6 +147,12 @@ def _link(ctx: Ctx, t: int, k: int, a_idx: int, b_idx: int, forward: bool) -> di
     }
 
 
+_TYPES_OF: dict[str, tuple[tuple[int, LinkType], ...]] = {
+    name: tuple((t, lt) for t, lt in enumerate(LINK_TYPES) if name in (lt.a, lt.b))
+    for name in BY_NAME
+}
+
+
 def links_for(ctx: Ctx, entity: str, i: int) -> list[dict[str, Any]]:
     """All links of record i, seen from that record, sorted by LINK_ID.
 
@@ -135,9 +160,7 @@ def links_for(ctx: Ctx, entity: str, i: int) -> list[dict[str, Any]]:
     removes the link from both records.
     """
     out: list[dict[str, Any]] = []
-    for t, lt in enumerate(LINK_TYPES):
-        if lt.a != entity and lt.b != entity:
-            continue
+    for t, lt in _TYPES_OF.get(entity, ()):
         p = _plan(ctx, t)
         if p.m == 0:
             continue
@@ -152,5 +175,10 @@ def links_for(ctx: Ctx, entity: str, i: int) -> list[dict[str, Any]]:
                     continue
                 if not ctx.is_deleted(lt.a, k):
                     out.append(_link(ctx, t, k, k, i, False))
-    out.sort(key=lambda link: link["LINK_ID"])
+    if len(out) > 1:
+        out.sort(key=_link_id)
     return out
+
+
+def _link_id(link: dict[str, Any]) -> int:
+    return link["LINK_ID"]

@@ -8,7 +8,7 @@ other builders (a task titled "Call Zoë Ñúñez" for the contact it links to).
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .generator import Ctx
 from .rand import Rand, rand
@@ -28,6 +28,8 @@ from .vocab import (
     UNICODE_COMPANIES,
 )
 
+_D = "0123456789"
+ORG_DOMAIN_CACHE = 100_000
 _FOLD = str.maketrans({"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "ß": "ss", "æ": "ae", "ı": "i"})
 
 
@@ -37,8 +39,7 @@ def ascii_fold(text: str) -> str:
     return "".join(c for c in folded if c.isascii() and (c.isalnum() or c in "-"))
 
 
-@dataclass(frozen=True)
-class Person:
+class Person(NamedTuple):
     salutation: str | None
     first: str
     last: str
@@ -95,12 +96,22 @@ def org_name(ctx: Ctx, index: int) -> str:
 
 
 def org_domain(ctx: Ctx, index: int) -> str:
+    """Web domain of organisation ``index`` (memoised: every contact of it asks)."""
+    cache: dict[int, str] = ctx.memo("org-domains", dict)
+    domain = cache.get(index)
+    if domain is None:
+        if len(cache) >= ORG_DOMAIN_CACHE:
+            cache.clear()
+        domain = cache[index] = _org_domain(ctx, index)
+    return domain
+
+
+def _org_domain(ctx: Ctx, index: int) -> str:
     slug = ascii_fold(org_name(ctx, index).split("(")[0].replace(" ", "-")).lower().strip("-")
     return f"{slug or 'org'}-{index}.example.com"
 
 
-@dataclass(frozen=True)
-class Address:
+class Address(NamedTuple):
     street: str
     city: str
     state: str | None
@@ -110,13 +121,19 @@ class Address:
 
 
 def address(r: Rand) -> Address:
-    city, state, country, pattern, prefix = r.pick(PLACES)
-    postcode = "".join(str(r.between(0, 9)) if c == "#" else c for c in pattern)
-    street = f"{r.between(1, 250)} {r.pick(STREETS)}"
-    if r.random() < 0.1:
-        street += f"\nSuite {r.between(100, 999)}"
+    rnd = r.random
+    city, state, country, pattern, prefix = PLACES[int(rnd() * len(PLACES))]
+    postcode = "".join([_D[int(rnd() * 10)] if c == "#" else c for c in pattern])
+    street = f"{1 + int(rnd() * 250)} {STREETS[int(rnd() * len(STREETS))]}"
+    if rnd() < 0.1:
+        street += f"\nSuite {100 + int(rnd() * 900)}"
     return Address(street, city, state, postcode, country, prefix)
 
 
 def phone(r: Rand, prefix: str) -> str:
-    return f"{prefix} {r.digits(3)} {r.digits(4)}"
+    """'<prefix> ddd dddd' (the same draws as two ``r.digits`` calls)."""
+    rnd = r.random
+    return (
+        f"{prefix} {_D[int(rnd() * 10)]}{_D[int(rnd() * 10)]}{_D[int(rnd() * 10)]} "
+        f"{_D[int(rnd() * 10)]}{_D[int(rnd() * 10)]}{_D[int(rnd() * 10)]}{_D[int(rnd() * 10)]}"
+    )

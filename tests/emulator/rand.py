@@ -11,12 +11,17 @@ from __future__ import annotations
 import random
 import time
 import zlib
+from _random import Random as _CRandom
 from collections.abc import Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
+_seed = _CRandom.seed
 MASK64 = (1 << 64) - 1
 _SALTS: dict[str, int] = {}
+_PREFIXES: dict[tuple[int | str, ...], int] = {}
+PREFIX_CACHE_SIZE = 4096
+_DIGITS = "0123456789"
 
 
 def mix64(x: int) -> int:
@@ -35,12 +40,29 @@ def salt(text: str) -> int:
     return value
 
 
-def key(seed: int, *parts: int | str) -> int:
-    """Combine a seed and any mix of ints/strings into one 64-bit key."""
+def _chain(seed: int, parts: tuple[int | str, ...]) -> int:
     h = mix64(seed & MASK64)
     for part in parts:
         h = mix64(h ^ (salt(part) if isinstance(part, str) else part & MASK64))
     return h
+
+
+def key(seed: int, *parts: int | str) -> int:
+    """Combine a seed and any mix of ints/strings into one 64-bit key.
+
+    The hash of everything but the last part is cached: calls differ almost always only in
+    the record index at the end (``key(seed, "tags", entity, i)``), so this is one mix.
+    """
+    if not parts:
+        return mix64(seed & MASK64)
+    head = (seed, *parts[:-1])
+    h = _PREFIXES.get(head)
+    if h is None:
+        if len(_PREFIXES) >= PREFIX_CACHE_SIZE:
+            _PREFIXES.clear()
+        h = _PREFIXES[head] = _chain(seed, parts[:-1])
+    last = parts[-1]
+    return mix64(h ^ (salt(last) if isinstance(last, str) else last & MASK64))
 
 
 def unit(k: int) -> float:
@@ -50,6 +72,11 @@ def unit(k: int) -> float:
 
 class Rand(random.Random):
     """``random.Random`` with a few helpers that keep the generators short."""
+
+    def __init__(self, x: int) -> None:
+        # Same state as random.Random(x) for an int, without the Python-level seed().
+        _seed(self, x)
+        self.gauss_next = None
 
     def chance(self, p: float) -> bool:
         return self.random() < p
@@ -71,7 +98,8 @@ class Rand(random.Random):
         return round(round(value / step) * step, 2)
 
     def digits(self, n: int) -> str:
-        return "".join(str(int(self.random() * 10)) for _ in range(n))
+        rnd = self.random
+        return "".join([_DIGITS[int(rnd() * 10)] for _ in range(n)])
 
     def sample_of(self, seq: Sequence[T], k: int) -> list[T]:
         return self.sample(list(seq), min(k, len(seq)))
