@@ -325,7 +325,7 @@ def test_models_degrade_when_tables_and_columns_are_missing(synced, tmp_path):
         for t in ("leads__tags", "leads__links", "leads__customfields", "leads", "relationships"):
             c.execute(f"drop table insightly.{t} cascade")
         c.execute("alter table insightly.opportunities drop column probability")
-        c.execute("alter table insightly.contacts add column _deleted_at timestamptz")
+        c.execute("alter table insightly.contacts add column if not exists _deleted_at timestamptz")
         c.execute(
             "update insightly.contacts set _deleted_at = now() where contact_id in "
             "(select contact_id from insightly.contacts order by contact_id limit 5)"

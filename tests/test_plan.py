@@ -28,7 +28,13 @@ def test_plan_matches_the_requests_real_syncs_make(emulator, warehouse):
     text = render(plan, rate_per_s=4, reserve=0.1, cadence_hours=24)
     free = next(line for line in text.splitlines() if line.startswith("Free"))
     usable = 900
-    syncs = (usable - plan.lookups) // plan.incremental
+    syncs = (usable - plan.lookups - plan.deletes) // plan.incremental
+    pages = sum(
+        -(-len(emulator.tenant.records(p)) // 500)
+        for t, (p, _) in entity_paths(emulator).items()
+        if t in first.stats.incremental
+    )
+    assert plan.deletes == pages
     assert free.split() == ["Free", "1000", "900", "yes", str(syncs)]
 
 

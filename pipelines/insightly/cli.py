@@ -94,7 +94,15 @@ def plan(args: argparse.Namespace) -> int:
     settings = pacing_settings()
     with InsightlyClient(connection, pacer=Pacer(settings.rate, settings.in_flight)) as client:
         estimate = estimate_plan(client)
-    print(render_plan(estimate, settings.rate, settings.reserve, settings.cadence_hours))
+    print(
+        render_plan(
+            estimate,
+            settings.rate,
+            settings.reserve,
+            settings.cadence_hours,
+            settings.delete_check_hours,
+        )
+    )
     return 0
 
 

@@ -10,7 +10,7 @@ import logging
 import math
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -235,43 +235,55 @@ class InsightlyClient:
         return int(total) if total.isdigit() else None
 
     def _page(
-        self, path: str, params: Params, skip: int, page_size: int, table: str
+        self, path: str, params: Params, skip: int, page_size: int, table: str, totals: list[int]
     ) -> tuple[list[dict], int | None]:
         query = {**params, "top": page_size, "skip": skip, "count_total": "true"}
         body, response = self._request(path, query, table)
-        total = response.headers.get("X-Total-Count", "")
-        return _require_list(path, body), int(total) if total.isdigit() else None
+        header = response.headers.get("X-Total-Count", "")
+        total = int(header) if header.isdigit() else None
+        if total is not None:
+            totals.append(total)
+        return _require_list(path, body), total
 
     def pages(
-        self, path: str, params: Params | None = None, *, table: str, page_size: int = PAGE_SIZE
+        self,
+        path: str,
+        params: Params | None = None,
+        *,
+        table: str,
+        page_size: int = PAGE_SIZE,
+        totals: list[int] | None = None,
     ) -> Iterator[list[dict]]:
         """Yield top/skip pages; a result of n records costs ceil(n/page_size) requests.
 
         The first page's X-Total-Count gives the page count, so the other pages are fetched
         concurrently (in order of offset, a bounded window ahead of the consumer). Paging
-        ends on a short page or when the offset passes the latest total.
+        ends on a short page or when the offset passes the latest total. Every X-Total-Count
+        seen is appended to `totals`, so a caller can tell whether the result set moved
+        while it was read.
         """
         params = params or {}
-        page, total = self._page(path, params, 0, page_size, table)
+        totals = totals if totals is not None else []
+        page, total = self._page(path, params, 0, page_size, table, totals)
         if page:
             yield page
         if len(page) < page_size:
             return
         if total is None:  # no X-Total-Count: one page after the other until a short one
-            yield from self._serial_pages(path, params, page_size, page_size, table)
+            yield from self._serial_pages(path, params, page_size, page_size, table, totals)
             return
         end = page_size * math.ceil(total / page_size)  # first offset past the known total
         last_full, latest_total = yield from self._concurrent_pages(
-            path, params, page_size, end, page_size, table
+            path, params, page_size, end, page_size, table, totals
         )
         if last_full and end < latest_total:  # records were added while we read
-            yield from self._serial_pages(path, params, end, page_size, table)
+            yield from self._serial_pages(path, params, end, page_size, table, totals)
 
     def _serial_pages(
-        self, path: str, params: Params, skip: int, page_size: int, table: str
+        self, path: str, params: Params, skip: int, page_size: int, table: str, totals: list[int]
     ) -> Iterator[list[dict]]:
         while True:
-            page, total = self._page(path, params, skip, page_size, table)
+            page, total = self._page(path, params, skip, page_size, table, totals)
             if page:
                 yield page
             skip += page_size
@@ -279,8 +291,15 @@ class InsightlyClient:
                 return
 
     def _concurrent_pages(
-        self, path: str, params: Params, start: int, end: int, page_size: int, table: str
-    ) -> Iterator[list[dict]]:
+        self,
+        path: str,
+        params: Params,
+        start: int,
+        end: int,
+        page_size: int,
+        table: str,
+        totals: list[int],
+    ) -> Generator[list[dict], None, tuple[bool, int]]:
         """Fetch the pages from `start` to `end`; returns (last page was full, latest total)."""
         offsets = iter(range(start, end, page_size))
         window: deque[Future] = deque()
@@ -290,7 +309,9 @@ class InsightlyClient:
             def submit() -> None:
                 offset = next(offsets, None)
                 if offset is not None:
-                    window.append(pool.submit(self._page, path, params, offset, page_size, table))
+                    window.append(
+                        pool.submit(self._page, path, params, offset, page_size, table, totals)
+                    )
 
             for _ in range(self.page_concurrency * 2):
                 submit()

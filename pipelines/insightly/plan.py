@@ -40,6 +40,7 @@ class Plan:
     full_load: int = 0  # requests for a first load
     incremental: int = 0  # requests per sync when little changed (lookups held)
     lookups: int = 0  # requests per lookup refresh
+    deletes: int = 0  # requests per delete check (brief id pages of incremental tables)
     counting: int = 0  # requests this estimate itself made
     daily_limit: int | None = None
 
@@ -83,6 +84,7 @@ def estimate(client: InsightlyClient) -> Plan:
             plan.incremental += pages  # emails are re-read every run
         else:
             plan.incremental += 1
+            plan.deletes += pages
     metadata = len(TAG_RECORD_TYPES) + sum(e.custom_fields for e in (*ENTITIES, *customs))
     plan.lookups += metadata + 1  # tags, custom field metadata, custom objects
     plan.full_load += metadata + 1
@@ -92,18 +94,27 @@ def estimate(client: InsightlyClient) -> Plan:
     return plan
 
 
-def render(plan: Plan, rate_per_s: float, reserve: float, cadence_hours: float) -> str:
+def render(
+    plan: Plan,
+    rate_per_s: float,
+    reserve: float,
+    cadence_hours: float,
+    delete_check_hours: float = 24.0,
+) -> str:
     """The plan as text: counts, costs, and syncs per day for each Insightly plan."""
     lines = ["table                          records"]
     for table, n in plan.counts.items():
         lines.append(f"{table:<30} {'not in plan' if n is None else n:>8}")
     lookups_per_day = plan.lookups * (24 / cadence_hours if cadence_hours > 0 else 0)
+    lookups_per_day += plan.deletes * (24 / delete_check_hours if delete_check_hours > 0 else 0)
     lines += [
         "",
         f"full load:        {plan.full_load} requests "
         f"(~{plan.full_load / rate_per_s / 60:.1f} min at {rate_per_s:g} req/s)",
         f"incremental sync: {plan.incremental} requests when little changed "
         f"(+{plan.lookups} for the lookup refresh every {cadence_hours:g} h)",
+        f"delete check:     {plan.deletes} requests (brief id pages) every "
+        f"{delete_check_hours:g} h",
         f"this estimate:    {plan.counting} requests",
         "",
         f"plan          daily quota  usable ({reserve:.0%} reserve)  full load fits  "

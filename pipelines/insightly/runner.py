@@ -16,11 +16,12 @@ from filelock import FileLock, Timeout
 
 from .catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, TAGS, Load
 from .client import InsightlyClient
+from .deletes import reconcile
 from .errors import ConfigurationError, SyncAlreadyRunning
 from .pacing import DEFAULT_IN_FLIGHT, DEFAULT_RATE, Pacer
 from .records import parse_utc
 from .settings import Connection, resolve_connection
-from .source import REFRESHED_STATE, insightly_source
+from .source import CURSOR_STATE, REFRESHED_STATE, insightly_source
 from .stats import RunStats
 
 PIPELINE_NAME = "insightly"
@@ -102,6 +103,8 @@ class PacingSettings:
     in_flight: int
     reserve: float
     cadence_hours: float
+    delete_check_hours: float
+    hard_deletes: bool
 
 
 def pacing_settings() -> PacingSettings:
@@ -110,6 +113,8 @@ def pacing_settings() -> PacingSettings:
         in_flight=_setting("max_in_flight", DEFAULT_IN_FLIGHT),
         reserve=_setting("quota_reserve", 0.1),
         cadence_hours=_setting("lookup_refresh_hours", 24.0),
+        delete_check_hours=_setting("delete_check_hours", 24.0),
+        hard_deletes=str(_setting("hard_deletes", "false")).lower() in ("1", "true", "yes"),
     )
 
 
@@ -122,10 +127,17 @@ def lookup_tables(source: Any) -> list[str]:
 
 def refreshed_at(pipeline: dlt.Pipeline, table: str) -> datetime | None:
     """When the table's last complete full read happened, from the pipeline state."""
-    sources = pipeline.state.get("sources", {})
-    resources = sources.get("insightly", {}).get("resources", {})
-    value = parse_utc(resources.get(table, {}).get(REFRESHED_STATE))
+    value = parse_utc(_resource_state(pipeline, table).get(REFRESHED_STATE))
     return value if isinstance(value, datetime) else None
+
+
+def _resource_state(pipeline: dlt.Pipeline, table: str) -> dict:
+    sources = pipeline.state.get("sources", {})
+    return sources.get("insightly", {}).get("resources", {}).get(table, {})
+
+
+def _has_cursor(pipeline: dlt.Pipeline, table: str) -> bool:
+    return CURSOR_STATE in _resource_state(pipeline, table)
 
 
 def due(pipeline: dlt.Pipeline, table: str, cadence_hours: float) -> bool:
@@ -202,6 +214,7 @@ def _sync_locked(
             if not options.full_refresh and not due(pipeline, t, cadence)
         ]
         refresh = "drop_resources" if options.full_refresh else None
+        first_sync = {t for t in tables if options.full_refresh or not _has_cursor(pipeline, t)}
         for phase in (
             [t for t in tables if t in full and t not in held],
             [t for t in tables if t not in full],
@@ -210,6 +223,19 @@ def _sync_locked(
                 continue
             part = source.clone().with_resources(*phase)
             infos.append(pipeline.run(part, loader_file_format=loader_format, refresh=refresh))
+        if not stats.quota_stop:
+            checked = [e for t, e in stats.incremental.items() if t in tables]
+            report = reconcile(
+                pipeline,
+                client,
+                checked,
+                cadence_hours=settings.delete_check_hours,
+                hard=settings.hard_deletes,
+                first_sync=first_sync,
+            )
+            stats.deleted = report.found
+            for table in report.unsettled:
+                stats.note_drift(table)
     for info in infos:
         info.raise_on_failed_jobs()
     stats.held = held

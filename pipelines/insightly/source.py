@@ -44,6 +44,9 @@ from .settings import resolve_connection
 log = logging.getLogger(__name__)
 CURSOR_STATE = "last_date_updated_utc"  # "YYYY-MM-DD HH:MM:SS", UTC
 REFRESHED_STATE = "refreshed_at"  # when a full read last completed, UTC
+FULL_READ_ATTEMPTS = 3
+DRIFT_STATE = "drifted_runs"  # consecutive incremental reads that moved while read
+MAX_DRIFT_RUNS = 5
 _naming = NamingConvention()
 
 
@@ -68,6 +71,7 @@ def _read(
     path: str,
     params: dict[str, Any],
     extra: dict[str, Any] | None = None,
+    totals: list[int] | None = None,
 ) -> Iterator[list[dict]]:
     """Yield shaped pages; a 403/404 on the first request skips the entity."""
     first = True
@@ -76,7 +80,7 @@ def _read(
             page = client.get_list(path, params, table=entity.table)
             pages: Iterator[list[dict]] = iter([page] if page else [])
         else:
-            pages = client.pages(path, params, table=entity.table)
+            pages = client.pages(path, params, table=entity.table, totals=totals)
         for page in pages:
             first = False
             client.stats.count_rows(entity.table, len(page))
@@ -118,9 +122,12 @@ def incremental_records(
     if after is not None:
         params["updated_after_utc"] = _iso(after)
     newest = stored if isinstance(stored, datetime) else None
+    totals: list[int] = []
+    keys: set[tuple] = set()
     try:
-        for page in _read(client, entity, entity.list_path, params):
+        for page in _read(client, entity, entity.list_path, params, totals=totals):
             for record in page:
+                keys.add(tuple(record.get(k) for k in entity.primary_key))
                 value = record.get(CURSOR)
                 if isinstance(value, datetime) and (newest is None or value > newest):
                     newest = value
@@ -130,13 +137,50 @@ def incremental_records(
         # reads this entity again from where it was.
         client.stats.stop_for_quota(entity.table, str(exc))
         return
+    if drifted(totals, keys):
+        # Offsets moved under the read (records created, updated or deleted between two
+        # pages), so some record may have been skipped. Its DATE_UPDATED_UTC can be older
+        # than anything read, so the cursor must stay: the next run reads the window again.
+        # Should the API's X-Total-Count never add up, the cursor moves after a few tries
+        # rather than re-reading the same window forever.
+        client.stats.note_drift(entity.table)
+        state[DRIFT_STATE] = state.get(DRIFT_STATE, 0) + 1
+        if state[DRIFT_STATE] < MAX_DRIFT_RUNS:
+            log.warning("%s changed while it was read; the next sync re-reads it", entity.table)
+            return
+        log.warning("%s: X-Total-Count never matched the records read", entity.table)
+    state[DRIFT_STATE] = 0
     if newest is not None:
         state[CURSOR_STATE] = newest.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def drifted(totals: list[int], keys: set[tuple]) -> bool:
+    """Did the result set move during a paged read? Totals changed, or the distinct records
+    read don't add up to the total (one seen twice means another was skipped)."""
+    if not totals:
+        return False
+    return len(set(totals)) > 1 or len(keys) != totals[-1]
+
+
 def full_records(client: InsightlyClient, entity: Entity) -> Iterator[list[dict]]:
-    """Every record of an entity without /Search (lookups, emails)."""
-    yield from _read(client, entity, entity.path, _base_params(entity))
+    """Every record of an entity without /Search (lookups, emails).
+
+    The table is replaced, so a read that moved under its offsets is read again (up to
+    three times) and the union of the reads is loaded: a record is never lost, and one
+    deleted during the read disappears on the next sync.
+    """
+    union: dict[tuple, dict] = {}
+    for attempt in range(1, FULL_READ_ATTEMPTS + 1):
+        totals: list[int] = []
+        pages = list(_read(client, entity, entity.path, _base_params(entity), totals=totals))
+        read = {tuple(r.get(k) for k in entity.primary_key): r for p in pages for r in p}
+        union.update(read)
+        if not drifted(totals, set(read)):
+            break
+        client.stats.note_drift(entity.table)
+        log.warning("%s changed while it was read (attempt %d)", entity.table, attempt)
+    if union:
+        yield list(union.values())
     _mark_refreshed()
 
 
@@ -231,7 +275,11 @@ def _entity_resource(
         name=entity.table,
         primary_key=pk,
         write_disposition="merge",
-        columns={CURSOR: {"data_type": "timestamp", "dedup_sort": "desc"}},
+        columns={
+            CURSOR: {"data_type": "timestamp", "dedup_sort": "desc"},
+            # set by deletes.py when the API stops listing a record; a re-read clears it
+            "_deleted_at": {"data_type": "timestamp", "nullable": True},
+        },
         nested_hints=nested,
     )(client, entity, start_date, lookback).parallelize()
 
@@ -307,6 +355,9 @@ def insightly_source(
         custom_object_entity(name, custom_table_name(name, taken))
         for name in sorted(str(d["OBJECT_NAME"]) for d in definitions if d.get("OBJECT_NAME"))
     ]
+    for entity in (*ENTITIES, *custom_entities):
+        if entity.load is Load.INCREMENTAL:
+            client.stats.incremental[entity.table] = entity
     for entity in custom_entities:
         yield _entity_resource(client, entity, start, lookback_seconds)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -21,6 +22,9 @@ class RunStats:
     quota_stop: str | None = None  # why the run stopped early for the daily quota
     unfinished: list[str] = field(default_factory=list)  # tables left for the next run
     held: list[str] = field(default_factory=list)  # lookups not due for a refresh yet
+    drift: Counter[str] = field(default_factory=Counter)  # reads that moved under their offsets
+    incremental: dict[str, Any] = field(default_factory=dict)  # table -> Entity, this run's
+    deleted: dict[str, int] = field(default_factory=dict)  # records found deleted, per table
     rate_limit: int | None = None
     rate_remaining: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -46,6 +50,10 @@ class RunStats:
         with self._lock:
             self.quota_stop = self.quota_stop or reason
             self.unfinished.append(table)
+
+    def note_drift(self, table: str) -> None:
+        with self._lock:
+            self.drift[table] += 1
 
     @property
     def total_requests(self) -> int:

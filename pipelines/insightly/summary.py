@@ -15,6 +15,8 @@ def render(result: SyncResult) -> str:
             note = f"skipped: {stats.skipped[table]}"
         elif table in stats.unfinished:
             note = "unfinished: daily quota (cursor kept)"
+        elif table in stats.drift:
+            note = "changed while read: re-read next sync"
         elif table in stats.held:
             note = "not due (lookup refresh cadence)"
         rows.append((table, str(stats.rows[table]), str(stats.requests[table]), note))
@@ -37,6 +39,13 @@ def render(result: SyncResult) -> str:
     if stats.rate_remaining is not None:
         limit = f" of {stats.rate_limit}" if stats.rate_limit is not None else ""
         lines.append(f"daily API quota left: {stats.rate_remaining}{limit}")
+    found = {t: n for t, n in stats.deleted.items() if n}
+    if stats.deleted:
+        lines.append(
+            f"deleted records found: {sum(found.values())} "
+            + (f"({', '.join(f'{t} {n}' for t, n in sorted(found.items()))}); " if found else "")
+            + f"checked {len(stats.deleted)} tables"
+        )
     if stats.quota_stop:
         lines.append(f"stopped early: {stats.quota_stop}")
     if result.pending_loaded:

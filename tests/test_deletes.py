@@ -1,0 +1,76 @@
+"""Deleted records are found by absence, marked (or removed), and left out of staging."""
+
+from __future__ import annotations
+
+import duckdb
+
+from insightly.client import page_count
+from insightly.models import build_models
+
+
+def _delete_some(emulator) -> dict[str, list[int]]:
+    gone = {
+        "contacts": [r["CONTACT_ID"] for r in emulator.tenant.records("Contacts")[10:13]],
+        "organisations": [
+            r["ORGANISATION_ID"] for r in emulator.tenant.records("Organisations")[:2]
+        ],
+    }
+    for record_id in gone["contacts"]:
+        emulator.tenant.delete("Contacts", record_id)
+    for record_id in gone["organisations"]:
+        emulator.tenant.delete("Organisations", record_id)
+    return gone
+
+
+def test_deleted_records_are_marked_and_left_out_of_staging(emulator, warehouse, monkeypatch):
+    tables = ["contacts", "organisations", "leads"]
+    first = warehouse.sync(entities=tables)
+    assert first.stats.deleted == {}  # nothing to compare with on a first load
+    gone = _delete_some(emulator)
+    monkeypatch.setenv("SOURCES__INSIGHTLY__DELETE_CHECK_HOURS", "0")
+    emulator.clear_requests()
+    result = warehouse.sync(entities=tables)
+    assert result.stats.deleted == {"contacts": 3, "organisations": 2, "leads": 0}
+    brief = [r for r in emulator.requests if r.params.get("brief") == "true"]
+    expected = sum(
+        page_count(len(emulator.tenant.records(p))) for p in ("Contacts", "Organisations", "Leads")
+    )
+    assert len(brief) == expected  # one brief page per 500 ids, nothing more
+    marked = warehouse.query("select contact_id from contacts where _deleted_at is not null")
+    assert sorted(r[0] for r in marked) == sorted(gone["contacts"])
+    total = warehouse.query("select count(*) from contacts")[0][0]
+    assert total == len(emulator.tenant.records("Contacts")) + 3  # kept, only marked
+    with duckdb.connect(str(warehouse.path)) as con:
+        build_models(con, "insightly", "duckdb")
+        staged = {
+            r[0] for r in con.execute("select contact_id from insightly_stg.contacts").fetchall()
+        }
+    assert staged == {r["CONTACT_ID"] for r in emulator.tenant.records("Contacts")}
+
+    again = warehouse.sync(entities=tables)  # already marked: nothing new
+    assert again.stats.deleted == {"contacts": 0, "organisations": 0, "leads": 0}
+
+
+def test_hard_deletes_remove_rows_and_children(emulator, warehouse, monkeypatch):
+    warehouse.sync(entities=["contacts", "organisations"])
+    gone = _delete_some(emulator)
+    monkeypatch.setenv("SOURCES__INSIGHTLY__DELETE_CHECK_HOURS", "0")
+    monkeypatch.setenv("SOURCES__INSIGHTLY__HARD_DELETES", "true")
+    warehouse.sync(entities=["contacts", "organisations"])
+    ids = {r[0] for r in warehouse.query("select contact_id from contacts")}
+    assert ids == {r["CONTACT_ID"] for r in emulator.tenant.records("Contacts")}
+    orphans = warehouse.query(
+        "select count(*) from contacts__customfields c "
+        "where not exists (select 1 from contacts p where p._dlt_id = c._dlt_root_id)"
+    )
+    assert orphans == [(0,)]
+    assert not set(gone["contacts"]) & ids
+
+
+def test_no_check_within_the_cadence(emulator, warehouse):
+    warehouse.sync(entities=["contacts"])
+    _delete_some(emulator)
+    emulator.clear_requests()
+    result = warehouse.sync(entities=["contacts"])
+    assert result.stats.deleted == {}
+    assert not [r for r in emulator.requests if r.params.get("brief") == "true"]
