@@ -40,7 +40,9 @@ def test_random_kills_lose_and_duplicate_nothing(tmp_path, emulator_factory):
         for record in rng.sample(contacts, 300):
             emulator.tenant.update("Contacts", record["CONTACT_ID"])
         emulator.tenant.create("Leads")
-        emulator.tenant.delete("Notes", rng.choice(emulator.tenant.records("Notes"))["NOTE_ID"])
+        # (no deletes here: deleting a record silently drops its links from other records,
+        # which no incremental read can see; deletes have their own tests)
+        emulator.tenant.update("Notes", rng.choice(emulator.tenant.records("Notes"))["NOTE_ID"])
         process = _start_cli(tmp_path, env, *args)
         time.sleep(rng.uniform(0.1, 1.0) * duration)
         if process.poll() is None:
@@ -85,9 +87,8 @@ def test_random_kills_lose_and_duplicate_nothing(tmp_path, emulator_factory):
         where = " where _deleted_at is null" if "_deleted_at" in wh.columns(table) else ""
         stored = wh.query(f"select {cols} from {table}{where}")
         assert len(stored) == len(set(stored)), f"{table}: duplicates"
-        # notes deleted in the emulator may stay (unmarked) until the delete check is due
         expected = {tuple(r[k] for k in pk) for r in records}
-        assert expected <= set(stored), f"{table}: rows lost"
+        assert expected == set(stored), f"{table}: rows lost or extra"
         assert differences(wh, table, pk, records) == []
         compared += len(records)
     print(f"kills: {killed} of {KILLS} trials; rows compared: {compared}; lost 0; duplicated 0")
