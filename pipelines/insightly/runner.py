@@ -21,7 +21,7 @@ from .errors import ConfigurationError, SyncAlreadyRunning
 from .pacing import DEFAULT_IN_FLIGHT, DEFAULT_RATE, Pacer
 from .records import parse_utc
 from .settings import Connection, resolve_connection
-from .source import CURSOR_STATE, REFRESHED_STATE, insightly_source
+from .source import REFRESHED_STATE, insightly_source
 from .stats import RunStats
 
 PIPELINE_NAME = "insightly"
@@ -136,8 +136,17 @@ def _resource_state(pipeline: dlt.Pipeline, table: str) -> dict:
     return sources.get("insightly", {}).get("resources", {}).get(table, {})
 
 
-def _has_cursor(pipeline: dlt.Pipeline, table: str) -> bool:
-    return CURSOR_STATE in _resource_state(pipeline, table)
+def _warehouse_tables(pipeline: dlt.Pipeline) -> set[str]:
+    """Tables the destination already holds (none before the first load)."""
+    try:
+        with pipeline.sql_client() as sql:
+            rows = sql.execute_sql(
+                "select table_name from information_schema.tables where table_schema = %s",
+                sql.dataset_name,
+            )
+    except Exception:  # no dataset yet, or a destination without information_schema
+        return set()
+    return {r[0] for r in rows or []}
 
 
 def due(pipeline: dlt.Pipeline, table: str, cadence_hours: float) -> bool:
@@ -214,7 +223,8 @@ def _sync_locked(
             if not options.full_refresh and not due(pipeline, t, cadence)
         ]
         refresh = "drop_resources" if options.full_refresh else None
-        first_sync = {t for t in tables if options.full_refresh or not _has_cursor(pipeline, t)}
+        loaded = set() if options.full_refresh else _warehouse_tables(pipeline)
+        first_sync = {t for t in tables if t not in loaded}
         for phase in (
             [t for t in tables if t in full and t not in held],
             [t for t in tables if t not in full],

@@ -124,6 +124,9 @@ def incremental_records(
     newest = stored if isinstance(stored, datetime) else None
     totals: list[int] = []
     keys: set[tuple] = set()
+    # A record updated after this moment changed during the read: the offsets may have moved
+    # even when creates and deletes cancel out in X-Total-Count.
+    read_started = datetime.now(timezone.utc) - timedelta(seconds=1)
     try:
         for page in _read(client, entity, entity.list_path, params, totals=totals):
             for record in page:
@@ -137,7 +140,7 @@ def incremental_records(
         # reads this entity again from where it was.
         client.stats.stop_for_quota(entity.table, str(exc))
         return
-    if drifted(totals, keys):
+    if drifted(totals, keys) or (newest is not None and newest >= read_started):
         # Offsets moved under the read (records created, updated or deleted between two
         # pages), so some record may have been skipped. Its DATE_UPDATED_UTC can be older
         # than anything read, so the cursor must stay: the next run reads the window again.
