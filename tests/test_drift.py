@@ -1,5 +1,6 @@
 """Records changing between the pages of one read, under every plausible result order, and
-a mix of failing requests (5xx, resets, timeouts, truncated bodies): after at most one more sync the warehouse equals the emulator.
+a mix of failing requests (5xx, resets, timeouts, truncated bodies): after at most one
+more sync the warehouse equals the emulator.
 
 `make chaos` repeats this with more seeds (CHAOS_DRIFT_SEEDS).
 """
