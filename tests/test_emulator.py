@@ -32,7 +32,8 @@ DEFAULT_SWITCHES = {
         "daily_limit", "rate_limit_per_s", "max_in_flight", "retry_after", "latency_ms",
         "top_over_max", "order", "brief_arrays", "emails_updated_after", "list_updated_after",
         "search_filter_combination", "unset_custom_fields", "forbidden", "non_array",
-        "broken_json", "fail_next",
+        "broken_json", "fail_next", "latency_jitter_ms", "gzip_level", "cache_mb",
+        "readahead_pages", "fault_rate", "fault_mix", "timeout_hold_s", "drift",
     )
 }  # fmt: skip
 TS_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -167,7 +168,9 @@ def _reset(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def _fresh(value):
-    return type(value)() if isinstance(value, (dict, set, list)) else value
+    if isinstance(value, dict):
+        return dict(value)  # fault_mix defaults to every kind
+    return type(value)() if isinstance(value, (set, list)) else value
 
 
 @pytest.fixture
@@ -328,6 +331,175 @@ def test_every_order_pages_through_the_whole_set_once(emu: Emulator, client, ord
         assert got != sorted(got)
 
 
+# ---------------------------------------------------------------------------- drift
+DRIFT = {"entity": "Contacts", "every_n_pages": 1, "creates": 2, "updates": 3, "deletes": 2}
+
+
+def naive_pages(client: httpx.Client, path: str, top: int, **params) -> list[int]:
+    """A serial pager that trusts skip/top: ids in the order they were served."""
+    ids: list[int] = []
+    skip = 0
+    while True:
+        page = client.get(path, params={**params, "top": top, "skip": skip}).json()
+        ids += [r["CONTACT_ID"] for r in page]
+        if len(page) < top:
+            return ids
+        skip += top
+
+
+@pytest.mark.parametrize("order", ["id", "updated", "unordered"])
+@pytest.mark.parametrize("path", ["Contacts", "Contacts/Search"])
+def test_drift_makes_a_naive_pager_miss_or_repeat_records(order: str, path: str) -> None:
+    config = EmulatorConfig(seed=11, profile="tiny", api_key=KEY, order=order,
+                            sizes={"Contacts": 400}, drift=DRIFT)  # fmt: skip
+    clock_before = int(time.time())
+    with Emulator(config) as emu, httpx.Client(base_url=emu.base_url, auth=(KEY, "")) as c:
+        start = [r["CONTACT_ID"] for r in emu.tenant.records("Contacts")]
+        params = {"updated_after_utc": "2000-01-01"} if path.endswith("Search") else {}
+        got = naive_pages(c, path, 50, **params)
+        log = emu.drift_log
+        assert httpx.get(emu.url + "/_emulator/drift").json() == [e._asdict() for e in log]
+        final = {r["CONTACT_ID"]: r for r in emu.tenant.records("Contacts")}
+
+    pages = len(got) // 50 + 1
+    assert Counter(e.op for e in log) == {"create": 2 * pages, "update": 3 * pages,
+                                          "delete": 2 * pages}  # fmt: skip
+    created = {e.id for e in log if e.op == "create"}
+    deleted = {e.id for e in log if e.op == "delete"}
+    assert set(final) == (set(start) | created) - deleted  # the log explains the end state
+    assert all(e.entity == "Contacts" and e.time >= clock_before for e in log)
+    for e in log:
+        if e.op == "update" and e.id in final and e.id not in deleted:
+            last = max(x.time for x in log if x.id == e.id and x.op == "update")
+            stamp = datetime.fromtimestamp(int(last), timezone.utc).strftime(TS_FORMAT)
+            assert final[e.id]["DATE_UPDATED_UTC"] == stamp  # bumped to the clock
+
+    always_there = set(start) - deleted  # a correct read returns each of these
+    missed = always_there - set(got)
+    repeated = [i for i, n in Counter(got).items() if n > 1]
+    assert missed or repeated, order
+    if order == "updated":
+        assert repeated  # an update moves a record behind the cursor: it comes again
+
+
+def test_drift_every_n_pages_counts_only_the_drift_entity(emu: Emulator, client) -> None:
+    drift = {"entity": "leads", "every_n_pages": 2, "updates": 1}
+    config = EmulatorConfig(seed=5, profile="tiny", api_key=KEY, sizes={"Leads": 60}, drift=drift)
+    with (
+        Emulator(config) as drifting,
+        httpx.Client(base_url=drifting.base_url, auth=(KEY, "")) as c,
+    ):
+        for skip in range(0, 50, 10):
+            c.get("Leads", params={"top": 10, "skip": skip})
+            c.get("Contacts")  # other entities do not count
+        drifting.configure(fail_next={"Leads": ["truncated"]})
+        with pytest.raises(httpx.RemoteProtocolError):
+            c.get("Leads")  # a faulted page is not a served page
+        assert [(e.op, e.entity) for e in drifting.drift_log] == [("update", "Leads")] * 2
+        drifting.clear_drift_log()
+        assert drifting.drift_log == []
+        drifting.configure(drift={})
+        c.get("Leads")
+        assert drifting.drift_log == []
+    with pytest.raises(ValueError):
+        emu.configure(drift={"entity": "Countries", "updates": 1})
+    with pytest.raises(ValueError):
+        emu.configure(drift={"entity": "Contacts", "every_n_pages": 0})
+    with pytest.raises(ValueError):
+        emu.configure(drift={"entity": "Contacts", "sideways": 1})
+
+
+# ---------------------------------------------------------------------------- cache and order
+def _paged(c: httpx.Client, path: str, top: int, **params) -> tuple[list[int], int]:
+    ids, skip, total = [], 0, -1
+    while True:
+        r = c.get(path, params={**params, "top": top, "skip": skip, "count_total": "true"})
+        total = int(r.headers["x-total-count"])
+        ids += [x["CONTACT_ID"] for x in r.json()]
+        if len(r.json()) < top:
+            return ids, total
+        skip += top
+
+
+def test_orders_and_time_filters_stay_right_through_mutations() -> None:
+    config = EmulatorConfig(seed=21, profile="tiny", api_key=KEY, sizes={"Contacts": 300})
+    with Emulator(config) as emu, httpx.Client(base_url=emu.base_url, auth=(KEY, "")) as c:
+        cuts = ["2024-06-01 00:00:00", "2026-01-01 00:00:00", "2026-06-29 00:00:00"]
+
+        def check() -> None:
+            records = emu.tenant.records("Contacts")
+            for order in ("id", "updated", "unordered"):
+                emu.configure(order=order)
+                everything, total = _paged(c, "Contacts", 37)
+                assert total == len(records) == len(everything)
+                for cut in cuts:
+                    got, total = _paged(c, "Contacts/Search", 37, updated_after_utc=cut)
+                    wanted = [r for r in records if r["DATE_UPDATED_UTC"] > cut]
+                    assert total == len(got) == len(wanted), (order, cut)
+                    if order == "id":
+                        assert got == [r["CONTACT_ID"] for r in wanted]
+                    elif order == "updated":
+                        by_time = sorted(wanted, key=lambda r: r["DATE_UPDATED_UTC"])  # stable
+                        assert got == [r["CONTACT_ID"] for r in by_time]
+                    else:  # a filtered read keeps the unfiltered read's order
+                        keep = {r["CONTACT_ID"] for r in wanted}
+                        assert got == [i for i in everything if i in keep]
+            emu.configure(order="id")
+
+        check()  # builds the sorted structures; the mutations below must maintain them
+        ids = [r["CONTACT_ID"] for r in emu.tenant.records("Contacts")]
+        at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        for n, record_id in enumerate(ids[::7]):
+            emu.tenant.update("Contacts", record_id, at=at + timedelta(seconds=n % 3))
+        for record_id in ids[3::11]:
+            emu.tenant.delete("Contacts", record_id)
+        emu.tenant.create("Contacts", DATE_UPDATED_UTC="2020-01-01 00:00:00")
+        emu.tenant.create("Contacts")
+        emu.tenant.update("Contacts", ids[1], at=datetime(2019, 5, 5, tzinfo=timezone.utc))
+        check()
+
+
+def test_cached_pages_follow_mutations_and_modes() -> None:
+    config = EmulatorConfig(seed=4, profile="test", api_key=KEY)
+    with Emulator(config) as emu, httpx.Client(base_url=emu.base_url, auth=(KEY, "")) as c:
+
+        def served(**params) -> list[dict]:
+            return c.get("Contacts", params={"top": 500, **params}).json()
+
+        first = served()
+        assert served() == first == emu.tenant.records("Contacts")[:500]  # now from cache
+        brief = served(brief="true")
+        assert all("LINKS" not in r for r in brief)
+        linked = next(r for r in first[5:] if r["ORGANISATION_ID"] and r["LINKS"])  # not edited
+        org = linked["ORGANISATION_ID"]
+        emu.tenant.update("Contacts", first[0]["CONTACT_ID"], {"TITLE": "Cache Buster"})
+        emu.tenant.delete("Organisations", org)  # its contacts lose the link
+        emu.tenant.update("Contacts", first[1]["CONTACT_ID"], {"CUSTOMFIELDS": {"Hobby__c": None}})
+        expected = emu.tenant.records("Contacts")[:500]
+        assert served() == expected and expected[0]["TITLE"] == "Cache Buster"
+        again = next(r for r in served() if r["CONTACT_ID"] == linked["CONTACT_ID"])
+        assert all(link["LINK_OBJECT_ID"] != org for link in again["LINKS"])
+        assert c.get(f"Contacts/{linked['CONTACT_ID']}").json() == again
+        emu.configure(unset_custom_fields="omit")
+        omitted = served()
+        assert omitted == emu.tenant.records("Contacts")[:500] != expected
+        assert all(f["FIELD_VALUE"] is not None for r in omitted for f in r["CUSTOMFIELDS"])
+        emu.configure(brief_arrays="empty", cache_mb=0, readahead_pages=0)
+        assert all(r["LINKS"] == [] for r in served(brief="true"))
+        assert served(brief="false") == omitted
+
+
+@pytest.mark.parametrize("level", [0, 9])
+def test_gzip_level_switch(emu: Emulator, level: int) -> None:
+    emu.configure(gzip_level=level)
+    url, headers = emu.base_url + "Contacts?top=100", {"Accept-Encoding": "gzip"}
+    r = httpx.get(url, auth=(KEY, ""), headers=headers)
+    assert r.headers.get("content-encoding") == ("gzip" if level else None)
+    assert r.json() == emu.tenant.records("Contacts")[:100]
+    with pytest.raises(ValueError):
+        emu.configure(gzip_level=10)
+
+
 # ---------------------------------------------------------------------------- search
 def _boundary(records: list[dict]) -> str:
     """A DATE_UPDATED_UTC value shared by several records (a bulk update second)."""
@@ -486,6 +658,140 @@ def test_fail_next_queue_then_normal_service(emu: Emulator, client) -> None:
     assert all("Message" in r.json() for r in (r1, r2, r3))
     assert client.get("Contacts").status_code == 200
     assert client.get("Leads").status_code == 200
+
+
+# ---------------------------------------------------------------------------- connection faults
+def _outcome(client: httpx.Client, path: str, **kw) -> str:
+    """What the client saw: a status code, or the name of the httpx exception."""
+    try:
+        r = client.get(path, **kw)
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+    try:
+        json.loads(r.content)
+    except ValueError:
+        return f"{r.status_code} invalid JSON"
+    return str(r.status_code)
+
+
+def test_fail_next_connection_faults_as_the_client_sees_them(emu: Emulator, client) -> None:
+    before = emu.tenant.records("Contacts")
+    emu.configure(
+        fail_next={"Contacts": ["reset", "truncated", "timeout", "timeout", 500, "503"]},
+        timeout_hold_s=0.4,
+    )
+    seen = [
+        _outcome(client, "Contacts/Search", params={"top": 200}),
+        _outcome(client, "Contacts", params={"top": 200}),
+        _outcome(client, "Contacts", timeout=0.15),  # a client timeout shorter than the hold
+        _outcome(client, "Contacts"),  # a patient client: the hold ends, the line drops
+        _outcome(client, "Contacts"),
+        _outcome(client, "Contacts"),
+    ]
+    assert seen == [
+        "ReadError", "RemoteProtocolError", "ReadTimeout", "RemoteProtocolError", "500", "503"
+    ]  # fmt: skip
+    assert _outcome(client, "Contacts") == "200"
+    time.sleep(0.3)  # the abandoned hold notices the client left
+    log = [(e.status, e.fault) for e in emu.requests]
+    assert log == [
+        (0, "reset"), (200, "truncated"), (0, "timeout"), (0, "timeout"), (500, "500"),
+        (503, "503"), (200, None),
+    ]  # fmt: skip
+    assert emu.requests[2].duration < 0.4  # ended when the client gave up, not at 0.4 s
+    assert emu.requests[3].duration >= 0.4
+    summary = httpx.get(emu.url + "/_emulator/requests").json()
+    assert summary["by_fault"] == {"reset": 1, "truncated": 1, "timeout": 2, "500": 1, "503": 1}
+    assert emu.tenant.records("Contacts") == before
+
+
+def test_truncated_answers_promise_the_whole_body(emu: Emulator) -> None:
+    emu.configure(fail_next={"Leads": ["truncated"]})
+    url = emu.base_url + "Leads?top=50"
+    with httpx.stream("GET", url, auth=(KEY, ""), headers={"Accept-Encoding": "gzip"}) as r:
+        assert r.status_code == 200 and "content-encoding" not in r.headers
+        promised = int(r.headers["content-length"])
+        received = bytearray()
+        with pytest.raises(httpx.RemoteProtocolError):
+            for chunk in r.iter_raw():
+                received += chunk
+    full = httpx.get(url, auth=(KEY, ""), headers={"Accept-Encoding": "identity"}).content
+    assert promised == len(full) and bytes(received) == full[: len(full) // 2]
+
+
+def test_fault_rate_is_reproducible_and_mixes_every_kind(emu: Emulator) -> None:
+    def run() -> list[str]:
+        emu.configure(fault_rate=0.4, timeout_hold_s=0.05)  # restarts the request numbering
+        with httpx.Client(base_url=emu.base_url, auth=(KEY, ""), timeout=5) as c:
+            return [_outcome(c, "Countries") for _ in range(90)]
+
+    first = run()
+    log = emu.requests
+    second = run()
+    assert first == second  # the same seed and request numbers give the same faults
+    kinds = Counter(first)
+    assert set(kinds) == {
+        "200",
+        "500",
+        "502",
+        "503",
+        "ReadError",
+        "RemoteProtocolError",
+    }  # fmt: skip  (timeouts and truncations both end in RemoteProtocolError here)
+    faulted = [e for e in log if e.fault is not None]
+    assert 20 <= len(faulted) <= 55 and len(faulted) == 90 - kinds["200"]
+    assert Counter(e.fault for e in faulted).keys() == {
+        "500", "502", "503", "timeout", "reset", "truncated"
+    }  # fmt: skip
+    assert {e.status for e in faulted if e.fault in ("reset", "timeout")} == {0}
+    assert {e.status for e in faulted if e.fault == "truncated"} == {200}
+    emu.configure(fault_rate=0.0)
+    assert _outcome(httpx.Client(base_url=emu.base_url, auth=(KEY, "")), "Countries") == "200"
+
+
+def test_five_percent_of_requests_fail_with_a_chosen_mix(emu: Emulator, client) -> None:
+    emu.configure(fault_rate=0.05, fault_mix={"500": 3, "503": 1})
+    statuses = Counter(client.get("Countries").status_code for _ in range(400))
+    assert set(statuses) <= {200, 500, 503} and statuses[500] > statuses[503] > 0
+    assert 8 <= statuses[500] + statuses[503] <= 35  # binomial(400, 0.05): 20 ± 12
+    with pytest.raises(ValueError):
+        emu.configure(fault_mix={"418": 1})
+    with pytest.raises(ValueError):
+        emu.configure(fault_rate=1.5)
+    with pytest.raises(ValueError):
+        emu.configure(fail_next={"Contacts": ["explode"]})
+
+
+def test_a_held_request_does_not_delay_shutdown() -> None:
+    config = EmulatorConfig(seed=3, profile="tiny", api_key=KEY, timeout_hold_s=60)
+    config.fail_next = {"Contacts": ["timeout"]}
+    emulator = Emulator(config).start()
+    outcome: list[str] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(
+            _outcome(httpx.Client(auth=(KEY, ""), timeout=30), emulator.base_url + "Contacts")
+        )
+    )
+    worker.start()
+    deadline = time.monotonic() + 5
+    while emulator._state.limits.in_flight == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    emulator.stop()
+    worker.join(timeout=10)
+    assert time.monotonic() - started < 3
+    assert outcome == ["RemoteProtocolError"]
+
+
+def test_latency_jitter_spreads_request_times(emu: Emulator, client) -> None:
+    emu.configure(latency_ms=120, latency_jitter_ms=100)
+    for _ in range(16):
+        client.get("Countries")
+    durations = [e.duration for e in emu.requests]
+    assert min(durations) >= 0.015 and max(durations) < 0.5
+    assert max(durations) - min(durations) > 0.06
+    with pytest.raises(ValueError):
+        emu.configure(latency_jitter_ms=-1)
 
 
 def test_daily_quota_gives_429_with_remaining_zero(emu: Emulator, client) -> None:
@@ -878,8 +1184,73 @@ def test_cli_serves_on_a_free_port_until_sigterm(tmp_path: Path) -> None:
 def test_a_million_contacts_start_fast_and_page() -> None:
     started = time.monotonic()
     config = EmulatorConfig(seed=1, profile="tiny", api_key=KEY, sizes={"Contacts": 1_000_000})
-    with Emulator(config) as big:
+    with Emulator(config) as big, httpx.Client(base_url=big.base_url, auth=(KEY, "")) as c:
         assert time.monotonic() - started < 5
-        params = {"skip": 999_500, "top": 500, "count_total": "true"}
-        r = httpx.get(big.base_url + "Contacts", params=params, auth=(KEY, ""))
-        assert r.headers["x-total-count"] == "1000000" and len(r.json()) == 500
+        tenant, n = big.tenant, 1_000_000
+        for skip in (0, n - 500):
+            r = c.get("Contacts", params={"skip": skip, "top": 500, "count_total": "true"})
+            page = r.json()
+            assert r.headers["x-total-count"] == "1000000" and len(page) == 500
+            assert [x["CONTACT_ID"] for x in page] == [
+                tenant.id("Contacts", i) for i in range(skip, skip + 500)
+            ]
+            assert page[0] == tenant.get("Contacts", page[0]["CONTACT_ID"])
+            assert page[-1] == tenant.get("Contacts", page[-1]["CONTACT_ID"])
+            assert all(x["CUSTOMFIELDS"] and "TAGS" in x and "LINKS" in x for x in page)
+        assert c.get("Contacts", params={"skip": n, "top": 500}).json() == []
+        # an incremental read: total and last page come from the sorted time array
+        cut = "2026-06-01 00:00:00"
+        epoch = int(datetime.strptime(cut, TS_FORMAT).replace(tzinfo=timezone.utc).timestamp())
+        newer = sum(1 for i in range(n) if tenant.updated("Contacts", i) > epoch)
+        params = {"updated_after_utc": cut, "top": 500, "count_total": "true"}
+        r = c.get("Contacts/Search", params={**params, "skip": newer - 10})
+        assert int(r.headers["x-total-count"]) == newer and len(r.json()) == 10
+        assert all(x["DATE_UPDATED_UTC"] > cut for x in r.json())
+        big.configure(order="updated")
+        last = c.get("Contacts/Search", params={**params, "skip": newer - 500}).json()
+        stamps = [x["DATE_UPDATED_UTC"] for x in last]
+        assert stamps == sorted(stamps) and len(last) == 500
+        newest = max(tenant.updated("Contacts", i) for i in range(n))
+        assert stamps[-1] == datetime.fromtimestamp(newest, timezone.utc).strftime(TS_FORMAT)
+
+
+def test_cli_takes_the_new_switches() -> None:
+    from insightly_emulator.__main__ import config_from, parser
+
+    args = parser().parse_args([
+        "--fault-rate", "0.05", "--fault-mix", '{"500": 2, "reset": 1}', "--timeout-hold-s", "3",
+        "--drift", '{"entity": "Contacts", "updates": 2}', "--latency-jitter-ms", "5",
+        "--gzip-level", "0", "--cache-mb", "16", "--readahead-pages", "0",
+        "--fail-next", '{"Leads": ["truncated", 503]}',
+    ])  # fmt: skip
+    cfg = config_from(args)
+    assert (cfg.fault_rate, cfg.fault_mix, cfg.timeout_hold_s) == (0.05, {"500": 2, "reset": 1}, 3)
+    assert cfg.drift == {"entity": "Contacts", "every_n_pages": 1, "creates": 0, "updates": 2,
+                         "deletes": 0}  # fmt: skip
+    assert (cfg.latency_jitter_ms, cfg.gzip_level, cfg.cache_mb, cfg.readahead_pages) == (
+        5, 0, 16, 0)  # fmt: skip
+    assert cfg.fail_next == {"Leads": ["truncated", 503]}
+    assert config_from(parser().parse_args([])).fault_mix == dict.fromkeys(
+        ("500", "502", "503", "timeout", "reset", "truncated"), 1.0
+    )
+
+
+def test_admin_configure_sets_the_new_switches(tiny: Emulator) -> None:
+    body = {
+        "fault_rate": 0.1,
+        "fault_mix": {"503": 1},
+        "latency_jitter_ms": 2,
+        "drift": {"entity": "Notes", "deletes": 1},
+        "fail_next": {"Contacts": ["reset"]},
+    }
+    r = httpx.post(tiny.url + "/_emulator/configure", json=body)
+    assert r.status_code == 200, r.text
+    switches = r.json()
+    assert switches["fault_mix"] == {"503": 1.0} and switches["fail_next"] == {
+        "Contacts": ["reset"]
+    }
+    assert switches["drift"]["entity"] == "Notes" and switches["drift"]["every_n_pages"] == 1
+    bad = httpx.post(tiny.url + "/_emulator/configure", json={"drift": {"entity": "Countries"}})
+    assert bad.status_code == 400
+    health = httpx.get(tiny.url + "/_emulator/health").json()
+    assert health["ok"] and health["render_cache"]["budget"] == 256 * 1024 * 1024

@@ -10,6 +10,6 @@ Never imported by production code.
 from .config import EmulatorConfig
 from .requestlog import RequestLogEntry
 from .server import Emulator
-from .store import Tenant
+from .store import DriftEvent, Tenant
 
-__all__ = ["Emulator", "EmulatorConfig", "RequestLogEntry", "Tenant"]
+__all__ = ["DriftEvent", "Emulator", "EmulatorConfig", "RequestLogEntry", "Tenant"]

@@ -42,12 +42,31 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-in-flight", type=int)
     p.add_argument("--no-retry-after", action="store_true", help="429s without Retry-After")
     p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--latency-jitter-ms", type=float, default=0.0, help="± uniform, per request")
+    p.add_argument("--gzip-level", type=int, default=1, help="0 disables gzip")
+    p.add_argument("--cache-mb", type=float, default=256.0, help="serialised-record cache")
+    p.add_argument("--readahead-pages", type=int, default=2, help="0 disables read-ahead")
     for name, choices in CHOICES.items():
         p.add_argument(f"--{name.replace('_', '-')}", choices=choices, default=choices[0])
     p.add_argument("--forbidden", action="append", default=[], metavar="ENTITY=403|404")
     p.add_argument("--non-array", action="append", default=[], metavar="ENTITY")
     p.add_argument("--broken-json", action="append", default=[], metavar="ENTITY")
-    p.add_argument("--fail-next", default="{}", metavar="JSON", help='e.g. {"Contacts": [500]}')
+    p.add_argument(
+        "--fail-next", default="{}", metavar="JSON", help='e.g. {"Contacts": [500, "reset"]}'
+    )
+    p.add_argument("--fault-rate", type=float, default=0.0, help="share of requests that fail")
+    p.add_argument(
+        "--fault-mix",
+        metavar="JSON",
+        help='weights, e.g. {"500": 2, "reset": 1}; kinds 500 502 503 timeout reset truncated',
+    )
+    p.add_argument("--timeout-hold-s", type=float, default=65.0)
+    p.add_argument(
+        "--drift",
+        default="{}",
+        metavar="JSON",
+        help='e.g. {"entity": "Contacts", "every_n_pages": 1, "updates": 3, "deletes": 2}',
+    )
     return p
 
 
@@ -63,10 +82,18 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         max_in_flight=args.max_in_flight,
         retry_after=not args.no_retry_after,
         latency_ms=args.latency_ms,
+        latency_jitter_ms=args.latency_jitter_ms,
+        gzip_level=args.gzip_level,
+        cache_mb=args.cache_mb,
+        readahead_pages=args.readahead_pages,
         forbidden=_pairs(args.forbidden, int),  # type: ignore[arg-type]
         non_array=set(args.non_array),
         broken_json=set(args.broken_json),
         fail_next=json.loads(args.fail_next),
+        fault_rate=args.fault_rate,
+        timeout_hold_s=args.timeout_hold_s,
+        drift=json.loads(args.drift),
+        **({"fault_mix": json.loads(args.fault_mix)} if args.fault_mix else {}),
         **{name: getattr(args, name) for name in CHOICES},
     )
 

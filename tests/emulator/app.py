@@ -1,10 +1,12 @@
 """The Starlette application: auth, limits, failure injection, routing, JSON replies.
 
 Order of checks for an API request: authentication (401) -> daily quota (429, Remaining
-0) -> per-second rate and concurrency (429, Remaining > 0) -> latency -> routing (404/405)
--> injected failures (fail_next, forbidden) -> the endpoint -> non_array / broken_json.
+0) -> per-second rate and concurrency (429, Remaining > 0) -> latency (± jitter) ->
+rate faults (``fault_rate``) -> routing (404/405) -> injected failures (fail_next,
+forbidden) -> the endpoint -> non_array / broken_json -> drift -> gzip.
 Every answer, errors included, carries X-RateLimit-Limit/Remaining and the
-``application/json; charset=utf-8`` content type.
+``application/json; charset=utf-8`` content type; bodies of 500 bytes or more are
+gzipped (``gzip_level``) for clients that accept it.  Faulted requests never change data.
 """
 
 from __future__ import annotations
@@ -16,26 +18,28 @@ import hmac
 import json
 import logging
 import time
+import zlib
 from datetime import datetime, timezone
 from typing import Any
 
 import anyio.to_thread
+import orjson
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp
 
-from .config import switches_as_json
+from .config import CONNECTION_FAULTS, EmulatorConfig, switches_as_json
+from .faults import ConnectionFault, hold
 from .handlers import LIST_KINDS, Reply, handle
 from .params import ApiError, parse_utc
-from .requestlog import RequestLogMiddleware
-from .routing import resolve
+from .requestlog import FAULT, RequestLogMiddleware
+from .routing import Route, resolve
 from .state import EmulatorState
 
 CONTENT_TYPE = "application/json; charset=utf-8"
+GZIP_MIN_SIZE = 500
 log = logging.getLogger("insightly_emulator")
 FORBIDDEN_MESSAGES = {403: "user doesn't have access", 404: "Not Found"}
 INJECTED_MESSAGES = {
@@ -50,7 +54,16 @@ ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 def dumps(payload: Any) -> bytes:
     """Compact UTF-8 JSON; stable key order, so the same data gives the same bytes."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        return orjson.dumps(payload)
+    except TypeError:  # e.g. an int beyond 64 bits, which orjson refuses
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def gzip_bytes(body: bytes, level: int) -> bytes:
+    """gzip with a zero mtime, so equal bodies compress to equal bytes."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+    return compressor.compress(body) + compressor.flush()
 
 
 def api_key_from(header: str | None) -> str | None:
@@ -96,24 +109,26 @@ class Api:
             headers["retry-after"] = str(retry_after)
         return Response(dumps({"Message": message}), status_code=status, headers=headers)
 
-    async def _latency(self) -> None:
-        if self.state.config.latency_ms:
-            await asyncio.sleep(self.state.config.latency_ms / 1000.0)
+    async def _latency(self, number: int) -> None:
+        seconds = self.state.latency_s(number)
+        if seconds:
+            await asyncio.sleep(seconds)
 
     async def endpoint(self, request: Request) -> Response:
         cfg = self.state.config
+        number = self.state.next_request()
         key = api_key_from(request.headers.get("authorization"))
         if key is None or not hmac.compare_digest(key.encode(), cfg.api_key.encode()):
-            await self._latency()
+            await self._latency(number)
             return self._error(401, "Authentication failed")
         verdict = self.state.limits.admit(cfg.daily_limit, cfg.rate_limit_per_s, cfg.max_in_flight)
         if not verdict.ok:
-            await self._latency()
+            await self._latency(number)
             remaining = 0 if verdict.quota_spent else None
             return self._error(429, verdict.message, verdict.retry_after, remaining)
         try:
-            await self._latency()  # inside the in-flight window, so it counts as concurrency
-            return await self._serve(request)
+            await self._latency(number)  # inside the in-flight window, so it counts as concurrency
+            return await self._serve(request, number)
         except ApiError as exc:
             return self._error(exc.status, exc.message, exc.retry_after)
         except Exception:
@@ -122,30 +137,84 @@ class Api:
         finally:
             self.state.limits.release()
 
-    async def _serve(self, request: Request) -> Response:
+    async def _serve(self, request: Request, number: int) -> Response:
         state, cfg = self.state, self.state.config
+        fault: int | str | None = state.rate_fault(number)
         route = resolve(request.url.path, request.method)
-        injected = state.pop_failure(route.entity)
-        if injected is not None:
-            raise ApiError(injected, INJECTED_MESSAGES.get(injected, "Injected failure"), 1)
+        if fault is None:
+            fault = state.pop_failure(route.entity)
+        params = {k.lower(): v for k, v in request.query_params.multi_items()}
+        if fault is not None:
+            request.scope[FAULT] = str(fault)
+            if fault in CONNECTION_FAULTS:
+                return await self._connection_fault(request, str(fault), route, params)
+            status = int(fault)
+            raise ApiError(status, INJECTED_MESSAGES.get(status, "Injected failure"), 1)
         forbidden = state.switch_for(cfg.forbidden, route.entity)
         if forbidden and route.kind in LIST_KINDS | {"single"}:
             raise ApiError(forbidden, FORBIDDEN_MESSAGES[forbidden])
-        params = {k.lower(): v for k, v in request.query_params.multi_items()}
-        reply: Reply = await anyio.to_thread.run_sync(handle, route, params, cfg, state.tenant)
+        gzip_ok = "gzip" in request.headers.get("accept-encoding", "").lower()
+        body, headers = await anyio.to_thread.run_sync(
+            self._reply, route, params, cfg, gzip_ok, True
+        )
+        return Response(body, status_code=200, headers=headers)
+
+    def _reply(
+        self,
+        route: Route,
+        params: dict[str, str],
+        cfg: EmulatorConfig,
+        gzip_ok: bool,
+        complete: bool,
+    ) -> tuple[bytes, dict[str, str]]:
+        """Body and headers of a 200 (in a worker thread: generating a page takes a while).
+
+        ``complete`` is False for a truncated answer: no drift, no gzip.
+        """
+        with self.state.tenant.serving():
+            return self._reply_serving(route, params, cfg, gzip_ok, complete)
+
+    def _reply_serving(
+        self,
+        route: Route,
+        params: dict[str, str],
+        cfg: EmulatorConfig,
+        gzip_ok: bool,
+        complete: bool,
+    ) -> tuple[bytes, dict[str, str]]:
+        state = self.state
+        reply: Reply = handle(route, params, cfg, state.tenant)
         headers = self._headers()
         if reply.total is not None:
             headers["x-total-count"] = str(reply.total)
+        body = reply.body if reply.body is not None else dumps(reply.payload)
         if route.kind in LIST_KINDS:
-            if state.switch_for({k: True for k in cfg.non_array}, route.entity):
-                return Response(
-                    dumps({"Message": "An error has occurred."}), status_code=200, headers=headers
-                )
-            if state.switch_for({k: True for k in cfg.broken_json}, route.entity):
-                body = await anyio.to_thread.run_sync(dumps, reply.payload)
-                return Response(body[: max(1, len(body) // 2)], status_code=200, headers=headers)
-        body = await anyio.to_thread.run_sync(dumps, reply.payload)
-        return Response(body, status_code=200, headers=headers)
+            if state.switch_for(dict.fromkeys(cfg.non_array, True), route.entity):
+                body = dumps({"Message": "An error has occurred."})
+            elif state.switch_for(dict.fromkeys(cfg.broken_json, True), route.entity):
+                body = body[: max(1, len(body) // 2)]
+            if complete:
+                state.after_page(route.entity)
+                if reply.more is not None:
+                    state.tenant.read_ahead(*reply.more, pages=cfg.readahead_pages)
+        if complete and gzip_ok and cfg.gzip_level and len(body) >= GZIP_MIN_SIZE:
+            body = gzip_bytes(body, cfg.gzip_level)
+            headers["content-encoding"] = "gzip"
+            headers["vary"] = "Accept-Encoding"
+        return body, headers
+
+    async def _connection_fault(
+        self, request: Request, kind: str, route: Route, params: dict[str, str]
+    ) -> Response:
+        if kind == "timeout":
+            await hold(request, self.state.config.timeout_hold_s, self.state.stopping)
+            return ConnectionFault(kind)
+        if kind == "reset":
+            return ConnectionFault(kind)
+        body, headers = await anyio.to_thread.run_sync(
+            self._reply, route, params, self.state.config, False, False
+        )
+        return ConnectionFault(kind, body, headers)
 
 
 def _admin_routes(state: EmulatorState) -> list[StarletteRoute]:
@@ -172,16 +241,23 @@ def _admin_routes(state: EmulatorState) -> list[StarletteRoute]:
             return Response(dumps({"Message": str(exc)}), 400, {"content-type": CONTENT_TYPE})
         return Response(dumps(result), headers={"content-type": CONTENT_TYPE})
 
+    async def drift(request: Request) -> Response:
+        if request.method == "DELETE":
+            state.clear_drift_log()
+            return Response(dumps({"cleared": True}), headers={"content-type": CONTENT_TYPE})
+        events = [event._asdict() for event in state.drift_log()]
+        return Response(dumps(events), headers={"content-type": CONTENT_TYPE})
+
     async def health(request: Request) -> Response:
-        return Response(
-            dumps({"ok": True, "time": time.time()}), headers={"content-type": CONTENT_TYPE}
-        )
+        body = {"ok": True, "time": time.time(), "render_cache": state.tenant.rendered.stats()}
+        return Response(dumps(body), headers={"content-type": CONTENT_TYPE})
 
     return [
         StarletteRoute("/_emulator/requests", requests_, methods=["GET", "DELETE"]),
         StarletteRoute("/_emulator/configure", configure, methods=["POST"]),
         StarletteRoute("/_emulator/mutate", mutate, methods=["POST"]),
         StarletteRoute("/_emulator/health", health, methods=["GET"]),
+        StarletteRoute("/_emulator/drift", drift, methods=["GET", "DELETE"]),
     ]
 
 
@@ -203,12 +279,11 @@ def _mutate(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_app(state: EmulatorState) -> ASGIApp:
-    """Starlette app (gzip for clients that accept it) wrapped by the request log."""
+    """Starlette app wrapped by the request log."""
     app = Starlette(
         routes=[
             *_admin_routes(state),
             StarletteRoute("/{path:path}", Api(state).endpoint, methods=ALL_METHODS),
         ],
-        middleware=[Middleware(GZipMiddleware, minimum_size=500, compresslevel=6)],
     )
     return RequestLogMiddleware(app, state.log)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .catalog import spec
+
 DEFAULT_ANCHOR = datetime(2026, 6, 30, 0, 0, 0, tzinfo=timezone.utc)
 
 # Allowed values of the enumerated switches; the first one is the default.
@@ -38,6 +40,17 @@ DATA_FIELDS = frozenset({"seed", "profile", "anchor", "sizes", "scale"})
 
 PROFILES = ("test", "demo", "tiny")
 
+# Injected failures beside plain status codes: "timeout" holds the request for
+# timeout_hold_s and then closes the connection without an answer, "reset" aborts the
+# TCP connection (RST) without an answer, "truncated" sends a 200 whose Content-Length
+# promises the whole body, sends half of it and closes the connection.
+CONNECTION_FAULTS = ("timeout", "reset", "truncated")
+FAULT_KINDS = ("500", "502", "503", *CONNECTION_FAULTS)
+DEFAULT_FAULT_MIX = dict.fromkeys(FAULT_KINDS, 1.0)
+# drift: after every_n_pages served pages of a list/search of ``entity``, create, update
+# (DATE_UPDATED_UTC = now) and delete that many records, chosen from the seed.
+DRIFT_KEYS = {"entity": None, "every_n_pages": 1, "creates": 0, "updates": 0, "deletes": 0}
+
 
 @dataclass
 class EmulatorConfig:
@@ -61,6 +74,10 @@ class EmulatorConfig:
     max_in_flight: int | None = None
     retry_after: bool = True
     latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0  # each request waits latency_ms ± up to this, uniformly
+    gzip_level: int = 1  # 0: never compress; 1-9: zlib level for clients accepting gzip
+    cache_mb: float = 256.0  # memory for serialised records kept between requests
+    readahead_pages: int = 2  # after a full page, render the next ones in the background
 
     # --- UNCONFIRMED semantics (see CHOICES) --------------------------------------------
     top_over_max: str = "clamp"
@@ -75,9 +92,17 @@ class EmulatorConfig:
     forbidden: dict[str, int] = field(default_factory=dict)
     non_array: set[str] = field(default_factory=set)
     broken_json: set[str] = field(default_factory=set)
-    fail_next: dict[str, list[int]] = field(default_factory=dict)
+    fail_next: dict[str, list[int | str]] = field(default_factory=dict)
+    fault_rate: float = 0.0  # share of API requests that fail (reproducible per seed)
+    fault_mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_FAULT_MIX))
+    timeout_hold_s: float = 65.0  # how long a "timeout" fault holds the request
+    # records change between the pages of one read, see ``DRIFT_KEYS``
+    drift: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.fail_next = {k: [_failure(c) for c in v] for k, v in self.fail_next.items()}
+        self.fault_mix = {str(k): float(v) for k, v in self.fault_mix.items()}
+        self.drift = _drift(self.drift)
         validate(self)
 
 
@@ -103,14 +128,62 @@ def validate(cfg: EmulatorConfig) -> None:
         raise ValueError("rate_limit_per_s must be > 0 or None")
     if cfg.max_in_flight is not None and cfg.max_in_flight < 1:
         raise ValueError("max_in_flight must be >= 1 or None")
-    if cfg.latency_ms < 0:
-        raise ValueError("latency_ms must be >= 0")
+    for name in ("latency_ms", "latency_jitter_ms", "timeout_hold_s", "cache_mb"):
+        if getattr(cfg, name) < 0:
+            raise ValueError(f"{name} must be >= 0")
+    if cfg.readahead_pages < 0:
+        raise ValueError("readahead_pages must be >= 0")
+    if not 0 <= cfg.gzip_level <= 9:
+        raise ValueError("gzip_level must be between 0 and 9")
+    if not 0.0 <= cfg.fault_rate <= 1.0:
+        raise ValueError("fault_rate must be between 0 and 1")
+    for kind, weight in cfg.fault_mix.items():
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"fault_mix keys must be among {FAULT_KINDS}, not {kind!r}")
+        if weight < 0:
+            raise ValueError(f"fault_mix[{kind!r}] must be >= 0")
+    if cfg.fault_rate > 0 and sum(cfg.fault_mix.values()) <= 0:
+        raise ValueError("fault_mix needs a positive weight when fault_rate > 0")
+    _validate_drift(cfg.drift)
     for entity, code in cfg.forbidden.items():
         if code not in (403, 404):
             raise ValueError(f"forbidden[{entity!r}] must be 403 or 404, not {code!r}")
     for entity, codes in cfg.fail_next.items():
-        if not all(isinstance(c, int) and 400 <= c <= 599 for c in codes):
-            raise ValueError(f"fail_next[{entity!r}] must be a list of 4xx/5xx codes")
+        if not all(_is_failure(c) for c in codes):
+            raise ValueError(
+                f"fail_next[{entity!r}] must list 4xx/5xx codes or {CONNECTION_FAULTS}"
+            )
+
+
+def _is_failure(item: Any) -> bool:
+    if isinstance(item, str) and item in CONNECTION_FAULTS:
+        return True
+    if isinstance(item, str) and item.isdigit():
+        item = int(item)
+    return isinstance(item, int) and not isinstance(item, bool) and 400 <= item <= 599
+
+
+def _validate_drift(drift: dict[str, Any]) -> None:
+    if not drift:
+        return
+    unknown = set(drift) - set(DRIFT_KEYS)
+    if unknown:
+        raise ValueError(f"drift has unknown keys {sorted(unknown)}; known: {sorted(DRIFT_KEYS)}")
+    entity = drift.get("entity")
+    if not isinstance(entity, str):
+        raise ValueError("drift needs an entity, e.g. {'entity': 'Contacts', 'updates': 3}")
+    try:
+        target = spec(entity)
+    except KeyError:
+        raise ValueError(f"drift: unknown entity {entity!r}") from None
+    if target.kind != "record" or not target.numeric_pk or target.name == "TeamMembers":
+        raise ValueError(f"drift: {target.name} is a lookup list; its records cannot change")
+    for name in ("every_n_pages", "creates", "updates", "deletes"):
+        value = drift.get(name, DRIFT_KEYS[name])
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"drift[{name!r}] must be an int >= 0")
+    if drift.get("every_n_pages", 1) < 1:
+        raise ValueError("drift['every_n_pages'] must be >= 1")
 
 
 def coerce_switch(name: str, value: Any) -> Any:
@@ -120,7 +193,15 @@ def coerce_switch(name: str, value: Any) -> Any:
     if name == "forbidden":
         return {str(k): int(v) for k, v in (value or {}).items()}
     if name == "fail_next":
-        return {str(k): [int(c) for c in v] for k, v in (value or {}).items()}
+        return {str(k): [_failure(c) for c in v] for k, v in (value or {}).items()}
+    if name == "fault_mix":
+        return {str(k): float(v) for k, v in (value or {}).items()}
+    if name == "drift":
+        return _drift(value)
+    if name in ("fault_rate", "timeout_hold_s", "latency_jitter_ms", "cache_mb"):
+        return float(value)
+    if name in ("gzip_level", "readahead_pages"):
+        return int(value)
     if name in ("rate_limit_per_s",) and value is not None:
         return float(value)
     if name in ("max_in_flight", "daily_limit") and value is not None:
@@ -130,6 +211,25 @@ def coerce_switch(name: str, value: Any) -> Any:
     if name == "retry_after":
         return bool(value)
     return value
+
+
+def _failure(item: Any) -> int | str:
+    """A fail_next item: status codes as ints ("503" too), connection faults as names."""
+    if isinstance(item, str):
+        text = item.strip().lower()
+        return int(text) if text.isdigit() else text
+    return item if isinstance(item, bool) else int(item)
+
+
+def _drift(value: Any) -> dict[str, Any]:
+    """A drift switch with its defaults filled in ({} or None switches drift off)."""
+    if not value:
+        return {}
+    out = {**DRIFT_KEYS, **dict(value)}
+    for name in ("every_n_pages", "creates", "updates", "deletes"):
+        if isinstance(out[name], float) and out[name].is_integer():
+            out[name] = int(out[name])
+    return out
 
 
 def switches_as_json(cfg: EmulatorConfig) -> dict[str, Any]:

@@ -23,6 +23,9 @@ LIST_KINDS = frozenset({"list", "search", "searchbytag"})
 class Reply:
     payload: Any
     total: int | None = None  # value of X-Total-Count, when asked for
+    body: bytes | None = None  # the payload already serialised (lists, single records)
+    # a full page: what to render ahead, (entity, query, order, skip, top, brief mode)
+    more: tuple[Any, ...] | None = None
 
 
 def handle(route: Route, params: dict[str, str], cfg: EmulatorConfig, tenant: Tenant) -> Reply:
@@ -30,10 +33,10 @@ def handle(route: Route, params: dict[str, str], cfg: EmulatorConfig, tenant: Te
     if kind in LIST_KINDS:
         return _collection(route, params, cfg, tenant)
     if kind == "single":
-        record = tenant.get(route.entity, int(route.arg))  # type: ignore[arg-type]
-        if record is None:
+        body = tenant.get_bytes(route.entity, int(route.arg))  # type: ignore[arg-type]
+        if body is None:
             raise ApiError(404, f"{BY_NAME[route.entity].link_name or route.entity} not found")
-        return Reply(record)
+        return Reply(None, body=body)
     if kind == "me":
         return Reply(tenant.records("Users")[0])
     if kind == "tags":
@@ -63,16 +66,16 @@ def handle(route: Route, params: dict[str, str], cfg: EmulatorConfig, tenant: Te
 def _collection(route: Route, params: dict[str, str], cfg: EmulatorConfig, tenant: Tenant) -> Reply:
     spec = BY_NAME[route.entity]
     if spec.kind == "static":
-        records, _ = tenant.select(spec.name, Query(), "id", 0, None)
-        return Reply(records)
+        body, _, _ = tenant.select_bytes(spec.name, Query(), "id", 0, None)
+        return Reply(None, body=body)
     skip, top = parse_paging(params, cfg.top_over_max)
     count_total = parse_bool("count_total", params.get("count_total"))
     brief = spec.kind == "record" and parse_bool("brief", params.get("brief"))
     query = _query(route, spec, params, cfg)
-    records, total = tenant.select(spec.name, query, cfg.order, skip, top)
-    if brief:
-        records = [_brief(r, cfg.brief_arrays) for r in records]
-    return Reply(records, total if count_total else None)
+    brief_mode = cfg.brief_arrays if brief else None
+    body, total, ids = tenant.select_bytes(spec.name, query, cfg.order, skip, top, brief_mode)
+    more = (spec.name, query, cfg.order, skip, top, brief_mode) if len(ids) == top else None
+    return Reply(None, total if count_total else None, body=body, more=more)
 
 
 def _query(route: Route, spec: EntitySpec, params: dict[str, str], cfg: EmulatorConfig) -> Query:
@@ -122,13 +125,6 @@ def _is_search_field(spec: EntitySpec, name: str) -> bool:
     if any(f.lower() == lowered and f not in ARRAY_KEYS for f in spec.fields):
         return True
     return any(f.name.lower() == lowered for f in customfields.field_defs(spec))
-
-
-def _brief(record: dict[str, Any], mode: str) -> dict[str, Any]:
-    """Top-level scalars only; arrays removed or emptied (UNCONFIRMED, a switch)."""
-    if mode == "empty":
-        return {k: ([] if isinstance(v, list) else v) for k, v in record.items()}
-    return {k: v for k, v in record.items() if not isinstance(v, list)}
 
 
 def _tags(params: dict[str, str], cfg: EmulatorConfig, tenant: Tenant) -> Reply:

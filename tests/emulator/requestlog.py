@@ -3,6 +3,10 @@
 Tests assert on it ("the pipeline never sent top > 500", "it retried the 503 twice");
 other processes read the aggregated counts at ``GET /_emulator/requests``.  Admin
 requests (``/_emulator/...``) are not logged.  Times are ``time.time()`` floats.
+
+Injected failures carry their kind in ``fault`` ("500", "429", "timeout", "reset",
+"truncated", ...).  A request answered without any response ("timeout", "reset") is
+logged with status 0; a "truncated" one with the 200 it started to send.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ADMIN_PREFIX = "/_emulator"
+# Keys in the ASGI scope shared with the app (the scope dict is passed down unchanged).
+RAW_SEND = "emulator.raw_send"  # the server's own send, bypassing every wrapper
+FAULT = "emulator.fault"  # kind of an injected failure
+STATUS = "emulator.status"  # status to log when the response bypassed the wrappers
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,7 @@ class RequestLogEntry:
     status: int
     started: float
     finished: float
+    fault: str | None = None
 
     @property
     def duration(self) -> float:
@@ -61,6 +70,7 @@ class RequestLog:
             "by_path": dict(Counter(e.path for e in entries)),
             "by_status": dict(Counter(str(e.status) for e in entries)),
             "by_path_status": {p: dict(c) for p, c in by_path_status.items()},
+            "by_fault": dict(Counter(e.fault for e in entries if e.fault is not None)),
         }
 
 
@@ -84,13 +94,17 @@ class RequestLogMiddleware:
                 status = message["status"]
             await send(message)
 
+        scope[RAW_SEND] = send
         try:
             await self.app(scope, receive, capture)
         finally:
             query = scope.get("query_string", b"").decode("latin-1")
             params = dict(parse_qsl(query, keep_blank_values=True))
+            fault = scope.get(FAULT)
+            if STATUS in scope:
+                status = scope[STATUS]
             self.log.add(
                 RequestLogEntry(
-                    scope["method"], scope["path"], params, status, started, time.time()
+                    scope["method"], scope["path"], params, status, started, time.time(), fault
                 )
             )

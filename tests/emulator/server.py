@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import sys
 import threading
 import time
 from types import TracebackType
@@ -20,9 +21,10 @@ from .app import build_app
 from .config import EmulatorConfig
 from .requestlog import RequestLogEntry
 from .state import EmulatorState
-from .store import Tenant
+from .store import DriftEvent, Tenant
 
 START_TIMEOUT_S = 15.0
+SWITCH_INTERVAL_S = 0.001
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -38,15 +40,29 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, telling held requests ("timeout" faults) to end when asked to exit."""
+
+    def __init__(self, config: uvicorn.Config, state: EmulatorState) -> None:
+        super().__init__(config)
+        self.state = state
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.state.stopping.set()
+        super().handle_exit(sig, frame)
+
+
 def _uvicorn_server(state: EmulatorState) -> uvicorn.Server:
     config = uvicorn.Config(
         build_app(state),
+        http="h11",  # the connection faults reach the socket through h11's request cycle
         log_level="warning",
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=2,
     )
-    return uvicorn.Server(config)
+    state.stopping.clear()
+    return _Server(config, state)
 
 
 class Emulator:
@@ -91,6 +107,7 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        self._state.stopping.set()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -134,6 +151,14 @@ class Emulator:
     def clear_requests(self) -> None:
         self._state.log.clear()
 
+    @property
+    def drift_log(self) -> list[DriftEvent]:
+        """Every change the ``drift`` switch made, oldest first: (op, entity, id, time)."""
+        return self._state.drift_log()
+
+    def clear_drift_log(self) -> None:
+        self._state.clear_drift_log()
+
     def configure(self, **switches: Any) -> None:
         """Change switches at runtime, e.g. ``configure(forbidden={"Ticket": 403})``."""
         self._state.configure(**switches)
@@ -150,6 +175,9 @@ def serve_forever(config: EmulatorConfig, host: str, port: int, announce: Any = 
     handlers installed here absorb that re-raise so the process ends cleanly.
     """
     state = EmulatorState(config)
+    # The process is ours: hand the GIL over every 1 ms (not 5), so a request is not kept
+    # waiting behind background read-ahead for long.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     sock = bind_socket(host, port)
     previous = {s: signal.signal(s, _absorb) for s in (signal.SIGINT, signal.SIGTERM)}
     if announce is not None:

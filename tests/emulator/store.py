@@ -17,23 +17,39 @@ import time
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
+
+import orjson
 
 from .catalog import SPECS, EntitySpec, spec
 from .config import EmulatorConfig
 from .gen_config import STATIC_SIZES, team_memberships
 from .generator import build, tags_for
+from .links import links_for
+from .ordering import (
+    MASK,
+    Orders,
+    Selection,
+    first_after,
+    hash_selection,
+    id_selection,
+    select_excluding,
+)
 from .profiles import resolve_sizes
 from .rand import DAY, fmt_ts, key, mix64
+from .readahead import ReadAhead
+from .rendercache import RenderCache
 from .vocab import JOB_TITLES, TAGS, USER_TIMEZONES
 
 T = TypeVar("T")
 WINDOW_DAYS = 3 * 365  # generated records were created during the 3 years before the anchor
 BULK_UPDATE_DAYS = (700, 400, 200, 90, 30, 3)  # mass updates give many same-second timestamps
 QUERY_CACHE_SIZE = 8
+YIELD_S = 0.0005  # read-ahead pause while a request is being served
 NOT_CREATABLE = frozenset(STATIC_SIZES) | {"TeamMembers"}
 ARRAY_KEYS = ("CUSTOMFIELDS", "TAGS", "LINKS", "DATES", "EMAILDOMAINS", "TEAMMEMBERS", "ACTIVITIES")
 PLAUSIBLE_FIELDS = (
@@ -42,6 +58,15 @@ PLAUSIBLE_FIELDS = (
     "TEAM_NAME", "CATEGORY_NAME", "FOLDER_NAME", "FORUM_NAME", "PRODUCT_NAME",
     "QUOTATION_DESCRIPTION", "TEMPLATE_NAME", "PAGE_REFERRER",
 )  # fmt: skip
+
+
+class DriftEvent(NamedTuple):
+    """One change made by the ``drift`` switch: op is "create", "update" or "delete"."""
+
+    op: str
+    entity: str
+    id: int
+    time: float  # time.time() of the change; an update's DATE_UPDATED_UTC is int(time)
 
 
 @dataclass(frozen=True)
@@ -59,7 +84,9 @@ class Query:
 class Table:
     """Arrays and overlay of one entity."""
 
-    def __init__(self, entity: EntitySpec, ids: array, created: array, updated: array) -> None:
+    def __init__(
+        self, entity: EntitySpec, ids: array, created: array, updated: array, salt: int
+    ) -> None:
         self.spec = entity
         self.ids = ids
         self.created = created
@@ -69,6 +96,7 @@ class Table:
         self.base_updated: dict[int, int] = {}  # generated DATE_UPDATED_UTC of updated rows
         self.changes: dict[int, dict[str, Any]] = {}
         self.version = 0
+        self.orders = Orders(updated, lambda i: mix64(ids[i] ^ salt))
 
     def index_of(self, record_id: int) -> int | None:
         pos = bisect_left(self.ids, record_id)
@@ -100,6 +128,10 @@ class Tenant:
         sizes["TeamMembers"] = len(team_memberships(self.seed, sizes["Teams"], sizes["Users"]))
         self.sizes = sizes
         self._tables = {s.name: self._make_table(s, sizes[s.name]) for s in SPECS}
+        self.rendered = RenderCache(int(config.cache_mb * 1024 * 1024))
+        self._readahead = ReadAhead(self._warm)
+        self._foreground = 0  # callers serving a request right now (read-ahead yields)
+        self._foreground_lock = threading.Lock()
 
     # ---------------------------------------------------------------- construction
     def _make_table(self, entity: EntitySpec, n: int) -> Table:
@@ -141,7 +173,7 @@ class Tenant:
             ids.append(current)
             created.append(c)
             updated.append(u)
-        return Table(entity, ids, created, updated)
+        return Table(entity, ids, created, updated, key(self.seed, "order", entity.name))
 
     # ---------------------------------------------------------------- Ctx protocol
     def n(self, entity: str) -> int:
@@ -186,7 +218,7 @@ class Tenant:
         """All live records exactly as ``GET /{entity}`` (brief=false) serves them, PK order."""
         with self._lock:
             t = self.table(entity)
-            return [self._record(t, i) for i in self._matching(t, Query(), "id")]
+            return [self._record(t, i) for i in range(len(t.ids)) if i not in t.deleted]
 
     def get(self, entity: str, record_id: int) -> dict[str, Any] | None:
         with self._lock:
@@ -194,15 +226,85 @@ class Tenant:
             i = t.index_of(record_id)
             return None if i is None else self._record(t, i)
 
+    def get_bytes(self, entity: str, record_id: int) -> bytes | None:
+        """``get`` serialised (from the render cache when possible)."""
+        with self.serving(), self._lock:
+            t = self.table(entity)
+            i = t.index_of(record_id)
+            return None if i is None else self._rendered(t, i, None)
+
     def select(
         self, entity: str, query: Query, order: str, skip: int, top: int | None
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of matching records and the total number of matches."""
         with self._lock:
             t = self.table(entity)
-            matching = self._matching(t, query, order)
-            stop = len(matching) if top is None else skip + top
-            return [self._record(t, i) for i in matching[skip:stop]], len(matching)
+            indexes, total = self._page(t, query, order, skip, top)
+            return [self._record(t, i) for i in indexes], total
+
+    def select_bytes(
+        self,
+        entity: str,
+        query: Query,
+        order: str,
+        skip: int,
+        top: int | None,
+        brief: str | None = None,
+    ) -> tuple[bytes, int, list[int]]:
+        """``select`` as the JSON array body, plus the total and the page's record ids.
+
+        ``brief`` is None for full records, else the ``brief_arrays`` mode.
+        """
+        with self.serving(), self._lock:
+            t = self.table(entity)
+            indexes, total = self._page(t, query, order, skip, top)
+            parts = [self._rendered(t, i, brief) for i in indexes]
+            ids = t.ids
+            return b"[" + b",".join(parts) + b"]", total, [ids[i] for i in indexes]
+
+    def read_ahead(
+        self,
+        entity: str,
+        query: Query,
+        order: str,
+        skip: int,
+        top: int,
+        brief: str | None,
+        pages: int,
+    ) -> None:
+        """Queue the ``pages`` pages after this one for rendering in the background."""
+        if pages <= 0 or self.rendered.budget <= 0:
+            return
+        for k in range(1, pages + 1):
+            self._readahead.schedule((entity, query, order, skip + k * top, top, brief))
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """Mark a request being served: background read-ahead pauses meanwhile."""
+        with self._foreground_lock:
+            self._foreground += 1
+        try:
+            yield
+        finally:
+            with self._foreground_lock:
+                self._foreground -= 1
+
+    def _warm(
+        self, entity: str, query: Query, order: str, skip: int, top: int, brief: str | None
+    ) -> None:
+        """Render one page's records into the cache, stepping aside for requests."""
+        with self._lock:
+            t = self.table(entity)
+            indexes, _ = self._page(t, query, order, skip, top)
+        pos = 0
+        while pos < len(indexes):
+            while self._foreground:
+                time.sleep(YIELD_S)
+            with self._lock:
+                while pos < len(indexes) and not self._foreground:
+                    if indexes[pos] < len(t.ids):
+                        self._rendered(t, indexes[pos], brief)
+                    pos += 1
 
     def tag_names(self, entity: str) -> list[str]:
         """Distinct TAG_NAMEs used by live records of an entity, sorted."""
@@ -236,9 +338,48 @@ class Tenant:
             return [tag["TAG_NAME"] for tag in changed["TAGS"]]
         return tags_for(self, t.spec.name, i) if i < t.n_base else []
 
+    def _page(
+        self, t: Table, q: Query, order: str, skip: int, top: int | None
+    ) -> tuple[list[int], int]:
+        """Record indexes of one page and the number of matches, without a full scan
+        when only ``updated_after_utc`` filters (see ``ordering``)."""
+        simple = q.field_name is None and q.tag is None and q.exclude is None
+        if simple and (q.after is None or q.time_column == "updated"):
+            o = t.orders
+            if order == "updated":
+                keys = o.by_updated(t.deleted)
+                start = 0 if q.after is None else first_after(keys, q.after)
+                stop = len(keys) if top is None else start + skip + top
+                return [k & MASK for k in keys[start + skip : stop]], len(keys) - start
+            sel = self._selection(t, order, q.after)
+            positions = sel.positions(skip, top)
+            if order == "unordered":
+                _, perm = o.hash_order(t.deleted)
+                positions = [perm[p] for p in positions]
+            return positions, sel.total
+        matching = self._matching(t, q, order)
+        stop = len(matching) if top is None else skip + top
+        return list(matching[skip:stop]), len(matching)
+
+    def _selection(self, t: Table, order: str, after: int | None) -> Selection:
+        if after is None:
+            if order == "id":
+                return id_selection(t.orders, len(t.ids), t.deleted, None)
+            return hash_selection(t.orders, t.deleted, None)
+        cache_key = (t.spec.name, t.version, "selection", order, after)
+        cached = self._cache.get(cache_key)
+        if cached is None:
+            if order == "id":
+                cached = id_selection(t.orders, len(t.ids), t.deleted, after)
+            else:
+                cached = hash_selection(t.orders, t.deleted, after)
+            self._remember(cache_key, cached)  # type: ignore[arg-type]
+        else:
+            self._cache.move_to_end(cache_key)
+        return cached  # type: ignore[return-value]
+
     def _matching(self, t: Table, q: Query, order: str) -> Sequence[int]:
-        if q == Query() and order == "id" and not t.deleted:
-            return range(len(t.ids))
+        """Every matching index in order, by scanning (tag, field and created filters)."""
         cache_key = (t.spec.name, t.version, q, order)
         cached = self._cache.get(cache_key)
         if cached is not None:
@@ -286,8 +427,28 @@ class Tenant:
             rec["CUSTOMFIELDS"] = [c for c in rec["CUSTOMFIELDS"] if c["FIELD_VALUE"] is not None]
         return rec
 
-    def _touch(self, t: Table) -> None:
+    def _rendered(self, t: Table, i: int, brief: str | None) -> bytes:
+        """Record i serialised, full (``brief`` None) or brief with that array mode."""
+        variant = f"full:{self.config.unset_custom_fields}" if brief is None else f"brief:{brief}"
+        name = t.spec.name
+        cache = self.rendered
+        body = cache.get(name, i, variant)
+        if body is None:
+            rec = self._record(t, i)
+            body = orjson.dumps(rec if brief is None else brief_record(rec, brief))
+            budget = int(self.config.cache_mb * 1024 * 1024)
+            if cache.budget != budget:
+                cache.resize(budget)
+            if budget:
+                body = memoryview(body).tobytes()  # orjson's bytes hold a 32 KB buffer
+                cache.put(name, i, variant, body)
+        return body
+
+    def _touch(self, t: Table, index: int | None = None) -> None:
+        """A mutation happened (to record ``index``): drop stale cached results."""
         t.version += 1
+        if index is not None:
+            self.rendered.drop(t.spec.name, index)
         for cache_key in [k for k in self._cache if k[0] in (t.spec.name, "tags")]:
             del self._cache[cache_key]
 
@@ -310,7 +471,8 @@ class Tenant:
             changes = _normalise_changes(s, overrides)
             if changes:
                 t.changes[i] = changes
-            self._touch(t)
+            t.orders.on_create(i)
+            self._touch(t, i)
             return self._record(t, i)
 
     def update(
@@ -347,10 +509,40 @@ class Tenant:
                         value = _merge_custom_fields(before, value)
                 merged[name] = value
             if t.spec.has_updated:
-                t.base_updated.setdefault(i, t.updated[i])
+                old = t.updated[i]
+                t.base_updated.setdefault(i, old)
                 t.updated[i] = when
-            self._touch(t)
+                t.orders.on_update(i, old, when)
+            self._touch(t, i)
             return self._record(t, i)
+
+    def drift(
+        self, entity: str, step: int, creates: int, updates: int, deletes: int
+    ) -> list[DriftEvent]:
+        """Drift step ``step``: create, then update (DATE_UPDATED_UTC = now), then delete
+        records; which ones follows from the seed and the step number."""
+        events: list[DriftEvent] = []
+        with self._lock:
+            t = self.table(entity)
+            pk = t.spec.pk
+            for _ in range(creates):
+                made = self.create(entity)
+                events.append(DriftEvent("create", t.spec.name, made[pk], time.time()))
+            for op, count in (("update", updates), ("delete", deletes)):
+                for j in range(count):
+                    live = len(t.ids) - len(t.deleted)
+                    if live == 0:
+                        break
+                    rank = key(self.seed, "drift", op, step * 1_000_003 + j) % live
+                    (i,) = select_excluding(t.orders.deleted_sorted, len(t.ids), rank, 1)
+                    record_id = t.ids[i]
+                    now = time.time()
+                    if op == "update":
+                        self.update(entity, record_id, at=datetime.fromtimestamp(now, timezone.utc))
+                    else:
+                        self.delete(entity, record_id)
+                    events.append(DriftEvent(op, t.spec.name, record_id, now))
+        return events
 
     def delete(self, entity: str, record_id: int) -> None:
         """Hard delete: later single GETs answer 404 and lists leave the record out."""
@@ -359,8 +551,24 @@ class Tenant:
             i = t.index_of(record_id)
             if i is None:
                 raise KeyError(f"{t.spec.name} {record_id} does not exist")
+            for link in links_for(self, t.spec.name, i):  # they lose the link to this one
+                other = self._tables[_LINK_ENTITY[link["LINK_OBJECT_NAME"]]]
+                j = other.index_of(link["LINK_OBJECT_ID"])
+                if j is not None:
+                    self.rendered.drop(other.spec.name, j)
+            t.orders.on_delete(i)
             t.deleted.add(i)
-            self._touch(t)
+            self._touch(t, i)
+
+
+_LINK_ENTITY = {s.link_name: s.name for s in SPECS if s.link_name}
+
+
+def brief_record(record: dict[str, Any], mode: str) -> dict[str, Any]:
+    """Top-level scalars only; arrays removed or emptied (UNCONFIRMED, a switch)."""
+    if mode == "empty":
+        return {k: ([] if isinstance(v, list) else v) for k, v in record.items()}
+    return {k: v for k, v in record.items() if not isinstance(v, list)}
 
 
 def field_matches(rec: dict[str, Any], name: str, wanted: str) -> bool:
