@@ -18,6 +18,7 @@ from .catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, TAGS, Load
 from .client import InsightlyClient
 from .deletes import reconcile
 from .errors import ConfigurationError, SyncAlreadyRunning
+from .integrity import repair_exact_copies
 from .pacing import DEFAULT_IN_FLIGHT, DEFAULT_RATE, Pacer
 from .records import parse_utc
 from .settings import Connection, resolve_connection
@@ -233,6 +234,8 @@ def _sync_locked(
                 continue
             part = source.clone().with_resources(*phase)
             infos.append(pipeline.run(part, loader_file_format=loader_format, refresh=refresh))
+        if infos or pending_loaded:
+            stats.repaired = repair_exact_copies(pipeline, tables)
         if not stats.quota_stop:
             checked = [e for t, e in stats.incremental.items() if t in tables]
             report = reconcile(

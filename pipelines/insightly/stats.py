@@ -25,6 +25,7 @@ class RunStats:
     drift: Counter[str] = field(default_factory=Counter)  # reads that moved under their offsets
     incremental: dict[str, Any] = field(default_factory=dict)  # table -> Entity, this run's
     deleted: dict[str, int] = field(default_factory=dict)  # records found deleted, per table
+    repaired: dict[str, int] = field(default_factory=dict)  # exact duplicate rows removed
     rate_limit: int | None = None
     rate_remaining: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

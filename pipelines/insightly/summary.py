@@ -46,6 +46,11 @@ def render(result: SyncResult) -> str:
             + (f"({', '.join(f'{t} {n}' for t, n in sorted(found.items()))}); " if found else "")
             + f"checked {len(stats.deleted)} tables"
         )
+    if stats.repaired:
+        lines.append(
+            "removed exact duplicate rows left by a resumed load: "
+            + ", ".join(f"{t} {n}" for t, n in sorted(stats.repaired.items()))
+        )
     if stats.quota_stop:
         lines.append(f"stopped early: {stats.quota_stop}")
     if result.pending_loaded:
