@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install sync plan models demo bench test lint format clean
+.PHONY: install sync plan models demo bench chaos test lint format clean
 
 install: $(STAMP)
 
@@ -31,6 +31,10 @@ models: install
 ## bench: sync scenarios against the emulator; prints one table (ARGS="--scale 0.1" for a quick run)
 bench: install
 	$(BIN)/python -m tests.bench $(ARGS)
+
+## chaos: the long crash/drift/fault/hostile-data runs; prints what it tried and found
+chaos: install
+	$(BIN)/python -m tests.chaos
 
 ## demo: start the emulator, sync a realistic tenant into demo.duckdb, print a summary
 demo: install

@@ -92,3 +92,4 @@ def test_random_kills_lose_and_duplicate_nothing(tmp_path, emulator_factory):
         assert differences(wh, table, pk, records) == []
         compared += len(records)
     print(f"kills: {killed} of {KILLS} trials; rows compared: {compared}; lost 0; duplicated 0")
+    print(f"CHAOS|SIGKILL during sync|{KILLS}|{killed}|{compared}|0|0")
