@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from .requestlog import FAULT, RAW_SEND, STATUS
+from .requestlog import FAULT, RAW_SEND, RECORD, STATUS
 
 POLL_S = 0.05
 
@@ -43,8 +43,10 @@ class ConnectionFault(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = scope.get(RAW_SEND, send)
         scope[FAULT] = self.kind
+        record = scope.get(RECORD, lambda: None)
         if self.kind != "truncated":
             scope[STATUS] = 0
+            record()
             await drop_connection(raw, reset=self.kind == "reset")
             return
         scope[STATUS] = 200
@@ -58,6 +60,7 @@ class ConnectionFault(Response):
         )
         half = self.full_body[: len(self.full_body) // 2]
         await raw({"type": "http.response.body", "body": half, "more_body": True})
+        record()
         await drop_connection(raw, reset=False)
 
 

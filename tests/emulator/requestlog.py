@@ -25,6 +25,7 @@ ADMIN_PREFIX = "/_emulator"
 RAW_SEND = "emulator.raw_send"  # the server's own send, bypassing every wrapper
 FAULT = "emulator.fault"  # kind of an injected failure
 STATUS = "emulator.status"  # status to log when the response bypassed the wrappers
+RECORD = "emulator.record"  # call to log the request now (before the connection drops)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,25 @@ class RequestLog:
             "by_status": dict(Counter(str(e.status) for e in entries)),
             "by_path_status": {p: dict(c) for p, c in by_path_status.items()},
             "by_fault": dict(Counter(e.fault for e in entries if e.fault is not None)),
+            "duration_ms": _durations(entries),
         }
+
+
+def _durations(entries: list[RequestLogEntry]) -> dict[str, dict[str, float]]:
+    """Server-side time per path (median, p90, max in ms), answered requests only."""
+    by_path: dict[str, list[float]] = {}
+    for e in entries:
+        if e.status:
+            by_path.setdefault(e.path, []).append(e.duration * 1000.0)
+    out = {}
+    for path, values in by_path.items():
+        values.sort()
+        out[path] = {
+            "median": round(values[len(values) // 2], 2),
+            "p90": round(values[int(len(values) * 0.9)], 2),
+            "max": round(values[-1], 2),
+        }
+    return out
 
 
 class RequestLogMiddleware:
@@ -87,24 +106,39 @@ class RequestLogMiddleware:
             return
         started = time.time()
         status = 500
+        logged = False
+
+        def record() -> None:
+            """Log the request once; called before the client can see the end of it."""
+            nonlocal logged
+            if logged:
+                return
+            logged = True
+            query = scope.get("query_string", b"").decode("latin-1")
+            params = dict(parse_qsl(query, keep_blank_values=True))
+            final = scope.get(STATUS, status)
+            entry = RequestLogEntry(
+                scope["method"],
+                scope["path"],
+                params,
+                final,
+                started,
+                time.time(),
+                scope.get(FAULT),
+            )
+            self.log.add(entry)
 
         async def capture(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                record()  # a test reading the log right after the response sees this request
             await send(message)
 
         scope[RAW_SEND] = send
+        scope[RECORD] = record
         try:
             await self.app(scope, receive, capture)
         finally:
-            query = scope.get("query_string", b"").decode("latin-1")
-            params = dict(parse_qsl(query, keep_blank_values=True))
-            fault = scope.get(FAULT)
-            if STATUS in scope:
-                status = scope[STATUS]
-            self.log.add(
-                RequestLogEntry(
-                    scope["method"], scope["path"], params, status, started, time.time(), fault
-                )
-            )
+            record()
