@@ -489,6 +489,38 @@ def test_cached_pages_follow_mutations_and_modes() -> None:
         assert served(brief="false") == omitted
 
 
+def test_render_workers_serve_the_same_bytes() -> None:
+    config = {"seed": 9, "profile": "test", "api_key": KEY}
+    with (
+        Emulator(EmulatorConfig(**config)) as alone,
+        Emulator(EmulatorConfig(**config, render_workers=1, readahead_pages=0)) as helped,
+    ):
+        for emu in (alone, helped):  # the same changes on both: workers get only untouched
+            ids = [r["CONTACT_ID"] for r in emu.tenant.records("Contacts")]  # records, and
+            orgs = [r["ORGANISATION_ID"] for r in emu.tenant.records("Organisations")]
+            emu.tenant.delete("Organisations", orgs[2])  # LINKS must drop deleted ends
+            emu.tenant.delete("Contacts", ids[700])
+            emu.tenant.update("Contacts", ids[3], {"TITLE": "Overlaid"})
+        paths = ["Contacts?top=500", "Contacts?top=500&skip=500&brief=true",
+                 "Organisations?top=500", "Contacts/Search?top=500&skip=600"]  # fmt: skip
+        for unset in ("null", "omit"):
+            for emu in (alone, helped):
+                emu.configure(unset_custom_fields=unset)
+            for path in paths:
+                got = [
+                    httpx.get(emu.base_url + path, auth=(KEY, ""),
+                              headers={"Accept-Encoding": "identity"}).content
+                    for emu in (alone, helped)
+                ]  # fmt: skip
+                assert got[0] == got[1], (path, unset)
+        health = httpx.get(helped.url + "/_emulator/health").json()["render_workers"]
+        assert health["processes"] == 1 and health["records"] > 0
+        helped.configure(render_workers=0)
+        assert (
+            httpx.get(helped.url + "/_emulator/health").json()["render_workers"]["processes"] == 0
+        )
+
+
 @pytest.mark.parametrize("level", [0, 9])
 def test_gzip_level_switch(emu: Emulator, level: int) -> None:
     emu.configure(gzip_level=level)

@@ -46,6 +46,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--gzip-level", type=int, default=1, help="0 disables gzip")
     p.add_argument("--cache-mb", type=float, default=256.0, help="serialised-record cache")
     p.add_argument("--readahead-pages", type=int, default=2, help="0 disables read-ahead")
+    p.add_argument(
+        "--render-workers",
+        type=int,
+        default=0,
+        help="processes rendering cold pages besides this one",
+    )
     for name, choices in CHOICES.items():
         p.add_argument(f"--{name.replace('_', '-')}", choices=choices, default=choices[0])
     p.add_argument("--forbidden", action="append", default=[], metavar="ENTITY=403|404")
@@ -86,6 +92,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         gzip_level=args.gzip_level,
         cache_mb=args.cache_mb,
         readahead_pages=args.readahead_pages,
+        render_workers=args.render_workers,
         forbidden=_pairs(args.forbidden, int),  # type: ignore[arg-type]
         non_array=set(args.non_array),
         broken_json=set(args.broken_json),

@@ -18,7 +18,6 @@ import hmac
 import json
 import logging
 import time
-import zlib
 from datetime import datetime, timezone
 from typing import Any
 
@@ -34,6 +33,7 @@ from .config import CONNECTION_FAULTS, EmulatorConfig, switches_as_json
 from .faults import ConnectionFault, hold
 from .handlers import LIST_KINDS, Reply, handle
 from .params import ApiError, parse_utc
+from .rendercache import gzip_bytes
 from .requestlog import FAULT, RequestLogMiddleware
 from .routing import Route, resolve
 from .state import EmulatorState
@@ -58,12 +58,6 @@ def dumps(payload: Any) -> bytes:
         return orjson.dumps(payload)
     except TypeError:  # e.g. an int beyond 64 bits, which orjson refuses
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def gzip_bytes(body: bytes, level: int) -> bytes:
-    """gzip with a zero mtime, so equal bodies compress to equal bytes."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
-    return compressor.compress(body) + compressor.flush()
 
 
 def api_key_from(header: str | None) -> str | None:
@@ -187,18 +181,23 @@ class Api:
         headers = self._headers()
         if reply.total is not None:
             headers["x-total-count"] = str(reply.total)
-        body = reply.body if reply.body is not None else dumps(reply.payload)
+        page = reply.page
+        if page is not None:
+            body = page.body
+        else:
+            body = reply.body if reply.body is not None else dumps(reply.payload)
         if route.kind in LIST_KINDS:
             if state.switch_for(dict.fromkeys(cfg.non_array, True), route.entity):
-                body = dumps({"Message": "An error has occurred."})
+                body, page = dumps({"Message": "An error has occurred."}), None
             elif state.switch_for(dict.fromkeys(cfg.broken_json, True), route.entity):
-                body = body[: max(1, len(body) // 2)]
+                body, page = body[: max(1, len(body) // 2)], None
             if complete:
                 state.after_page(route.entity)
                 if reply.more is not None:
                     state.tenant.read_ahead(*reply.more, pages=cfg.readahead_pages)
-        if complete and gzip_ok and cfg.gzip_level and len(body) >= GZIP_MIN_SIZE:
-            body = gzip_bytes(body, cfg.gzip_level)
+        level = cfg.gzip_level
+        if complete and gzip_ok and level and len(body) >= GZIP_MIN_SIZE:
+            body = page.gzip(level) if page is not None else gzip_bytes(body, level)
             headers["content-encoding"] = "gzip"
             headers["vary"] = "Accept-Encoding"
         return body, headers
@@ -249,7 +248,12 @@ def _admin_routes(state: EmulatorState) -> list[StarletteRoute]:
         return Response(dumps(events), headers={"content-type": CONTENT_TYPE})
 
     async def health(request: Request) -> Response:
-        body = {"ok": True, "time": time.time(), "render_cache": state.tenant.rendered.stats()}
+        body = {
+            "ok": True,
+            "time": time.time(),
+            "render_cache": state.tenant.rendered.stats(),
+            "render_workers": {"processes": state.pool.size, "records": state.pool.records},
+        }
         return Response(dumps(body), headers={"content-type": CONTENT_TYPE})
 
     return [

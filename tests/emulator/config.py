@@ -78,6 +78,7 @@ class EmulatorConfig:
     gzip_level: int = 1  # 0: never compress; 1-9: zlib level for clients accepting gzip
     cache_mb: float = 256.0  # memory for serialised records kept between requests
     readahead_pages: int = 2  # after a full page, render the next ones in the background
+    render_workers: int = 0  # extra processes rendering cold pages (for many-core machines)
 
     # --- UNCONFIRMED semantics (see CHOICES) --------------------------------------------
     top_over_max: str = "clamp"
@@ -131,8 +132,9 @@ def validate(cfg: EmulatorConfig) -> None:
     for name in ("latency_ms", "latency_jitter_ms", "timeout_hold_s", "cache_mb"):
         if getattr(cfg, name) < 0:
             raise ValueError(f"{name} must be >= 0")
-    if cfg.readahead_pages < 0:
-        raise ValueError("readahead_pages must be >= 0")
+    for name in ("readahead_pages", "render_workers"):
+        if getattr(cfg, name) < 0:
+            raise ValueError(f"{name} must be >= 0")
     if not 0 <= cfg.gzip_level <= 9:
         raise ValueError("gzip_level must be between 0 and 9")
     if not 0.0 <= cfg.fault_rate <= 1.0:
@@ -200,7 +202,7 @@ def coerce_switch(name: str, value: Any) -> Any:
         return _drift(value)
     if name in ("fault_rate", "timeout_hold_s", "latency_jitter_ms", "cache_mb"):
         return float(value)
-    if name in ("gzip_level", "readahead_pages"):
+    if name in ("gzip_level", "readahead_pages", "render_workers"):
         return int(value)
     if name in ("rate_limit_per_s",) and value is not None:
         return float(value)

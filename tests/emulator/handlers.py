@@ -14,7 +14,7 @@ from .catalog import BY_NAME, TAG_TYPES, EntitySpec
 from .config import EmulatorConfig
 from .params import ApiError, bad_request, parse_bool, parse_paging, parse_utc
 from .routing import Route
-from .store import ARRAY_KEYS, Query, Tenant
+from .store import ARRAY_KEYS, Page, Query, Tenant
 
 LIST_KINDS = frozenset({"list", "search", "searchbytag"})
 
@@ -23,7 +23,8 @@ LIST_KINDS = frozenset({"list", "search", "searchbytag"})
 class Reply:
     payload: Any
     total: int | None = None  # value of X-Total-Count, when asked for
-    body: bytes | None = None  # the payload already serialised (lists, single records)
+    body: bytes | None = None  # the payload already serialised (single records)
+    page: Page | None = None  # a list page, serialised (gzip made once, on demand)
     # a full page: what to render ahead, (entity, query, order, skip, top, brief mode)
     more: tuple[Any, ...] | None = None
 
@@ -66,16 +67,15 @@ def handle(route: Route, params: dict[str, str], cfg: EmulatorConfig, tenant: Te
 def _collection(route: Route, params: dict[str, str], cfg: EmulatorConfig, tenant: Tenant) -> Reply:
     spec = BY_NAME[route.entity]
     if spec.kind == "static":
-        body, _, _ = tenant.select_bytes(spec.name, Query(), "id", 0, None)
-        return Reply(None, body=body)
+        return Reply(None, page=tenant.select_page(spec.name, Query(), "id", 0, None))
     skip, top = parse_paging(params, cfg.top_over_max)
     count_total = parse_bool("count_total", params.get("count_total"))
     brief = spec.kind == "record" and parse_bool("brief", params.get("brief"))
     query = _query(route, spec, params, cfg)
     brief_mode = cfg.brief_arrays if brief else None
-    body, total, ids = tenant.select_bytes(spec.name, query, cfg.order, skip, top, brief_mode)
-    more = (spec.name, query, cfg.order, skip, top, brief_mode) if len(ids) == top else None
-    return Reply(None, total if count_total else None, body=body, more=more)
+    page = tenant.select_page(spec.name, query, cfg.order, skip, top, brief_mode)
+    more = (spec.name, query, cfg.order, skip, top, brief_mode) if page.count == top else None
+    return Reply(None, page.total if count_total else None, page=page, more=more)
 
 
 def _query(route: Route, spec: EntitySpec, params: dict[str, str], cfg: EmulatorConfig) -> Query:

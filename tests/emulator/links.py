@@ -153,6 +153,11 @@ _TYPES_OF: dict[str, tuple[tuple[int, LinkType], ...]] = {
 }
 
 
+def linked_entities(entity: str) -> set[str]:
+    """Entities whose deletions change the LINKS of ``entity`` records (itself included)."""
+    return {name for _, lt in _TYPES_OF.get(entity, ()) for name in (lt.a, lt.b)}
+
+
 def links_for(ctx: Ctx, entity: str, i: int) -> list[dict[str, Any]]:
     """All links of record i, seen from that record, sorted by LINK_ID.
 

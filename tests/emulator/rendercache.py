@@ -11,6 +11,7 @@ brief with arrays omitted or empty) is part of the key, so switching modes needs
 from __future__ import annotations
 
 import sys
+import zlib
 from collections import OrderedDict
 
 ENTRY_OVERHEAD = 150  # dict slot, key tuple and bytes header, roughly, per entry
@@ -33,6 +34,10 @@ class RenderCache:
         self.hits += 1
         self._entries.move_to_end((entity, index, variant))
         return body
+
+    def peek(self, entity: str, index: int, variant: str) -> bytes | None:
+        """Like ``get`` without counting or touching the entry."""
+        return self._entries.get((entity, index, variant))
 
     def put(self, entity: str, index: int, variant: str, body: bytes) -> None:
         cost = len(body) + ENTRY_OVERHEAD
@@ -76,3 +81,9 @@ class RenderCache:
             "misses": self.misses,
             "overhead_estimate": sys.getsizeof(self._entries),
         }
+
+
+def gzip_bytes(body: bytes, level: int) -> bytes:
+    """gzip with a zero mtime, so equal bodies compress to equal bytes."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+    return compressor.compress(body) + compressor.flush()

@@ -115,6 +115,7 @@ class Emulator:
         if self._socket is not None:
             self._socket.close()
         self._server = self._thread = self._socket = None
+        self._state.close()
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -185,6 +186,7 @@ def serve_forever(config: EmulatorConfig, host: str, port: int, announce: Any = 
     try:
         _uvicorn_server(state).run(sockets=[sock])
     finally:
+        state.close()
         sock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

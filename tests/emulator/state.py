@@ -17,6 +17,7 @@ from .limits import Limits
 from .rand import key, unit
 from .requestlog import RequestLog
 from .store import DriftEvent, Tenant
+from .workers import RenderPool
 
 # Switches whose change restarts the request numbering (so a run is reproducible from
 # the moment they are set, whatever came before).
@@ -35,6 +36,9 @@ class EmulatorState:
         self._pages = 0  # pages of the drift entity served since drift was switched on
         self._drift_steps = 0
         self._drift_log: list[DriftEvent] = []
+        self.pool = RenderPool(config)
+        self.tenant.pool = self.pool
+        self.pool.resize(config.render_workers)
 
     def configure(self, **switches: Any) -> None:
         """Apply switches atomically; unknown names or bad values raise ValueError.
@@ -65,6 +69,12 @@ class EmulatorState:
                 self._pages = self._drift_steps = 0
         if "daily_limit" in switches:
             self.limits.reset()
+        if "render_workers" in switches:
+            self.pool.resize(self.config.render_workers)
+
+    def close(self) -> None:
+        """Stop the render workers (the emulator is shutting down)."""
+        self.pool.close()
 
     def switch_for(self, table: dict[str, Any], entity: str) -> Any:
         """Value of a per-entity switch (keys matched case-insensitively)."""

@@ -29,7 +29,7 @@ from .catalog import SPECS, EntitySpec, spec
 from .config import EmulatorConfig
 from .gen_config import STATIC_SIZES, team_memberships
 from .generator import build, tags_for
-from .links import links_for
+from .links import linked_entities, links_for
 from .ordering import (
     MASK,
     Orders,
@@ -42,14 +42,16 @@ from .ordering import (
 from .profiles import resolve_sizes
 from .rand import DAY, fmt_ts, key, mix64
 from .readahead import ReadAhead
-from .rendercache import RenderCache
+from .rendercache import RenderCache, gzip_bytes
 from .vocab import JOB_TITLES, TAGS, USER_TIMEZONES
+from .workers import MIN_SHARE, RenderPool, split
 
 T = TypeVar("T")
 WINDOW_DAYS = 3 * 365  # generated records were created during the 3 years before the anchor
 BULK_UPDATE_DAYS = (700, 400, 200, 90, 30, 3)  # mass updates give many same-second timestamps
 QUERY_CACHE_SIZE = 8
 YIELD_S = 0.0005  # read-ahead pause while a request is being served
+PAGE_CACHE_SIZE = 8  # whole pages kept until the next mutation
 NOT_CREATABLE = frozenset(STATIC_SIZES) | {"TeamMembers"}
 ARRAY_KEYS = ("CUSTOMFIELDS", "TAGS", "LINKS", "DATES", "EMAILDOMAINS", "TEAMMEMBERS", "ACTIVITIES")
 PLAUSIBLE_FIELDS = (
@@ -58,6 +60,27 @@ PLAUSIBLE_FIELDS = (
     "TEAM_NAME", "CATEGORY_NAME", "FOLDER_NAME", "FORUM_NAME", "PRODUCT_NAME",
     "QUOTATION_DESCRIPTION", "TEMPLATE_NAME", "PAGE_REFERRER",
 )  # fmt: skip
+
+
+class Page:
+    """A served list page: JSON body, X-Total-Count, record count, gzip once made."""
+
+    __slots__ = ("body", "count", "gzipped", "level", "total")
+
+    def __init__(self, body: bytes, total: int, count: int) -> None:
+        self.body = body
+        self.total = total
+        self.count = count
+        self.gzipped: bytes | None = None
+        self.level = 0
+
+    def gzip(self, level: int) -> bytes:
+        """The body gzipped at ``level`` (computed once per level)."""
+        gzipped = self.gzipped
+        if gzipped is None or self.level != level:
+            gzipped = gzip_bytes(self.body, level)
+            self.gzipped, self.level = gzipped, level
+        return gzipped
 
 
 class DriftEvent(NamedTuple):
@@ -130,6 +153,9 @@ class Tenant:
         self._tables = {s.name: self._make_table(s, sizes[s.name]) for s in SPECS}
         self.rendered = RenderCache(int(config.cache_mb * 1024 * 1024))
         self._readahead = ReadAhead(self._warm)
+        self.pool: RenderPool | None = None  # set by the emulator when render_workers > 0
+        self._pages: OrderedDict[tuple[Any, ...], tuple[int, Page]] = OrderedDict()
+        self._mutations = 0  # any change anywhere (a delete changes other tables' LINKS)
         self._foreground = 0  # callers serving a request right now (read-ahead yields)
         self._foreground_lock = threading.Lock()
 
@@ -242,7 +268,7 @@ class Tenant:
             indexes, total = self._page(t, query, order, skip, top)
             return [self._record(t, i) for i in indexes], total
 
-    def select_bytes(
+    def select_page(
         self,
         entity: str,
         query: Query,
@@ -250,17 +276,92 @@ class Tenant:
         skip: int,
         top: int | None,
         brief: str | None = None,
-    ) -> tuple[bytes, int, list[int]]:
-        """``select`` as the JSON array body, plus the total and the page's record ids.
+    ) -> Page:
+        """``select`` as the JSON array body, with the total and the number of records.
 
-        ``brief`` is None for full records, else the ``brief_arrays`` mode.
+        ``brief`` is None for full records, else the ``brief_arrays`` mode.  The last few
+        pages are kept whole until the next mutation (read-ahead fills them, with their
+        gzip), the records they are made of for longer (``rendered``).
         """
-        with self.serving(), self._lock:
+        with self.serving():
+            return self._select_page(entity, query, order, skip, top, brief)
+
+    def _select_page(
+        self,
+        entity: str,
+        query: Query,
+        order: str,
+        skip: int,
+        top: int | None,
+        brief: str | None,
+    ) -> Page:
+        with self._lock:
             t = self.table(entity)
+            page_key = (
+                t.spec.name,
+                query,
+                order,
+                skip,
+                top,
+                brief,
+                self.config.unset_custom_fields,
+            )
+            hit = self._pages.get(page_key)
+            if hit is not None and hit[0] == self._mutations:
+                self._pages.move_to_end(page_key)
+                return hit[1]
             indexes, total = self._page(t, query, order, skip, top)
+            if self.pool is not None and self.pool.size:
+                self._render_in_parallel(t, indexes, brief)
             parts = [self._rendered(t, i, brief) for i in indexes]
-            ids = t.ids
-            return b"[" + b",".join(parts) + b"]", total, [ids[i] for i in indexes]
+            page = Page(b"[" + b",".join(parts) + b"]", total, len(indexes))
+            if self.rendered.budget > 0:
+                self._pages[page_key] = (self._mutations, page)
+                while len(self._pages) > PAGE_CACHE_SIZE:
+                    self._pages.popitem(last=False)
+            return page
+
+    def render_records(self, entity: str, indexes: Sequence[int], brief: str | None) -> list[bytes]:
+        """Serialised records, bypassing the caches (what a render worker computes)."""
+        with self._lock:
+            t = self.table(entity)
+            return [
+                orjson.dumps(self._record(t, i) if brief is None else brief_record(
+                    self._record(t, i), brief))
+                for i in indexes
+            ]  # fmt: skip
+
+    def _render_in_parallel(self, t: Table, indexes: Sequence[int], brief: str | None) -> None:
+        """Put the page's cold pristine records into the render cache, rendered by this
+        process and the workers side by side."""
+        pool = self.pool
+        assert pool is not None
+        name, cache = t.spec.name, self.rendered
+        variant = f"full:{self.config.unset_custom_fields}" if brief is None else f"brief:{brief}"
+        cold = [
+            i for i in indexes
+            if i < t.n_base and i not in t.changes and i not in t.base_updated
+            and cache.peek(name, i, variant) is None
+        ]  # fmt: skip
+        if len(cold) < 2 * MIN_SHARE or cache.budget <= 0:
+            return
+        shares = split(cold, min(pool.size + 1, len(cold) // MIN_SHARE))
+        deleted = {other: sorted(self._tables[other].deleted) for other in linked_entities(name)}
+        mode = self.config.unset_custom_fields
+        try:
+            futures = [pool.submit(name, share, mode, brief, deleted) for share in shares[1:]]
+        except Exception:  # a broken pool: render here
+            return
+        for i in shares[0]:
+            self._rendered(t, i, brief)
+        for share, future in zip(shares[1:], futures, strict=True):
+            try:
+                bodies = future.result()
+            except Exception:
+                continue  # rendered here when the page is assembled
+            for i, body in zip(share, bodies, strict=True):
+                cache.put(name, i, variant, body)
+            pool.records += len(bodies)
 
     def read_ahead(
         self,
@@ -305,6 +406,12 @@ class Tenant:
                     if indexes[pos] < len(t.ids):
                         self._rendered(t, indexes[pos], brief)
                     pos += 1
+        while self._foreground:
+            time.sleep(YIELD_S)
+        page = self._select_page(entity, query, order, skip, top, brief)
+        level = self.config.gzip_level
+        if level and page.level != level:
+            page.gzip(level)  # zlib lets go of the GIL meanwhile
 
     def tag_names(self, entity: str) -> list[str]:
         """Distinct TAG_NAMEs used by live records of an entity, sorted."""
@@ -447,6 +554,7 @@ class Tenant:
     def _touch(self, t: Table, index: int | None = None) -> None:
         """A mutation happened (to record ``index``): drop stale cached results."""
         t.version += 1
+        self._mutations += 1
         if index is not None:
             self.rendered.drop(t.spec.name, index)
         for cache_key in [k for k in self._cache if k[0] in (t.spec.name, "tags")]:
