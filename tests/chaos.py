@@ -26,8 +26,8 @@ def main() -> int:
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     for line in result.stdout.splitlines():
-        if line.startswith("CHAOS|"):
-            name, *numbers = line.split("|")[1:]
+        if "CHAOS|" in line:  # pytest's progress dots may precede it on the same line
+            name, *numbers = line[line.index("CHAOS|") :].split("|")[1:]
             for i, n in enumerate(numbers):
                 rows[name][i] += int(n)
     header = ["check", "trials", "faults/kills", "rows compared", "rows lost", "rows duplicated"]
