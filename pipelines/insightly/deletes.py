@@ -28,6 +28,7 @@ from .catalogue import Entity
 from .client import InsightlyClient
 from .errors import EntityUnavailable
 from .source import drifted
+from .warehouse import tables_in
 
 log = logging.getLogger(__name__)
 DELETED_AT = "_deleted_at"
@@ -87,14 +88,6 @@ def _chunks(values: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]
         yield values[start : start + size]
 
 
-def _existing_tables(sql: Any) -> set[str]:
-    rows = sql.execute_sql(
-        "select table_name from information_schema.tables where table_schema = %s",
-        sql.dataset_name,
-    )
-    return {r[0] for r in rows or []}
-
-
 def apply(
     pipeline: dlt.Pipeline, entity: Entity, ids: set[Any], since: datetime, hard: bool
 ) -> int:
@@ -102,7 +95,7 @@ def apply(
     table = entity.table
     pk = entity.primary_key[0].lower()
     with pipeline.sql_client() as sql:
-        if table not in _existing_tables(sql):
+        if table not in tables_in(sql):
             return 0
         name = sql.make_qualified_table_name(table)
         key, deleted = sql.escape_column_name(pk), sql.escape_column_name(DELETED_AT)
@@ -131,7 +124,7 @@ def apply(
 
 
 def _child_tables(sql: Any, table: str) -> list[str]:
-    return sorted(t for t in _existing_tables(sql) if t.startswith(f"{table}__"))
+    return sorted(t for t in tables_in(sql) if t.startswith(f"{table}__"))
 
 
 def reconcile(

@@ -15,15 +15,9 @@ from collections.abc import Iterable
 
 import dlt
 
+from .warehouse import tables_in
+
 log = logging.getLogger(__name__)
-
-
-def _tables(sql) -> set[str]:
-    rows = sql.execute_sql(
-        "select table_name from information_schema.tables where table_schema = %s",
-        sql.dataset_name,
-    )
-    return {r[0] for r in rows or []}
 
 
 def repair_exact_copies(pipeline: dlt.Pipeline, tables: Iterable[str]) -> dict[str, int]:
@@ -33,7 +27,7 @@ def repair_exact_copies(pipeline: dlt.Pipeline, tables: Iterable[str]) -> dict[s
     """
     repaired: dict[str, int] = {}
     with pipeline.sql_client() as sql:
-        existing = _tables(sql)
+        existing = tables_in(sql)
         wanted = set(tables)
         names = sorted(t for t in existing if t in wanted or t.split("__", 1)[0] in wanted)
         for table in names:

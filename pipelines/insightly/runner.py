@@ -24,6 +24,7 @@ from .records import parse_utc
 from .settings import Connection, resolve_connection
 from .source import REFRESHED_STATE, insightly_source
 from .stats import RunStats
+from .warehouse import tables_in
 
 PIPELINE_NAME = "insightly"
 DATASET_NAME = "insightly"
@@ -141,13 +142,9 @@ def _warehouse_tables(pipeline: dlt.Pipeline) -> set[str]:
     """Tables the destination already holds (none before the first load)."""
     try:
         with pipeline.sql_client() as sql:
-            rows = sql.execute_sql(
-                "select table_name from information_schema.tables where table_schema = %s",
-                sql.dataset_name,
-            )
+            return tables_in(sql)
     except Exception:  # no dataset yet, or a destination without information_schema
         return set()
-    return {r[0] for r in rows or []}
 
 
 def due(pipeline: dlt.Pipeline, table: str, cadence_hours: float) -> bool:
