@@ -306,4 +306,22 @@ def _compile(f: FieldDef) -> ValueFn:
         return lambda ctx, r, rnd, i: (
             None if rnd() < unset else fmt_ts(ctx.anchor - int(rnd() * 900 * DAY))
         )
-    return lambda ctx, r, rnd, i: _value(ctx, r, f, "", i)  # the rarer types, as written
+    if t == "URL":
+        n_words = len(WORDS)
+        return lambda ctx, r, rnd, i: (
+            None
+            if rnd() < unset
+            else f"https://www.{WORDS[int(rnd() * n_words)]}-{1 + int(rnd() * 999)}"
+            f".example.com/{WORDS[int(rnd() * n_words)]}"
+        )
+    if t == LOOKUP_TYPE:
+        target = JOIN_TARGETS[f.join or ""]
+
+        def lookup(ctx: Ctx, r: Rand, rnd: Callable[[], float], i: int) -> Any:
+            if rnd() < unset:
+                return None
+            n = ctx.n(target)
+            return ctx.id(target, int(rnd() * n)) if n else None
+
+        return lookup
+    return lambda ctx, r, rnd, i: _value(ctx, r, f, "", i)  # the sampling types, as written

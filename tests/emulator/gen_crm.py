@@ -19,7 +19,15 @@ from .gen_config import (
 )
 from .generator import Ctx, Gen, builder, hashed_index
 from .links import forward_target
-from .people import address, contact_person, org_domain, org_name, person, phone
+from .people import (
+    address,
+    contact_person,
+    maybe_phone,
+    org_domain,
+    org_name,
+    person,
+    phone,
+)
 from .rand import DAY, key, rand
 from .vocab import (
     DEAL_CURRENCIES,
@@ -30,6 +38,7 @@ from .vocab import (
     SENTENCES,
 )
 
+CONTACT_PHONE_SHARES = (0.6, 0.1, 0.5, 0.03, 0.03, 0.05)  # PHONE, _HOME, _MOBILE, _OTHER, ...
 FREE_MAIL = ("gmail.com", "outlook.com", "yahoo.com", "web.de", "icloud.com")
 
 
@@ -89,10 +98,7 @@ def _contact(g: Gen) -> dict[str, Any]:
     facebook = f"https://www.facebook.com/{slug}" if rnd() < 0.05 else None
     twitter = f"@{slug.replace('-', '_')[:15]}" if rnd() < 0.1 else None
     birth = g.day(g.anchor - int((22 + rnd() * 45) * 365 * DAY)) if rnd() < 0.2 else None
-    phones = []
-    for share in (0.6, 0.1, 0.5, 0.03, 0.03, 0.05):  # PHONE, _HOME, _MOBILE, _OTHER, ...
-        number = phone(r, prefix)
-        phones.append(number if rnd() < share else None)
+    phones = [maybe_phone(r, prefix, share) for share in CONTACT_PHONE_SHARES]
     email = p.email(domain, r) if rnd() < 0.9 else None
     assistant = person(r).full
     assistant = assistant if rnd() < 0.03 else None

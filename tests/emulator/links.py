@@ -63,26 +63,29 @@ class _Plan:
 
 
 def _plan(ctx: Ctx, t: int) -> _Plan:
-    def make() -> _Plan:
-        lt = LINK_TYPES[t]
-        n_a, n_b = ctx.n(lt.a), ctx.n(lt.b)
-        if n_b == 0 or n_a == 0:
-            return _Plan(0, 0, 1, 0, 1)
-        m = min(int(n_a * lt.frac), lt.cap * n_b)
-        stride = (key(ctx.seed, "link-stride", t) % n_b) | 1
-        while math.gcd(stride, n_b) != 1:
-            stride += 2
-        stride %= n_b or 1
-        if n_b == 1:
-            stride = 1
-        offset = key(ctx.seed, "link-offset", t) % n_b
-        inverse = pow(stride, -1, n_b) if n_b > 1 else 0
-        return _Plan(m, n_b, stride, offset, inverse)
-
-    return ctx.memo(_PLAN_NAMES[t], make)
+    return _plans(ctx)[t]
 
 
-_PLAN_NAMES = tuple(f"link-plan-{t}" for t in range(len(LINK_TYPES)))
+def _plans(ctx: Ctx) -> tuple[_Plan, ...]:
+    """The plan of every link type for this tenant (worked out once)."""
+    return ctx.memo("link-plans", lambda: tuple(_make_plan(ctx, t) for t in range(len(LINK_TYPES))))
+
+
+def _make_plan(ctx: Ctx, t: int) -> _Plan:
+    lt = LINK_TYPES[t]
+    n_a, n_b = ctx.n(lt.a), ctx.n(lt.b)
+    if n_b == 0 or n_a == 0:
+        return _Plan(0, 0, 1, 0, 1)
+    m = min(int(n_a * lt.frac), lt.cap * n_b)
+    stride = (key(ctx.seed, "link-stride", t) % n_b) | 1
+    while math.gcd(stride, n_b) != 1:
+        stride += 2
+    stride %= n_b or 1
+    if n_b == 1:
+        stride = 1
+    offset = key(ctx.seed, "link-offset", t) % n_b
+    inverse = pow(stride, -1, n_b) if n_b > 1 else 0
+    return _Plan(m, n_b, stride, offset, inverse)
 
 
 def forward_target(ctx: Ctx, a: str, b: str, i: int) -> int | None:
@@ -165,8 +168,9 @@ def links_for(ctx: Ctx, entity: str, i: int) -> list[dict[str, Any]]:
     removes the link from both records.
     """
     out: list[dict[str, Any]] = []
+    plans = _plans(ctx)
     for t, lt in _TYPES_OF.get(entity, ()):
-        p = _plan(ctx, t)
+        p = plans[t]
         if p.m == 0:
             continue
         if lt.a == entity and i < p.m:

@@ -137,3 +137,15 @@ def phone(r: Rand, prefix: str) -> str:
         f"{prefix} {_D[int(rnd() * 10)]}{_D[int(rnd() * 10)]}{_D[int(rnd() * 10)]} "
         f"{_D[int(rnd() * 10)]}{_D[int(rnd() * 10)]}{_D[int(rnd() * 10)]}{_D[int(rnd() * 10)]}"
     )
+
+
+def maybe_phone(r: Rand, prefix: str, share: float) -> str | None:
+    """``r.maybe(share, phone(r, prefix))``: the same draws, no text for a number dropped."""
+    rnd = r.random
+    a, b, c, d, e, f, g = rnd(), rnd(), rnd(), rnd(), rnd(), rnd(), rnd()
+    if rnd() >= share:
+        return None
+    return (
+        f"{prefix} {_D[int(a * 10)]}{_D[int(b * 10)]}{_D[int(c * 10)]} "
+        f"{_D[int(d * 10)]}{_D[int(e * 10)]}{_D[int(f * 10)]}{_D[int(g * 10)]}"
+    )

@@ -113,14 +113,37 @@ def fmt_ts(epoch: int | None) -> str | None:
     """Insightly's wire format for *_UTC fields: 'YYYY-MM-DD HH:MM:SS' (UTC, no zone)."""
     if epoch is None:
         return None
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch))
+    day, second = divmod(epoch, 86_400)
+    return _day(day) + " " + _clock()[second]
 
 
 def fmt_day(epoch: int | None) -> str | None:
     """Date-only fields (DUE_DATE, FORECAST_CLOSE_DATE, ...) carry a midnight time."""
     if epoch is None:
         return None
-    return time.strftime("%Y-%m-%d 00:00:00", time.gmtime(epoch))
+    return _day(epoch // 86_400) + " 00:00:00"
+
+
+def _day(day: int) -> str:
+    """'YYYY-MM-DD' of a day number since 1970 (cached: records share few days)."""
+    text = _DAYS.get(day)
+    if text is None:
+        if len(_DAYS) >= DAY_CACHE_SIZE:
+            _DAYS.clear()
+        text = _DAYS[day] = time.strftime("%Y-%m-%d", time.gmtime(day * 86_400))
+    return text
+
+
+def _clock() -> list[str]:
+    """'HH:MM:SS' for every second of a day, made on first use."""
+    if not _CLOCK:
+        _CLOCK.extend(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400))
+    return _CLOCK
+
+
+_DAYS: dict[int, str] = {}
+_CLOCK: list[str] = []
+DAY_CACHE_SIZE = 100_000
 
 
 DAY = 86_400

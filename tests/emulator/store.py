@@ -3,8 +3,14 @@
 Per entity only three ``array('q')`` columns are kept (ids, created and updated epoch
 seconds); records are rebuilt on demand by ``generator.build``.  Mutations are an overlay:
 changed fields per record index, appended rows for created records (ids keep ascending),
-and a set of deleted indexes.  Query results (the matching record indexes in the requested
-order) are cached per table version, so paging through a large filtered set costs one scan.
+and a set of deleted indexes.
+
+Pages are found without scanning: ``ordering`` keeps sorted arrays per table (by updated
+time, by hash for ``order=unordered``, deleted indexes) up to date on every mutation, so an
+``updated_after_utc`` page of a million rows is a bisection.  Filters by tag, field or
+creation time still scan once per table version (cached).  Served records are kept
+serialised (``rendercache``, within ``cache_mb``), the last few whole pages until the next
+mutation, and ``readahead`` renders the next pages of a read in the background.
 
 All public methods take the tenant lock: the server thread reads while a test mutates.
 """
