@@ -210,9 +210,13 @@ class Api:
             return ConnectionFault(kind)
         if kind == "reset":
             return ConnectionFault(kind)
-        body, headers = await anyio.to_thread.run_sync(
-            self._reply, route, params, self.state.config, False, False
-        )
+        try:
+            body, headers = await anyio.to_thread.run_sync(
+                self._reply, route, params, self.state.config, False, False
+            )
+        except ApiError:
+            del request.scope[FAULT]  # nothing to truncate: the error is answered in full
+            raise
         return ConnectionFault(kind, body, headers)
 
 

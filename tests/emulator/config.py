@@ -94,7 +94,10 @@ class EmulatorConfig:
     non_array: set[str] = field(default_factory=set)
     broken_json: set[str] = field(default_factory=set)
     fail_next: dict[str, list[int | str]] = field(default_factory=dict)
-    fault_rate: float = 0.0  # share of API requests that fail (reproducible per seed)
+    # share of API requests (that reach an endpoint) failing with a kind drawn from
+    # fault_mix; request n's fate follows from (seed, n), n restarting when a fault
+    # switch or latency_jitter_ms is configured
+    fault_rate: float = 0.0
     fault_mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_FAULT_MIX))
     timeout_hold_s: float = 65.0  # how long a "timeout" fault holds the request
     # records change between the pages of one read, see ``DRIFT_KEYS``

@@ -329,13 +329,13 @@ class Tenant:
 
     def render_records(self, entity: str, indexes: Sequence[int], brief: str | None) -> list[bytes]:
         """Serialised records, bypassing the caches (what a render worker computes)."""
+        out = []
         with self._lock:
             t = self.table(entity)
-            return [
-                orjson.dumps(self._record(t, i) if brief is None else brief_record(
-                    self._record(t, i), brief))
-                for i in indexes
-            ]  # fmt: skip
+            for i in indexes:
+                record = self._record(t, i)
+                out.append(orjson.dumps(record if brief is None else brief_record(record, brief)))
+        return out
 
     def _render_in_parallel(self, t: Table, indexes: Sequence[int], brief: str | None) -> None:
         """Put the page's cold pristine records into the render cache, rendered by this
