@@ -10,6 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+REORDER_SLACK = 64  # more requests than can ever be in flight at once
+
 
 @dataclass
 class RunStats:
@@ -37,7 +39,12 @@ class RunStats:
             if limit and limit.isdigit():
                 self.rate_limit = int(limit)
             if remaining and remaining.lstrip("-").isdigit():
-                self.rate_remaining = int(remaining)
+                value = int(remaining)
+                # Answers arrive out of order when requests overlap: an older, higher count
+                # must not undo a newer one. A big jump up is a new quota day.
+                current = self.rate_remaining
+                if current is None or value < current or value - current > REORDER_SLACK:
+                    self.rate_remaining = value
 
     def count_rows(self, table: str, n: int) -> None:
         with self._lock:
