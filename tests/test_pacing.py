@@ -46,6 +46,7 @@ def big(emulator_factory, tmp_path, monkeypatch):
 
 def test_rate_and_in_flight_cap_are_respected(big, monkeypatch):
     emu, wh = big
+    emu.configure(latency_ms=250)  # slower than the 0.1 s spacing, so requests must overlap
     monkeypatch.setenv("SOURCES__INSIGHTLY__RATE_PER_S", "10")
     monkeypatch.setenv("SOURCES__INSIGHTLY__MAX_IN_FLIGHT", "2")
     result = wh.sync(entities=["contacts", "leads", "organisations"])
@@ -53,6 +54,7 @@ def test_rate_and_in_flight_cap_are_respected(big, monkeypatch):
     times = starts(emu)
     assert len(times) >= PAGES + 3
     assert max_per_window(times) <= 11  # 10/s, plus one for clock edges
+    assert max_per_window(times, 3.0) <= 31
     assert max_overlap(emu) <= 2
     span = times[-1] - times[0]
     assert span >= (len(times) - 1) / 10 * 0.9  # paced, not bursting
