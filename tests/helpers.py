@@ -9,7 +9,7 @@ from dlt.common.normalizers.naming.snake_case import NamingConvention
 
 from insightly.catalogue import ENTITIES, Entity
 from insightly.records import decode_value
-from insightly.source import custom_table_name
+from insightly.source import custom_object_entities
 
 naming = NamingConvention()
 NESTED = ("CUSTOMFIELDS", "TAGS", "LINKS", "DATES", "EMAILDOMAINS", "TEAMMEMBERS", "ACTIVITIES")
@@ -21,9 +21,8 @@ def column(key: str) -> str:
 
 def custom_object_tables(emulator) -> dict[str, str]:
     """API object name -> warehouse table, as the source names them."""
-    taken: set[str] = set()
-    names = sorted(str(d["OBJECT_NAME"]) for d in emulator.tenant.records("CustomObjects"))
-    return {name: custom_table_name(name, taken) for name in names}
+    entities = custom_object_entities(emulator.tenant.records("CustomObjects"))
+    return {e.path: e.table for e in entities}
 
 
 def entity_paths(emulator) -> dict[str, tuple[str, tuple[str, ...]]]:

@@ -16,11 +16,10 @@ from .catalogue import (
     Entity,
     Load,
     Paging,
-    custom_object_entity,
 )
 from .client import InsightlyClient, page_count
 from .errors import EntityUnavailable
-from .source import custom_table_name, discover_custom_objects
+from .source import custom_object_entities, discover_custom_objects
 
 # Daily request quotas per plan (insightly-api.md 1.4).
 PLANS: dict[str, int] = {
@@ -66,11 +65,7 @@ def estimate(client: InsightlyClient) -> Plan:
     """Count every entity and price a full load and an incremental sync."""
     plan = Plan()
     definitions = discover_custom_objects(client)
-    taken: set[str] = set()
-    customs = [
-        custom_object_entity(name, custom_table_name(name, taken))
-        for name in sorted(str(d["OBJECT_NAME"]) for d in definitions if d.get("OBJECT_NAME"))
-    ]
+    customs = custom_object_entities(definitions)
     for entity in (*ENTITIES, *customs):
         n = _count(client, entity)
         plan.counts[entity.table] = n

@@ -61,6 +61,13 @@ def custom_table_name(object_name: str, taken: set[str]) -> str:
     return candidate
 
 
+def custom_object_entities(definitions: list[dict]) -> list[Entity]:
+    """One incremental entity per /CustomObjects definition, named in OBJECT_NAME order."""
+    taken: set[str] = set()
+    names = sorted(str(d["OBJECT_NAME"]) for d in definitions if d.get("OBJECT_NAME"))
+    return [custom_object_entity(name, custom_table_name(name, taken)) for name in names]
+
+
 def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -83,7 +90,6 @@ def _read(
             pages = client.pages(path, params, table=entity.table, totals=totals)
         for page in pages:
             first = False
-            client.stats.count_rows(entity.table, len(page))
             yield shape_page(page, extra)
     except EntityUnavailable as exc:
         if not first:  # half an entity would advance the cursor past rows never read
@@ -129,6 +135,7 @@ def incremental_records(
     read_started = datetime.now(timezone.utc) - timedelta(seconds=1)
     try:
         for page in _read(client, entity, entity.list_path, params, totals=totals):
+            client.stats.count_rows(entity.table, len(page))
             for record in page:
                 keys.add(tuple(record.get(k) for k in entity.primary_key))
                 value = record.get(CURSOR)
@@ -183,6 +190,7 @@ def full_records(client: InsightlyClient, entity: Entity) -> Iterator[list[dict]
         client.stats.note_drift(entity.table)
         log.warning("%s changed while it was read (attempt %d)", entity.table, attempt)
     if union:
+        client.stats.count_rows(entity.table, len(union))  # re-reads are not loaded twice
         yield list(union.values())
     _mark_refreshed()
 
@@ -191,7 +199,9 @@ def tag_records(client: InsightlyClient) -> Iterator[list[dict]]:
     """/Tags per record type, in one table keyed by (RECORD_TYPE, TAG_NAME)."""
     for record_type in TAG_RECORD_TYPES:
         params = {"record_type": record_type}
-        yield from _read(client, TAGS, TAGS.path, params, {"RECORD_TYPE": record_type})
+        for page in _read(client, TAGS, TAGS.path, params, {"RECORD_TYPE": record_type}):
+            client.stats.count_rows(TAGS.table, len(page))
+            yield page
     _mark_refreshed()
 
 
@@ -353,11 +363,7 @@ def insightly_source(
         primary_key=list(CUSTOM_OBJECTS.primary_key),
         write_disposition="replace",
     )(client, definitions)
-    taken: set[str] = set()
-    custom_entities = [
-        custom_object_entity(name, custom_table_name(name, taken))
-        for name in sorted(str(d["OBJECT_NAME"]) for d in definitions if d.get("OBJECT_NAME"))
-    ]
+    custom_entities = custom_object_entities(definitions)
     for entity in (*ENTITIES, *custom_entities):
         if entity.load is Load.INCREMENTAL:
             client.stats.incremental[entity.table] = entity
