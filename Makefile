@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install sync plan models demo bench chaos test lint format clean
+.PHONY: install sync plan models dbt-sources demo bench chaos test lint format clean
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ plan: install
 ## models: (re)build the SQL models (staging, typed custom fields, tags, links, marts)
 models: install
 	$(BIN)/insightly models $(ARGS)
+
+## dbt-sources: write dbt/models/sources.yml from the loaded schema (ARGS="--out PATH ...")
+dbt-sources: install
+	$(BIN)/insightly dbt-sources $(ARGS)
 
 ## bench: sync scenarios against the emulator; prints one table (ARGS="--scale 0.1" for a quick run)
 bench: install

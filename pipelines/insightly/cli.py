@@ -13,6 +13,7 @@ from .client import InsightlyClient
 from .errors import InsightlyError, ModelsFailed, QuotaExhausted
 from .models import build_models
 from .models import main as models_main
+from .models.dbt_sources import main as dbt_sources_main
 from .pacing import Pacer
 from .plan import estimate as estimate_plan
 from .plan import render as render_plan
@@ -58,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "models", help="build the SQL models on the warehouse", add_help=False
     ).add_argument("args", nargs=argparse.REMAINDER)
+    commands.add_parser(
+        "dbt-sources", help="write dbt sources.yml from the loaded schema", add_help=False
+    )
     plan = commands.add_parser(
         "plan", help="count records; price a full load and a sync in requests per plan"
     )
@@ -139,6 +143,9 @@ def sync(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["dbt-sources"]:  # its own parser, so its options and --help reach it
+        return dbt_sources_main(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

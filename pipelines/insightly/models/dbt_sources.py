@@ -1,0 +1,343 @@
+"""Write dbt source definitions (`sources.yml`) from the schema a sync loaded.
+
+Why generated: the warehouse grows with the tenant (a custom object becomes a table, a
+field that gets its first value becomes a column), so hand-written dbt sources go stale.
+Re-running `insightly dbt-sources` after a sync keeps them equal to what is loaded.
+
+Where each part comes from:
+- tables, columns and their types: the warehouse's information_schema, i.e. what is
+  really there (dlt creates no column for a field that never had a value);
+- primary keys and parent tables: the dlt schema that dlt stores in the dataset
+  (`_dlt_version`), so no local pipeline state is needed (`make demo` deletes its own);
+  the catalogue is the fallback for a table that schema doesn't describe;
+- descriptions: the catalogue (API path, key, how the table is loaded) and a few notes on
+  columns every table shares; anything else gets a generic description.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlglot import exp
+
+from ..catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, TAGS, Entity, Load
+from .dialects import column, literal, render, table
+from .runner import CUSTOM_PREFIX, Execute, _executor
+
+SOURCE_NAME = "insightly"
+DEFAULT_OUT = Path("dbt/models/sources.yml")
+VERSION_TABLE = "_dlt_version"
+CATALOGUE: dict[str, Entity] = {
+    e.table: e for e in (*ENTITIES, TAGS, CUSTOM_OBJECTS, CUSTOM_FIELDS)
+}
+
+ARRAY_NOTES = {
+    "customfields": "custom field values (typed one column per field in the `_stg` views)",
+    "tags": "tags",
+    "links": "links to other records",
+    "dates": "dates (birthdays, anniversaries, ...)",
+    "emaildomains": "email domains",
+    "teammembers": "team members",
+    "activities": "activities",
+    "custom_field_options": "picklist options",
+}
+
+COLUMN_NOTES = {
+    "_dlt_id": "Row id assigned by dlt; unique in the table.",
+    "_dlt_load_id": "The dlt load that last wrote the row (`_dlt_loads.load_id`).",
+    "_dlt_parent_id": "`_dlt_id` of the parent row: join it to the parent table's `_dlt_id`.",
+    "_dlt_root_id": "`_dlt_id` of the top-level record the row belongs to.",
+    "_dlt_list_idx": "Position of the item in the parent's list, from 0.",
+    "_deleted_at": "When a sync found the record gone from Insightly; NULL while it exists.",
+    "date_created_utc": "When the record was created in Insightly (UTC).",
+    "date_updated_utc": "When the record last changed in Insightly (UTC); the sync's cursor.",
+    "owner_user_id": "User who owns the record (`users.user_id`).",
+    "created_user_id": "User who created the record (`users.user_id`).",
+    "visible_to": "Who may see the record (EVERYONE, OWNER, TEAM, INDIVIDUALS).",
+    "field_name": "API name of the custom field (`custom_fields.field_name`).",
+    "field_value": "The value as text: strings as sent, anything else as JSON.",
+    "field_value_type": "JSON type of the value as sent: string, number, boolean, null, ...",
+    "custom_field_id": "Id of the custom field, where the API sends one.",
+    "tag_name": "The tag.",
+    "record_type": "Entity the tag is used on (contacts, leads, ...).",
+    "object_table": "Warehouse table of the object the field belongs to.",
+    "link_id": "Id of the link; each link is stored on both records it joins.",
+    "object_name": "Entity of the record that holds the link.",
+    "object_id": "Id of the record that holds the link.",
+    "link_object_name": "Entity of the linked record.",
+    "link_object_id": "Id of the linked record.",
+    "role": "Role of the link (free text).",
+    "details": "Details of the link (free text).",
+    "relationship_id": "Named relationship of the link (`relationships.relationship_id`).",
+    "is_forward": "Whether this copy of the link reads in the relationship's forward direction.",
+    "date_id": "Id of the date.",
+    "occasion_name": "What the date is (Birthday, Anniversary, ...).",
+    "occasion_date": "The date, as text as the API sends it.",
+    "repeat_yearly": "Whether the date repeats every year.",
+    "create_task_yearly": "Whether Insightly creates a task for it every year.",
+    "email_domain_id": "Id of the email domain.",
+    "email_domain": "An email domain of the organisation.",
+}
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    """One table of the dataset as loaded: columns in warehouse order, key and parent."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]  # (column, data type)
+    primary_key: tuple[str, ...]
+    parent: str | None
+
+
+# ----------------------------------------------------------------- reading the warehouse
+def loaded_columns(execute: Execute, dataset: str, destination: str) -> dict[str, list]:
+    """Table -> [(column, data type)] in ordinal order: what the warehouse really holds."""
+    query = (
+        exp.select("table_name", "column_name", "data_type")
+        .from_("information_schema.columns")
+        .where(exp.EQ(this=exp.column("table_schema"), expression=literal(dataset)))
+        .order_by("table_name", "ordinal_position")
+    )
+    tables: dict[str, list] = {}
+    for name, col, data_type in execute(render(query, destination)):
+        tables.setdefault(name, []).append((col, str(data_type)))
+    return tables
+
+
+def decode_schema(stored: str) -> dict[str, Any]:
+    """dlt stores its schema as JSON, or as base64 of zlib-compressed JSON on some
+    destinations (see dlt's `_row_to_schema_info`)."""
+    if not stored.lstrip().startswith("{"):
+        stored = zlib.decompress(base64.b64decode(stored)).decode("utf-8")
+    return json.loads(stored)
+
+
+def stored_tables(execute: Execute, dataset: str, destination: str) -> dict[str, dict]:
+    """The `tables` of the newest dlt schema stored in the dataset (empty if none)."""
+    query = (
+        exp.select(column("schema"))
+        .from_(table(dataset, VERSION_TABLE))
+        .order_by(exp.Ordered(this=column("inserted_at"), desc=True))
+        .limit(1)
+    )
+    rows = execute(render(query, destination))
+    return decode_schema(rows[0][0]).get("tables", {}) if rows else {}
+
+
+def _fallback_key(name: str, columns: set[str]) -> tuple[str, ...]:
+    """The catalogue's key for a table dlt's schema doesn't describe."""
+    entity = CATALOGUE.get(name)
+    if entity is not None:
+        return tuple(k.lower() for k in entity.primary_key)
+    if name.startswith(CUSTOM_PREFIX) and "record_id" in columns:
+        return ("record_id",)
+    return ()
+
+
+def describe_table(name: str, columns: list, hints: dict[str, dict]) -> LoadedTable:
+    """Key and parent from dlt's table hints; without them, child tables are known by
+    `_dlt_parent_id` and root tables take the catalogue's key."""
+    names = {c for c, _ in columns}
+    hint = hints.get(name)
+    if hint is None:
+        parent = name.rsplit("__", 1)[0] if "_dlt_parent_id" in names else None
+        key = () if parent else _fallback_key(name, names)
+    else:
+        parent = hint.get("parent")
+        key = tuple(c for c, h in hint.get("columns", {}).items() if h.get("primary_key"))
+    return LoadedTable(name, tuple(columns), tuple(k for k in key if k in names), parent)
+
+
+def loaded_tables(execute: Execute, dataset: str, destination: str) -> list[LoadedTable]:
+    """Every data table of the dataset (dlt's own `_dlt_*` tables left out), by name."""
+    columns = loaded_columns(execute, dataset, destination)
+    if not columns:
+        raise RuntimeError(f"dataset {dataset!r} has no tables: run a sync first")
+    hints = stored_tables(execute, dataset, destination) if VERSION_TABLE in columns else {}
+    return [
+        describe_table(name, cols, hints)
+        for name, cols in sorted(columns.items())
+        if not name.startswith("_dlt")
+    ]
+
+
+# ----------------------------------------------------------------- descriptions
+def table_description(t: LoadedTable) -> str:
+    """What a row is, where it comes from and how it is kept current."""
+    if t.parent:
+        item = ARRAY_NOTES.get(t.name.rsplit("__", 1)[-1], "list items")
+        return (
+            f"The {item} of `{t.parent}`, one row per item; "
+            f"join `_dlt_parent_id` to `{t.parent}._dlt_id`."
+        )
+    entity = CATALOGUE.get(t.name)
+    if entity is None and t.name.startswith(CUSTOM_PREFIX):
+        return "Records of an Insightly custom object, one row per record; merged on RECORD_ID."
+    if entity is None:
+        return "A table loaded by the Insightly pipeline."
+    how = (
+        "merged on the key, read incrementally by DATE_UPDATED_UTC"
+        if entity.load is Load.INCREMENTAL
+        else "replaced in full when read"
+    )
+    key = ", ".join(entity.primary_key)
+    return f"Insightly /{entity.path}, one row per record (key {key}); {how}."
+
+
+def column_description(t: LoadedTable, name: str) -> str:
+    """A known column's note, the key's origin, or a generic line."""
+    if t.primary_key == (name,):
+        return f"Insightly's {name.upper()}, the primary key."
+    if name in t.primary_key:
+        return f"Insightly's {name.upper()}, part of the primary key."
+    if name in COLUMN_NOTES:
+        return COLUMN_NOTES[name]
+    if name.endswith("_utc"):
+        return "A UTC timestamp, from the Insightly API field of the same name."
+    return "From the Insightly API field of the same name."
+
+
+# ----------------------------------------------------------------- tests on keys
+def key_expression(columns: Sequence[str], destination: str) -> str:
+    """One text value per composite key, for dbt's single-column `unique` test."""
+    parts: list[exp.Expression] = []
+    for c in columns:
+        parts += [exp.cast(column(c), "TEXT"), literal("|")]
+    return render(exp.Concat(expressions=parts[:-1]), destination)
+
+
+def key_tests(t: LoadedTable, destination: str) -> tuple[dict[str, list], list]:
+    """Column tests and table tests that prove the key. Child tables (and any table
+    without a key) have none of their own, so their dlt row id is tested instead."""
+    if len(t.primary_key) == 1:
+        return {t.primary_key[0]: ["unique", "not_null"]}, []
+    if not t.primary_key:
+        return {"_dlt_id": ["unique", "not_null"]}, []
+    unique = {
+        "name": f"source_unique_{SOURCE_NAME}_{t.name}_{'__'.join(t.primary_key)}",
+        "test_name": "unique",
+        "arguments": {"column_name": key_expression(t.primary_key, destination)},
+    }
+    return {c: ["not_null"] for c in t.primary_key}, [unique]
+
+
+# ----------------------------------------------------------------- the document
+def _column_order(t: LoadedTable, name: str) -> tuple[int, int]:
+    """Key first, then the data columns, dlt's bookkeeping last (warehouse order kept)."""
+    if name in t.primary_key:
+        return (0, t.primary_key.index(name))
+    return (2 if name.startswith("_dlt") else 1, 0)
+
+
+def table_entry(t: LoadedTable, destination: str) -> dict[str, Any]:
+    column_tests, table_tests = key_tests(t, destination)
+    columns = []
+    for name, data_type in sorted(t.columns, key=lambda c: _column_order(t, c[0])):
+        entry = {"name": name, "description": column_description(t, name), "data_type": data_type}
+        if name in column_tests:
+            entry["data_tests"] = column_tests[name]
+        columns.append(entry)
+    entry = {"name": t.name, "description": table_description(t)}
+    if table_tests:
+        entry["data_tests"] = table_tests
+    return {**entry, "columns": columns}
+
+
+def sources_document(tables: Sequence[LoadedTable], dataset: str, destination: str) -> dict:
+    source = {
+        "name": SOURCE_NAME,
+        "description": "Insightly CRM as loaded by the insightly-elt pipeline (dlt).",
+        "schema": dataset,
+        "tables": [table_entry(t, destination) for t in tables],
+    }
+    return {"version": 2, "sources": [source]}
+
+
+def render_yaml(document: dict, dataset: str) -> str:
+    header = (
+        f"# Generated by `insightly dbt-sources` from the loaded schema of dataset {dataset!r}.\n"
+        "# Don't edit: run `make dbt-sources` again after a sync.\n"
+    )
+    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=4096)
+    return header + body
+
+
+@dataclass(frozen=True)
+class SourcesReport:
+    path: Path
+    tables: int
+    columns: int
+    tests: int
+
+    def summary(self) -> str:
+        return (
+            f"wrote {self.path}: {self.tables} tables, {self.columns} columns, "
+            f"{self.tests} key tests"
+        )
+
+
+def count_tests(document: dict) -> int:
+    tables = document["sources"][0]["tables"]
+    per_table = sum(len(t.get("data_tests", [])) for t in tables)
+    return per_table + sum(len(c.get("data_tests", [])) for t in tables for c in t["columns"])
+
+
+def write_sources(
+    target: Any, out: Path, dataset: str = SOURCE_NAME, destination: str | None = None
+) -> SourcesReport:
+    """Write `sources.yml` for a dlt pipeline's destination (or a sql client / connection,
+    as `build_models` takes them)."""
+    if hasattr(target, "sql_client") and hasattr(target, "destination"):
+        destination = destination or target.destination.destination_name
+        with target.sql_client() as client:
+            return write_sources(client, out, dataset, destination)
+    execute, _ = _executor(target)
+    tables = loaded_tables(execute, dataset, destination or "duckdb")
+    document = sources_document(tables, dataset, destination or "duckdb")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_yaml(document, dataset), encoding="utf-8")
+    n_columns = sum(len(t.columns) for t in tables)
+    return SourcesReport(out, len(tables), n_columns, count_tests(document))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`insightly dbt-sources`: write dbt sources.yml from the pipeline's loaded schema."""
+    import dlt
+
+    from ..runner import DATASET_NAME, PIPELINE_NAME
+
+    parser = argparse.ArgumentParser(prog="insightly dbt-sources", description=main.__doc__)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
+    parser.add_argument("--destination", default="duckdb", help="any dlt destination (duckdb)")
+    parser.add_argument("--dataset", default=DATASET_NAME, help="the raw dataset")
+    parser.add_argument("--pipeline-name", default=PIPELINE_NAME)
+    parser.add_argument("--pipelines-dir", default=None)
+    args = parser.parse_args(argv)
+    kwargs = {"pipelines_dir": args.pipelines_dir} if args.pipelines_dir else {}
+    pipeline = dlt.pipeline(
+        pipeline_name=args.pipeline_name,
+        destination=args.destination,
+        dataset_name=args.dataset,
+        **kwargs,
+    )
+    try:
+        report = write_sources(pipeline, args.out, args.dataset, args.destination)
+    except RuntimeError as exc:
+        print(f"insightly dbt-sources: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
