@@ -143,3 +143,26 @@ def _wait_for(condition, timeout: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_models_command_builds_after_a_sync_without_models(tmp_path, emulator):
+    env = {
+        "SOURCES__INSIGHTLY__API_KEY": API_KEY,
+        "SOURCES__INSIGHTLY__BASE_URL": emulator.base_url,
+    }
+    assert run_cli(tmp_path, env, "--no-models").returncode == 0
+    import duckdb
+
+    query = "select count(*) from information_schema.schemata "
+    query += "where schema_name in ('insightly_stg', 'insightly_reporting')"
+    with duckdb.connect(str(tmp_path / "cli.duckdb"), read_only=True) as con:
+        assert con.execute(query).fetchone()[0] == 0
+    command = [sys.executable, "-m", "insightly.cli", "models"]
+    command += ["--pipelines-dir", str(tmp_path / "pipelines")]
+    environ = {**os.environ, "DESTINATION__DUCKDB__CREDENTIALS": str(tmp_path / "cli.duckdb")}
+    built = subprocess.run(command, env=environ, capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    with duckdb.connect(str(tmp_path / "cli.duckdb"), read_only=True) as con:
+        assert con.execute(query).fetchone()[0] == 2
+        (n,) = con.execute("select count(*) from insightly_reporting.lead_funnel").fetchone()
+    assert n > 0

@@ -56,9 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-models", action="store_true", help="don't build the SQL models after the load"
     )
     sync.add_argument("-v", "--verbose", action="store_true", help="log each retry and skip")
-    commands.add_parser(
-        "models", help="build the SQL models on the warehouse", add_help=False
-    ).add_argument("args", nargs=argparse.REMAINDER)
+    commands.add_parser("models", help="build the SQL models on the warehouse", add_help=False)
     commands.add_parser(
         "dbt-sources", help="write dbt sources.yml from the loaded schema", add_help=False
     )
@@ -144,8 +142,11 @@ def sync(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["dbt-sources"]:  # its own parser, so its options and --help reach it
+    # these two have their own parsers, so their options and --help reach them
+    if argv[:1] == ["dbt-sources"]:
         return dbt_sources_main(argv[1:])
+    if argv[:1] == ["models"]:
+        return models_main(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -153,8 +154,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not args.verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    if args.command == "models":
-        return models_main(args.args)
     command = plan if args.command == "plan" else sync
     return _run(lambda: command(args))
 
