@@ -1,6 +1,6 @@
 """Hostile data: odd text, huge bodies, nulls, changed types, custom field names no one
 should use. The sync and the SQL models succeed and every value round-trips.
-(New top-level fields are not covered: the emulator refuses unknown keys today.)
+New top-level fields come from the emulator's `new_fields` switch (the API growing).
 
 `make chaos` runs more examples (HYPOTHESIS_EXAMPLES).
 """
@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from insightly.models import build_models
+from insightly.records import parse_utc
 from tests.conftest import Warehouse
 from tests.helpers import column, custom_fields_of, nested_rows, rows_by_key
 
@@ -52,7 +53,7 @@ def hostile(tmp_path_factory):
     from insightly_emulator import Emulator, EmulatorConfig
     from tests.conftest import API_KEY
 
-    emu = Emulator(EmulatorConfig(seed=3, profile="tiny", api_key=API_KEY))
+    emu = Emulator(EmulatorConfig(seed=3, profile="tiny", api_key=API_KEY, new_fields=True))
     emu.__enter__()
     wh = Warehouse(tmp_path_factory.mktemp("hostile"), emu.base_url)
     os.environ["DESTINATION__DUCKDB__CREDENTIALS"] = str(wh.path)
@@ -116,12 +117,55 @@ def test_huge_bodies_nulls_and_changed_types(hostile):
     assert notes["body"] == body and notes["title"] is None
     row = rows_by_key(wh, "contacts", ("CONTACT_ID",))[(contact["CONTACT_ID"],)]
     # a value that doesn't fit the column's type lands in a variant column, never lost
-    # (dlt coerces text it can read as the column's type, e.g. "12" or "true"; see README)
+    # (never converted: "12" stays text next to the numbers; see README)
     assert row.get("email_opted_out__v_text") == "maybe"
-    assert str(row.get("owner_user_id")) == "12" or row.get("owner_user_id__v_text") == "12"
+    assert row.get("owner_user_id__v_text") == "12"
     with duckdb.connect(str(wh.path)) as con:
         build_models(con, "insightly", "duckdb")
         staged = con.execute(
             "select count(*) from insightly_stg.notes where note_id = ?", [note["NOTE_ID"]]
         ).fetchone()
     assert staged == (1,)
+
+
+# A few names, so later examples reuse a column with another type (changed types).
+new_field_names = st.sampled_from(
+    ["FAVOURITE_COLOUR", "NEW FIELD", "SCORE.2026", "ÜBER_FELD", "SELECT", "LAST_SEEN_UTC"]
+)
+# "12" or "true" in a text field must stay text even where the column is a number or boolean.
+new_field_values = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | odd_text
+    | st.sampled_from(["12", "-1", "true", "1e3", "2024-01-02 03:04:05"])
+)
+
+
+def stored_value(row: dict, name: str) -> list:
+    """The non-null values of a field's column and its variant columns."""
+    col = column(name)
+    keys = [k for k in row if k == col or k.startswith(col + "__v_")]
+    return [row[k] for k in keys if row[k] is not None]
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(fields=st.dictionaries(new_field_names, new_field_values, min_size=1, max_size=3))
+def test_new_fields_and_changed_types_round_trip(hostile, fields):
+    emu, wh = hostile
+    record = emu.tenant.create("Contacts", FIRST_NAME="new fields", **fields)
+    wh.sync(entities=["contacts"])
+    row = rows_by_key(wh, "contacts", ("CONTACT_ID",))[(record["CONTACT_ID"],)]
+    for name, value in fields.items():
+        if name.endswith("_UTC"):  # Insightly's timestamp format becomes a timestamp
+            value = parse_utc(value)
+        assert stored_value(row, name) == ([] if value is None else [value]), name
+    with duckdb.connect(str(wh.path)) as con:
+        report = build_models(con, "insightly", "duckdb")
+        assert not report.skipped.get("contacts")
+    print(f"CHAOS|hostile new fields|1|0|{len(fields)}|0|0")

@@ -38,7 +38,7 @@ from .catalogue import (
 )
 from .client import InsightlyClient
 from .errors import EntityUnavailable, QuotaExhausted
-from .records import parse_utc, shape_page
+from .records import mismatched_as_variants, parse_utc, shape_page
 from .settings import resolve_connection
 
 log = logging.getLogger(__name__)
@@ -276,14 +276,15 @@ def _entity_resource(
     pk = list(entity.primary_key)
     nested = nested_hints(entity)
     if entity.load is Load.FULL:
-        return dlt.resource(
+        resource = dlt.resource(
             full_records,
             name=entity.table,
             primary_key=pk,
             write_disposition="replace",
             nested_hints=nested,
         )(client, entity)
-    return dlt.resource(
+        return resource.add_map(_typed_as_columns(entity.table))
+    resource = dlt.resource(
         incremental_records,
         name=entity.table,
         primary_key=pk,
@@ -295,6 +296,23 @@ def _entity_resource(
         },
         nested_hints=nested,
     )(client, entity, start_date, lookback).parallelize()
+    return resource.add_map(_typed_as_columns(entity.table))
+
+
+def _typed_as_columns(table: str) -> Any:
+    """A map step keeping each value in a column of its own type (see records.py)."""
+
+    types: dict[str, str] = {}  # column -> type: the stored schema's, then first seen
+
+    def keep_types(record: dict) -> dict:  # dlt maps each record of a yielded page
+        schema = dlt.current.source_schema()
+        if not types:
+            columns = schema.tables.get(table, {}).get("columns", {})
+            types.update({n: c["data_type"] for n, c in columns.items() if c.get("data_type")})
+        mismatched_as_variants([record], types, schema.naming)
+        return record
+
+    return keep_types
 
 
 def nested_hints(entity: Entity) -> dict[str, Any]:

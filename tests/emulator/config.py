@@ -88,6 +88,8 @@ class EmulatorConfig:
     list_updated_after: str = "ignored"
     search_filter_combination: str = "allow"
     unset_custom_fields: str = "null"
+    # the API grows: create/update accept fields v3.1 doesn't list, and records carry them
+    new_fields: bool = False
 
     # --- failure injection (keys are entity path names, matched case-insensitively) ----
     forbidden: dict[str, int] = field(default_factory=dict)

@@ -582,7 +582,7 @@ class Tenant:
             t.ids.append((t.ids[-1] if len(t.ids) else 1_000_000) + gap)
             t.created.append(_parse_override(overrides.pop("DATE_CREATED_UTC", None), now))
             t.updated.append(_parse_override(overrides.pop("DATE_UPDATED_UTC", None), now))
-            changes = _normalise_changes(s, overrides)
+            changes = _normalise_changes(s, overrides, self.config.new_fields)
             if changes:
                 t.changes[i] = changes
             t.orders.on_create(i)
@@ -611,7 +611,7 @@ class Tenant:
             when = to_epoch(at)
             if changes is None:
                 changes = _plausible_change(t.spec, self._record(t, i), when)
-            normalised = _normalise_changes(t.spec, dict(changes))
+            normalised = _normalise_changes(t.spec, dict(changes), self.config.new_fields)
             merged = t.changes.setdefault(i, {})
             for name, value in normalised.items():
                 before = merged.get(name)
@@ -731,10 +731,12 @@ def _merge_custom_fields(
     return out
 
 
-def _normalise_changes(s: EntitySpec, changes: dict[str, Any]) -> dict[str, Any]:
+def _normalise_changes(
+    s: EntitySpec, changes: dict[str, Any], new_fields: bool = False
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in changes.items():
-        if name not in s.fields:
+        if name not in s.fields and not (new_fields and name.isupper()):
             raise ValueError(f"{s.name} has no field {name!r}")
         if name in (s.pk, "DATE_CREATED_UTC", "DATE_UPDATED_UTC"):
             raise ValueError(f"{name} is maintained by the emulator")
