@@ -312,26 +312,14 @@ def write_sources(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`insightly dbt-sources`: write dbt sources.yml from the pipeline's loaded schema."""
-    import dlt
-
-    from ..runner import DATASET_NAME, PIPELINE_NAME
+    from .pipeline_args import add_pipeline_arguments, pipeline_from
 
     parser = argparse.ArgumentParser(prog="insightly dbt-sources", description=main.__doc__)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
-    parser.add_argument("--destination", default="duckdb", help="any dlt destination (duckdb)")
-    parser.add_argument("--dataset", default=DATASET_NAME, help="the raw dataset")
-    parser.add_argument("--pipeline-name", default=PIPELINE_NAME)
-    parser.add_argument("--pipelines-dir", default=None)
+    add_pipeline_arguments(parser)
     args = parser.parse_args(argv)
-    kwargs = {"pipelines_dir": args.pipelines_dir} if args.pipelines_dir else {}
-    pipeline = dlt.pipeline(
-        pipeline_name=args.pipeline_name,
-        destination=args.destination,
-        dataset_name=args.dataset,
-        **kwargs,
-    )
     try:
-        report = write_sources(pipeline, args.out, args.dataset, args.destination)
+        report = write_sources(pipeline_from(args), args.out, args.dataset, args.destination)
     except RuntimeError as exc:
         print(f"insightly dbt-sources: {exc}", file=sys.stderr)
         return 2

@@ -500,27 +500,15 @@ def build_models(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`insightly models`: build the models on the pipeline's destination."""
-    import dlt
-
-    from ..runner import DATASET_NAME, PIPELINE_NAME
+    from .pipeline_args import add_pipeline_arguments, pipeline_from
 
     parser = argparse.ArgumentParser(prog="insightly models", description=main.__doc__)
-    parser.add_argument("--destination", default="duckdb")
-    parser.add_argument("--dataset", default=DATASET_NAME, help="the raw dataset")
-    parser.add_argument("--pipeline-name", default=PIPELINE_NAME)
-    parser.add_argument("--pipelines-dir", default=None)
+    add_pipeline_arguments(parser)
     parser.add_argument("--staging-schema", default=None)
     parser.add_argument("--reporting-schema", default=None)
     args = parser.parse_args(argv)
-    kwargs = {"pipelines_dir": args.pipelines_dir} if args.pipelines_dir else {}
-    pipeline = dlt.pipeline(
-        pipeline_name=args.pipeline_name,
-        destination=args.destination,
-        dataset_name=args.dataset,
-        **kwargs,
-    )
     report = build_models(
-        pipeline,
+        pipeline_from(args),
         args.dataset,
         args.destination,
         staging_schema=args.staging_schema,
