@@ -220,3 +220,18 @@ def _root(exc: BaseException) -> BaseException:
     from insightly.cli import _user_error
 
     return _user_error(exc) or exc
+
+
+def test_full_table_is_kept_while_its_entity_is_forbidden(emulator, warehouse):
+    """A permission lost for a while must not empty a replace table."""
+    warehouse.sync(entities=["emails", "contacts"])
+    before = warehouse.query("select count(*) from emails")[0][0]
+    assert before == len(emulator.tenant.records("Emails")) > 0
+    emulator.configure(forbidden={"Emails": 403})
+    result = warehouse.sync(entities=["emails", "contacts"])
+    assert result.stats.skipped["emails"] == "no access (403)"
+    assert warehouse.query("select count(*) from emails")[0][0] == before
+    emulator.configure(forbidden={})
+    emulator.tenant.delete("Emails", emulator.tenant.records("Emails")[0]["EMAIL_ID"])
+    warehouse.sync(entities=["emails", "contacts"])  # replaced again, not appended
+    assert warehouse.query("select count(*) from emails")[0][0] == before - 1

@@ -189,6 +189,11 @@ def full_records(client: InsightlyClient, entity: Entity) -> Iterator[list[dict]
             break
         client.stats.note_drift(entity.table)
         log.warning("%s changed while it was read (attempt %d)", entity.table, attempt)
+    if entity.table in client.stats.skipped:
+        # 403/404 now: an empty replace would truncate what earlier syncs loaded. Loading
+        # nothing as append keeps it until the key can read the entity again.
+        yield dlt.mark.with_hints([], dlt.mark.make_hints(write_disposition="append"))
+        return
     if union:
         client.stats.count_rows(entity.table, len(union))  # re-reads are not loaded twice
         yield list(union.values())
