@@ -175,24 +175,28 @@ class InsightlyClient:
                     )
             self._in_flight += 1
 
-    def _release_quota(self) -> None:
+    def _release_quota(self, table: str, response: httpx.Response | None) -> None:
+        """Count an answer and free its in-flight slot at once: a claim that saw the lower
+        X-RateLimit-Remaining and still the slot would count the request twice."""
         with self._quota_lock:
+            if response is not None:
+                headers = response.headers
+                self.stats.count_request(
+                    table,
+                    response.status_code,
+                    headers.get("X-RateLimit-Limit"),
+                    headers.get("X-RateLimit-Remaining"),
+                )
             self._in_flight -= 1
 
     def _get_once(self, path: str, params: Params, table: str) -> tuple[Any, httpx.Response]:
         self._claim_quota()
+        response: httpx.Response | None = None
         try:
             with self.pacer.request():
                 response = self._http.get(path, params=params)
-            headers = response.headers
-            self.stats.count_request(
-                table,
-                response.status_code,
-                headers.get("X-RateLimit-Limit"),
-                headers.get("X-RateLimit-Remaining"),
-            )
         finally:
-            self._release_quota()
+            self._release_quota(table, response)
         self._raise_for_status(path, response)
         self.pacer.succeeded()
         try:
