@@ -28,6 +28,11 @@ class RunStats:
     incremental: dict[str, Any] = field(default_factory=dict)  # table -> Entity, this run's
     deleted: dict[str, int] = field(default_factory=dict)  # records found deleted, per table
     repaired: dict[str, int] = field(default_factory=dict)  # exact duplicate rows removed
+    # Reads too large for one run (walk.py): stopped at the page budget, run again at once
+    paused: set[str] = field(default_factory=set)
+    walks: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # left: (skip, total)
+    walks_done: list[str] = field(default_factory=list)  # walks over several runs completed
+    chunks: int = 0  # extra pipeline runs for reads stopped at their page budget
     rate_limit: int | None = None
     rate_remaining: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -58,6 +63,19 @@ class RunStats:
         with self._lock:
             self.quota_stop = self.quota_stop or reason
             self.unfinished.append(table)
+
+    def pause(self, table: str) -> None:
+        with self._lock:
+            self.paused.add(table)
+
+    def note_walk(self, table: str, skip: int, total: int | None) -> None:
+        with self._lock:
+            self.walks[table] = (skip, total)
+
+    def note_walk_done(self, table: str) -> None:
+        with self._lock:
+            self.walks.pop(table, None)
+            self.walks_done.append(table)
 
     def note_drift(self, table: str) -> None:
         with self._lock:
