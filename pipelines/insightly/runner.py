@@ -16,7 +16,7 @@ from filelock import FileLock, Timeout
 
 from .catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, TAGS, Load
 from .client import InsightlyClient
-from .deletes import reconcile
+from .deletes import discard_checks, reconcile
 from .errors import ConfigurationError, SyncAlreadyRunning
 from .integrity import repair_exact_copies
 from .pacing import DEFAULT_IN_FLIGHT, DEFAULT_RATE, Pacer
@@ -160,7 +160,8 @@ def run_sync(options: SyncOptions) -> SyncResult:
     a replace table must never be loaded from a read cut short. Incremental tables follow;
     if the daily quota stops them, what was read is loaded and each unfinished table keeps
     its place, so the next run reads on from its first unread page. A read larger than the
-    page budget of one run is loaded in chunks, one pipeline run each.
+    page budget of one run is loaded in chunks, one pipeline run each. Then the id checks
+    that are due run with what is left of the quota (deletes.py).
     """
     started = time.monotonic()
     connection = resolve_connection(options.api_key, options.pod, options.base_url)
@@ -222,6 +223,8 @@ def _sync_locked(
             if not options.full_refresh and not due(pipeline, t, cadence)
         ]
         refresh = "drop_resources" if options.full_refresh else None
+        if options.full_refresh:
+            discard_checks(pipeline, tables)
         loaded = set() if options.full_refresh else _warehouse_tables(pipeline)
         first_sync = {t for t in tables if t not in loaded}
         run = Runs(pipeline, source, stats, loader_format)
@@ -235,17 +238,7 @@ def _sync_locked(
             stats.repaired = repair_exact_copies(pipeline, tables)
         if not stats.quota_stop:
             checked = [e for t, e in stats.incremental.items() if t in tables]
-            report = reconcile(
-                pipeline,
-                client,
-                checked,
-                cadence_hours=settings.delete_check_hours,
-                hard=settings.hard_deletes,
-                first_sync=first_sync,
-            )
-            stats.deleted = report.found
-            for table in report.unsettled:
-                stats.note_drift(table)
+            check_ids(run, client, checked, settings, first_sync)
         infos = run.infos
     for info in infos:
         info.raise_on_failed_jobs()
@@ -278,3 +271,33 @@ class Runs:
                 return
             tables = sorted(self.stats.paused)
             self.stats.chunks += len(tables) > 0
+
+
+def check_ids(
+    run: Runs,
+    client: InsightlyClient,
+    entities: Sequence[Any],
+    settings: PacingSettings,
+    first_sync: set[str],
+) -> None:
+    """The id checks that are due (deletes.py), then a run loading what they fetched."""
+    stats = run.stats
+    report = reconcile(
+        run.pipeline,
+        client,
+        entities,
+        cadence_hours=settings.delete_check_hours,
+        hard=settings.hard_deletes,
+        first_sync=first_sync,
+    )
+    stats.deleted = report.found
+    stats.fetched = {t: len(records) for t, records in report.fetched.items()}
+    stats.checks_pending = report.pending
+    if report.quota_stop:
+        stats.stop_for_quota(report.pending[0], report.quota_stop)
+    reload = sorted(set(report.fetched) | set(report.rewind))
+    if reload:
+        stats.refetch.update(report.fetched)
+        stats.rewind.update(report.rewind)
+        run.until_read(reload)
+    report.commit()

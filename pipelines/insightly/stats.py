@@ -33,6 +33,12 @@ class RunStats:
     walks: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # left: (skip, total)
     walks_done: list[str] = field(default_factory=list)  # walks over several runs completed
     chunks: int = 0  # extra pipeline runs for reads stopped at their page budget
+    # The id check (deletes.py) hands records it fetched one by one to the table's next run,
+    # or asks that run to move the cursor back when re-reading is cheaper.
+    refetch: dict[str, list[dict]] = field(default_factory=dict)
+    rewind: dict[str, str] = field(default_factory=dict)
+    fetched: dict[str, int] = field(default_factory=dict)  # records the id check fetched
+    checks_pending: list[str] = field(default_factory=list)  # id checks left for next run
     rate_limit: int | None = None
     rate_remaining: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -76,6 +82,10 @@ class RunStats:
         with self._lock:
             self.walks.pop(table, None)
             self.walks_done.append(table)
+
+    def take_refetch(self, table: str) -> list[dict] | None:
+        with self._lock:
+            return self.refetch.pop(table, None)
 
     def note_drift(self, table: str) -> None:
         with self._lock:

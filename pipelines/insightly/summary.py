@@ -15,10 +15,12 @@ def render(result: SyncResult) -> str:
             note = f"skipped: {stats.skipped[table]}"
         elif table in stats.walks:
             note = f"unfinished: daily quota; {_walk_note(*stats.walks[table])}"
+        elif table in stats.checks_pending:
+            note = "id check unfinished: daily quota; continues next run"
         elif table in stats.unfinished:
             note = "unfinished: daily quota (cursor kept)"
         elif table in stats.walks_done:
-            note = "read over several runs completed"
+            note = "read over several runs completed; ids checked"
         elif table in stats.drift:
             note = "changed while read: re-read next sync"
         elif table in stats.held:
@@ -49,6 +51,12 @@ def render(result: SyncResult) -> str:
             f"deleted records found: {sum(found.values())} "
             + (f"({', '.join(f'{t} {n}' for t, n in sorted(found.items()))}); " if found else "")
             + f"checked {len(stats.deleted)} tables"
+        )
+    fetched = {t: n for t, n in stats.fetched.items() if n}
+    if fetched:
+        lines.append(
+            "records the id check found missing or stale, fetched one by one: "
+            + ", ".join(f"{t} {n}" for t, n in sorted(fetched.items()))
         )
     if stats.chunks:
         lines.append(
