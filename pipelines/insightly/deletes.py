@@ -163,8 +163,7 @@ class IdFiles:
 def read_ids(client: InsightlyClient, entity: Entity, read: IdRead, files: IdFiles) -> None:
     """Read (or go on reading) the entity's ids; QuotaExhausted leaves the place saved."""
     walk = Walk.from_state(read.walk)
-    if walk.started_reading:
-        walk.runs += 1
+    start = walk.resume() if walk.started_reading else 0
     pk = entity.primary_key[0]
     totals: list[int] = []
     keys: set[tuple] = set()
@@ -174,7 +173,7 @@ def read_ids(client: InsightlyClient, entity: Entity, read: IdRead, files: IdFil
         {"brief": "true"},
         table=entity.table,
         totals=totals,
-        start=walk.skip,
+        start=start,
         done=walk.done,
         progress=progress,
     )

@@ -142,7 +142,7 @@ def incremental_records(
         return
     _rewind(state, client.stats.rewind.pop(entity.table, None))
     stored = parse_utc(state.get(CURSOR_STATE))
-    walk = _walk(state, stored, start_date, lookback)
+    walk, start = _walk(state, stored, start_date, lookback)
     params = _base_params(entity)
     if walk.after is not None:
         params["updated_after_utc"] = walk.after
@@ -158,7 +158,7 @@ def incremental_records(
         entity.list_path,
         params,
         totals=totals,
-        start=walk.skip,
+        start=start,
         done=walk.done,
         max_pages=client.pages_per_run,
         progress=progress,
@@ -218,11 +218,10 @@ def _walk(state: dict, stored: Any, start_date: datetime | None, lookback: int) 
     if saved:
         walk = Walk.from_state(saved)
         if walk.started_reading:
-            walk.runs += 1
-            return walk
-        return Walk.begin(walk.after)
+            return walk, walk.resume()
+        return Walk.begin(walk.after), 0
     after = stored - timedelta(seconds=lookback) if isinstance(stored, datetime) else start_date
-    return Walk.begin(_iso(after) if after is not None else None)
+    return Walk.begin(_iso(after) if after is not None else None), 0
 
 
 def _record_page(

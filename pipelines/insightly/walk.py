@@ -16,6 +16,11 @@ from typing import Any
 import dlt
 
 WALK_STATE = "walk"  # the unfinished read of a table, see Walk
+# Records re-read when a walk continues in a new run. A delete (or, with results ordered by
+# update time, an update) of a record already read moves every later record one offset
+# back, so the first unread records now sit just before `skip`: starting this many records
+# earlier reads them anyway. A fifth of a page: at most one extra request per five resumes.
+OVERLAP = 100
 # A walk that spanned runs completed at this time (UTC): its ids must be checked once,
 # because records may have moved between its pages while it waited for the next run.
 ID_CHECK_STATE = "id_check_after"
@@ -64,14 +69,21 @@ class Walk:
     def started_reading(self) -> bool:
         return self.skip > 0 or bool(self.done)
 
+    def resume(self) -> int:
+        """Continue in a new run; returns the offset to read from (OVERLAP records before
+        the first unread one, unless pages past a gap are already read)."""
+        self.runs += 1
+        return self.skip if self.done else max(0, self.skip - OVERLAP)
+
     def advance(self, offset: int, page_size: int) -> None:
         """A page at `offset` was read: move `skip` past every page read without a gap.
 
         Pages arrive in offset order, but after a quota stop a gap can precede pages that
-        were already in flight; those are kept in `done` until the gap is filled.
+        were already in flight; those are kept in `done` until the gap is filled. A page
+        that starts before `skip` (a resumed run's overlap) covers it too.
         """
-        if offset == self.skip:
-            self.skip += page_size
+        if offset <= self.skip < offset + page_size:
+            self.skip = offset + page_size
             while self.skip in self.done:
                 self.done.remove(self.skip)
                 self.skip += page_size
