@@ -25,6 +25,7 @@ import duckdb
 import httpx
 import pytest
 
+from insightly.deletes import REWIND_MIN
 from insightly.walk import OVERLAP
 from tests.conftest import API_KEY, Warehouse
 from tests.helpers import differences
@@ -166,6 +167,47 @@ def test_backfill_over_days_loses_nothing(emulator_factory, tmp_path, monkeypatc
     )
     assert lost == 0 and duplicated == 0
     assert sum(days.gets) > 0  # the id read spanned days: delete candidates confirmed by GET
+    assert sorted(stored) == sorted(r["CONTACT_ID"] for r in records)
+    assert differences(wh, "contacts", ("CONTACT_ID",), records) == []
+
+
+@pytest.mark.parametrize("beyond", [5, 30])
+def test_records_moved_further_than_the_overlap_are_found_by_the_id_check(
+    emulator_factory, tmp_path, monkeypatch, beyond
+):
+    emu = emulator_factory(seed=31, sizes={"Contacts": 2000}, daily_limit=4)
+    wh = Warehouse(tmp_path, emu.base_url)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(wh.path))
+    monkeypatch.setenv("SOURCES__INSIGHTLY__RATE_PER_S", "500")
+    monkeypatch.setenv("SOURCES__INSIGHTLY__QUOTA_RESERVE", "0")
+    first = wh.sync(entities=["contacts"])  # 3 of 4 pages
+    assert first.stats.walks["contacts"] == (1500, 2000)
+    # more deletes of records already read than the resume overlap absorbs
+    loaded = {r[0] for r in wh.query("select contact_id from contacts")}
+    unlinked = [
+        r["CONTACT_ID"]
+        for r in emu.tenant.records("Contacts")
+        if r["CONTACT_ID"] in loaded and all(k["LINK_OBJECT_NAME"] != "Contact" for k in r["LINKS"])
+    ]
+    gone = unlinked[: OVERLAP + beyond]
+    for record_id in gone:
+        emu.tenant.delete("Contacts", record_id)
+    emu.configure(daily_limit=100_000)  # the next day has quota for the read and its check
+    second = wh.sync(entities=["contacts"])
+    assert second.stats.walks_done == ["contacts"]
+    assert second.stats.deleted == {"contacts": len(gone)}  # one undisturbed id read
+    # the records the resumed read skipped: a few by one GET each; more by a re-read from
+    # the oldest one's update time when that costs fewer requests
+    fetched, rewound = second.stats.fetched, second.stats.rewound
+    print(f"{beyond} skipped records repaired: fetched {fetched}, re-read from {rewound}")
+    if beyond < REWIND_MIN:
+        assert fetched == {"contacts": beyond} and rewound == {}
+    else:
+        assert fetched == {"contacts": beyond} or "contacts" in rewound
+    third = wh.sync(entities=["contacts"])
+    assert third.stats.fetched == {} and third.stats.rewound == {}
+    records = emu.tenant.records("Contacts")
+    stored = [r[0] for r in wh.query("select contact_id from contacts where _deleted_at is null")]
     assert sorted(stored) == sorted(r["CONTACT_ID"] for r in records)
     assert differences(wh, "contacts", ("CONTACT_ID",), records) == []
 

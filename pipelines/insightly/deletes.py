@@ -285,8 +285,14 @@ def _cursor(pipeline: dlt.Pipeline, table: str) -> str | None:
     return str(value) if value else None
 
 
-def _rewind_to(client: InsightlyClient, entity: Entity, fetch: dict[Any, str | None]) -> str | None:
-    """A cursor to re-read from, when that costs fewer requests than one GET per record."""
+def _rewind_to(
+    client: InsightlyClient, entity: Entity, fetch: dict[Any, str | None], listed: int
+) -> str | None:
+    """A cursor to re-read from, when that costs fewer requests than one GET per record.
+
+    Priced as the re-read plus another id check of the `listed` records, which a re-read
+    spanning runs forces in turn.
+    """
     times = [t for t in fetch.values() if t]
     if len(fetch) < REWIND_MIN or len(times) < len(fetch):
         return None
@@ -294,7 +300,7 @@ def _rewind_to(client: InsightlyClient, entity: Entity, fetch: dict[Any, str | N
     after = (earliest - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     params = {"updated_after_utc": after, **({"brief": "true"} if entity.brief_param else {})}
     total = client.total(entity.list_path, params, table=entity.table)
-    if total is None or page_count(total) >= len(fetch):
+    if total is None or page_count(total) + page_count(listed) >= len(fetch):
         return None
     return utc_stamp(earliest)
 
@@ -326,7 +332,7 @@ def conclude(
             len(findings.candidates),
         )
         report.found[table] = mark_deleted(pipeline, entity, findings.candidates, hard)
-    rewind = _rewind_to(client, entity, findings.fetch)
+    rewind = _rewind_to(client, entity, findings.fetch, len(seen))
     if rewind is not None:
         report.rewind[table] = rewind
         findings.fetch = {}

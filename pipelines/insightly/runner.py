@@ -292,6 +292,7 @@ def check_ids(
     )
     stats.deleted = report.found
     stats.fetched = {t: len(records) for t, records in report.fetched.items()}
+    stats.rewound = dict(report.rewind)
     stats.checks_pending = report.pending
     if report.quota_stop:
         stats.stop_for_quota(report.pending[0], report.quota_stop)

@@ -38,6 +38,7 @@ class RunStats:
     refetch: dict[str, list[dict]] = field(default_factory=dict)
     rewind: dict[str, str] = field(default_factory=dict)
     fetched: dict[str, int] = field(default_factory=dict)  # records the id check fetched
+    rewound: dict[str, str] = field(default_factory=dict)  # cursors the id check moved back
     checks_pending: list[str] = field(default_factory=list)  # id checks left for next run
     rate_limit: int | None = None
     rate_remaining: int | None = None

@@ -58,6 +58,11 @@ def render(result: SyncResult) -> str:
             "records the id check found missing or stale, fetched one by one: "
             + ", ".join(f"{t} {n}" for t, n in sorted(fetched.items()))
         )
+    if stats.rewound:
+        lines.append(
+            "records the id check found missing or stale, re-read from: "
+            + ", ".join(f"{t} {when}" for t, when in sorted(stats.rewound.items()))
+        )
     if stats.chunks:
         lines.append(
             f"large reads loaded in chunks: {stats.chunks} more pipeline runs "
