@@ -142,8 +142,14 @@ class InsightlyClient:
         exc = state.outcome.exception() if state.outcome else None
         log.warning("retrying after attempt %d: %s", state.attempt_number, exc)
 
-    def _request(self, path: str, params: Params, table: str) -> tuple[Any, httpx.Response]:
-        """One logical GET: retried on 429, 5xx, transport errors and unreadable bodies."""
+    def _request(
+        self, path: str, params: Params, table: str, claimed: bool = False
+    ) -> tuple[Any, httpx.Response]:
+        """One logical GET: retried on 429, 5xx, transport errors and unreadable bodies.
+
+        `claimed`: the caller already holds a quota slot for the first attempt.
+        """
+        slot = [claimed]
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
             wait=self._wait,
@@ -152,7 +158,7 @@ class InsightlyClient:
             reraise=True,
         )
         try:
-            return retrying(self._get_once, path, params, table)
+            return retrying(self._get_once, path, params, table, slot)
         except RetryableResponse as exc:
             raise ApiResponseError(f"{path}: gave up after retrying: {exc}") from None
         except httpx.TransportError as exc:
@@ -194,8 +200,13 @@ class InsightlyClient:
                 )
             self._in_flight -= 1
 
-    def _get_once(self, path: str, params: Params, table: str) -> tuple[Any, httpx.Response]:
-        self._claim_quota()
+    def _get_once(
+        self, path: str, params: Params, table: str, slot: list[bool]
+    ) -> tuple[Any, httpx.Response]:
+        if slot[0]:
+            slot[0] = False  # a slot claimed in advance serves the first attempt only
+        else:
+            self._claim_quota()
         response: httpx.Response | None = None
         try:
             with self.pacer.request():
@@ -244,10 +255,17 @@ class InsightlyClient:
         return int(total) if total.isdigit() else None
 
     def _page(
-        self, path: str, params: Params, skip: int, page_size: int, table: str, totals: list[int]
+        self,
+        path: str,
+        params: Params,
+        skip: int,
+        page_size: int,
+        table: str,
+        totals: list[int],
+        claimed: bool = False,
     ) -> tuple[list[dict], int | None]:
         query = {**params, "top": page_size, "skip": skip, "count_total": "true"}
-        body, response = self._request(path, query, table)
+        body, response = self._request(path, query, table, claimed)
         header = response.headers.get("X-Total-Count", "")
         total = int(header) if header.isdigit() else None
         if total is not None:
@@ -337,8 +355,11 @@ class InsightlyClient:
     ) -> Generator[list[dict], None, tuple[bool, int]]:
         """Fetch the planned pages before `end`; returns (last page was full, latest total).
 
-        A page stopped by the daily quota stops new requests, but the pages already in
-        flight after it are awaited and yielded: their requests are spent either way.
+        Each page's quota slot is claimed when it is submitted, in offset order, so the
+        reserve stops the read at one offset with every page before it sent: no gap for
+        the next run to fill. A page stopped by the quota anyway (a retry, or the API's own
+        429) stops new requests, but the pages already in flight after it are awaited and
+        yielded: their requests are spent either way.
         """
         window: deque[tuple[int, Future]] = deque()
         last_full, latest_total = False, 0
@@ -346,10 +367,19 @@ class InsightlyClient:
         with ThreadPoolExecutor(self.page_concurrency, thread_name_prefix="page") as pool:
 
             def submit() -> None:
-                offset = plan.take(end)
-                if offset is not None:
-                    future = pool.submit(self._page, path, params, offset, page_size, table, totals)
-                    window.append((offset, future))
+                nonlocal stopped
+                offset = plan.take(end) if stopped is None else None
+                if offset is None:
+                    return
+                try:
+                    self._claim_quota()
+                except QuotaExhausted as exc:
+                    stopped = exc
+                    return
+                future = pool.submit(
+                    self._page, path, params, offset, page_size, table, totals, True
+                )
+                window.append((offset, future))
 
             for _ in range(self.page_concurrency * 2):
                 submit()
@@ -363,24 +393,28 @@ class InsightlyClient:
                     except QuotaExhausted as exc:
                         stopped = stopped or exc
                         for _, later in window:
-                            later.cancel()  # not started yet: never sent
+                            self._cancel(later, table)  # not started yet: never sent
                         continue
                     except Exception:
                         if stopped is None:
                             raise
                         continue  # stopping anyway; this page is simply not kept
-                    if stopped is None:
-                        submit()
+                    submit()
                     last_full = len(page) == page_size
                     if page_total is not None:
                         latest_total = page_total
                     yield from progress.emit(offset, page)
             finally:
                 for _, future in window:
-                    future.cancel()
+                    self._cancel(future, table)
         if stopped is not None:
             raise stopped
         return last_full, latest_total
+
+    def _cancel(self, future: Future, table: str) -> None:
+        """Cancel a page not started yet, giving back the quota slot claimed for it."""
+        if future.cancel():
+            self._release_quota(table, None)
 
 
 @dataclass
