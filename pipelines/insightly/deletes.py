@@ -110,6 +110,9 @@ class IdRead:
     settled: bool | None = None  # after the read: one undisturbed run, absences are proof
     fetch: list[Any] | None = None  # after the read: ids to GET and load by merge
     verify: list[Any] | None = None  # after the read: delete candidates to confirm by GET
+    # candidates beyond the GET budget, decided by the sample in `verify`
+    suspects: list[Any] | None = None
+    alive: int = 0  # confirmed candidates that turned out to exist (the read missed them)
 
     @classmethod
     def begin(cls) -> IdRead:
@@ -326,18 +329,29 @@ def conclude(
     elif len(findings.candidates) <= max(VERIFY_MIN, page_count(len(seen))):
         verify = findings.candidates
     else:
+        verify, read.suspects = sample(findings.candidates, VERIFY_MIN)
         log.warning(
-            "%s: %d records not listed; too many to confirm one by one, marked deleted",
+            "%s: %d records not listed; a sample of %d is confirmed first",
             table,
             len(findings.candidates),
+            len(verify),
         )
-        report.found[table] = mark_deleted(pipeline, entity, findings.candidates, hard)
     rewind = _rewind_to(client, entity, findings.fetch, len(seen))
     if rewind is not None:
         report.rewind[table] = rewind
         findings.fetch = {}
     read.fetch, read.verify = list(findings.fetch), verify
     files.save(read)
+
+
+def sample(values: list[Any], n: int) -> tuple[list[Any], list[Any]]:
+    """`n` values spread evenly over the sorted list, and the rest."""
+    ordered = sorted(values, key=str)
+    picked = {round(i * (len(ordered) - 1) / max(1, n - 1)) for i in range(n)}
+    return (
+        [v for i, v in enumerate(ordered) if i in picked],
+        [v for i, v in enumerate(ordered) if i not in picked],
+    )
 
 
 def fetch_one(client: InsightlyClient, entity: Entity, record_id: Any) -> dict | None:
@@ -359,6 +373,7 @@ class Fetched:
     gone: list[Any] = field(default_factory=list)
     fetch: list[Any] = field(default_factory=list)  # not fetched yet
     verify: list[Any] = field(default_factory=list)  # not confirmed yet
+    alive: int = 0  # candidates confirmed to exist
     stopped: QuotaExhausted | None = None
 
 
@@ -371,6 +386,7 @@ def fetch_and_confirm(client: InsightlyClient, entity: Entity, read: IdRead) -> 
             while pending:
                 record = fetch_one(client, entity, pending[0])
                 (got.gone.append(pending[0]) if record is None else got.records.append(record))
+                got.alive += record is not None and pending is got.verify
                 pending.pop(0)
     except QuotaExhausted as exc:
         got.stopped = exc
@@ -405,28 +421,52 @@ def check_table(
     if read.settled is None:
         read_ids(client, entity, read, files)
         conclude(pipeline, client, entity, read, files, report, hard)
-    got = fetch_and_confirm(client, entity, read)
-    report.found[table] = report.found.get(table, 0) + mark_deleted(
-        pipeline, entity, got.gone, hard
-    )
-    if got.records:
-        report.fetched[table] = got.records
+    records, gone, stopped = confirm_all(client, entity, read)
+    report.found[table] = report.found.get(table, 0) + mark_deleted(pipeline, entity, gone, hard)
+    if records:
+        report.fetched[table] = records
+    left = IdRead(**asdict(read))
     pk = entity.primary_key[0]
-    read.fetch = [r.get(pk) for r in got.records] + got.fetch
-    read.verify = got.verify
+    read.fetch = [r.get(pk) for r in records] + (read.fetch or [])
     files.save(read)
-    left = IdRead(read.began, read.walk, read.settled, got.fetch, got.verify)
 
     def finish() -> None:
-        if left.fetch or left.verify:
+        if left.fetch or left.verify or left.suspects:
             files.save(left)
             return
         checks.mark(table, datetime.fromisoformat(left.began))
         files.clear()
 
     report._commits.append(finish)
-    if got.stopped is not None:
-        raise got.stopped
+    if stopped is not None:
+        raise stopped
+
+
+def confirm_all(
+    client: InsightlyClient, entity: Entity, read: IdRead
+) -> tuple[list[dict], list[Any], QuotaExhausted | None]:
+    """The GETs of a check, as far as the quota allows; `read` keeps what is left.
+
+    Suspects (candidates beyond the GET budget) are decided by the sample confirmed
+    before them: all gone, a mass delete, so they are marked; any still there, the id read
+    missed records, so every suspect is confirmed one by one too.
+    Returns the records fetched, the ids gone, and the quota stop if any.
+    """
+    records: list[dict] = []
+    gone: list[Any] = []
+    while True:
+        got = fetch_and_confirm(client, entity, read)
+        records += got.records
+        gone += got.gone
+        read.fetch, read.verify, read.alive = got.fetch, got.verify, read.alive + got.alive
+        if got.stopped is not None or read.verify or not read.suspects:
+            return records, gone, got.stopped
+        if not read.alive:
+            gone += read.suspects
+            read.suspects = []
+            return records, gone, None
+        log.warning("%s: the id read missed records; confirming each candidate", entity.table)
+        read.verify, read.suspects = read.suspects, []
 
 
 def reconcile(
