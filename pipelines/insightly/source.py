@@ -130,7 +130,8 @@ def incremental_records(
 
     A read too large for one run is a walk (walk.py): it stops at the daily quota or after
     `client.pages_per_run` pages, keeps its place in the state, and the next run continues
-    at the next unread page. When a walk that spanned runs completes, the cursor becomes
+    at the next unread page (from walk.OVERLAP records before it, for records that moved
+    back meanwhile). When a walk that spanned runs completes, the cursor becomes
     the time the walk began (so the next sync re-reads whatever changed in the days it
     took), and the table's ids are checked once (deletes.py) for records that moved
     between its pages.
@@ -188,10 +189,24 @@ def incremental_records(
     state.pop(WALK_STATE, None)
     if walk.resumed:
         _complete_resumed(client, entity, state, walk)
-        return
+    else:
+        _complete_in_one_run(client, entity, state, walk, drifted(totals, keys), newest)
+
+
+def _complete_in_one_run(
+    client: InsightlyClient,
+    entity: Entity,
+    state: dict,
+    walk: Walk,
+    moved: bool,
+    newest: datetime | None,
+) -> None:
+    """A read done in one run is complete: move the cursor to its newest row, unless the
+    read moved under its offsets (`moved`: the totals changed, or the distinct records read
+    don't add up to the total)."""
     # A record updated after the read began changed during it: the offsets may have moved
     # even when creates and deletes cancel out in X-Total-Count.
-    if drifted(totals, keys) or (newest is not None and newest >= parse_stamp(walk.started)):
+    if moved or (newest is not None and newest >= parse_stamp(walk.started)):
         # Offsets moved under the read (records created, updated or deleted between two
         # pages), so some record may have been skipped. Its DATE_UPDATED_UTC can be older
         # than anything read, so the cursor must stay: the next run reads the window again.
@@ -208,8 +223,9 @@ def incremental_records(
         state[CURSOR_STATE] = newest.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _walk(state: dict, stored: Any, start_date: datetime | None, lookback: int) -> Walk:
-    """The read to continue, or a new one from the stored cursor minus the look-back.
+def _walk(state: dict, stored: Any, start_date: datetime | None, lookback: int) -> tuple[Walk, int]:
+    """The read to continue and the offset to read from, or a new one from the stored
+    cursor minus the look-back.
 
     A walk that never got past its first page starts afresh (a new start time): nothing
     of it was read, so it was not resumed.
