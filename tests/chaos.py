@@ -1,4 +1,4 @@
-"""`make chaos`: the long versions of the crash, drift, fault and hostile-data tests.
+"""`make chaos`: the long versions of the crash, drift, fault, hostile-data and backfill tests.
 
 Runs them with larger settings and prints one table: what was tried, the faults injected,
 the rows compared and the differences found (lost, duplicated: must be 0).
@@ -15,8 +15,17 @@ SETTINGS = {
     "CHAOS_KILLS": "20",
     "CHAOS_DRIFT_SEEDS": "4",
     "HYPOTHESIS_EXAMPLES": "150",
+    # a first load of 100 pages on a quota of 40 requests a day, contacts changing between days
+    "CHAOS_BACKFILL_CONTACTS": "50000",
+    "CHAOS_BACKFILL_LIMIT": "40",
+    "CHAOS_BACKFILL_CHANGES": "60",
 }
-TESTS = ["tests/test_crash.py", "tests/test_drift.py", "tests/test_hostile.py"]
+TESTS = [
+    "tests/test_crash.py",
+    "tests/test_drift.py",
+    "tests/test_hostile.py",
+    "tests/test_backfill.py",
+]
 
 
 def main() -> int:

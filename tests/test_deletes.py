@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import duckdb
 
-from insightly.client import page_count
+from insightly.client import InsightlyClient, page_count
+from insightly.deletes import VERIFY_MIN, IdRead, confirm_all, sample
 from insightly.models import build_models
+from insightly.pacing import Pacer
+from insightly.settings import Connection
+from tests.conftest import API_KEY
+from tests.helpers import entity
 
 
 def _delete_some(emulator) -> dict[str, list[int]]:
@@ -74,3 +79,42 @@ def test_no_check_within_the_cadence(emulator, warehouse):
     result = warehouse.sync(entities=["contacts"])
     assert result.stats.deleted == {}
     assert not [r for r in emulator.requests if r.params.get("brief") == "true"]
+
+
+def _contact_ids(emulator, n: int) -> list[int]:
+    return [r["CONTACT_ID"] for r in emulator.tenant.records("Contacts")[:n]]
+
+
+def test_candidates_beyond_the_budget_follow_a_confirmed_sample(emulator):
+    """Many records not listed by an id read that spanned runs: a sample is confirmed with
+    GETs first; all gone (a mass delete) marks the rest without a GET each."""
+    ids = _contact_ids(emulator, 60)
+    for record_id in ids:
+        emulator.tenant.delete("Contacts", record_id)
+    picked, rest = sample(ids, VERIFY_MIN)
+    read = IdRead.begin()
+    read.verify, read.suspects = picked, rest
+    emulator.clear_requests()
+    with InsightlyClient(Connection(API_KEY, emulator.base_url), pacer=Pacer(500, 4)) as client:
+        records, gone, stopped = confirm_all(client, entity("contacts"), read)
+    assert (records, sorted(gone), stopped) == ([], sorted(ids), None)
+    assert len(emulator.requests) == VERIFY_MIN  # one GET per sampled candidate only
+    assert read.suspects == [] and read.verify == []
+
+
+def test_a_sample_that_finds_a_record_confirms_every_candidate(emulator):
+    """One sampled candidate still exists: the id read missed records, so no suspect is
+    marked on trust; each is confirmed, and those that exist are fetched."""
+    ids = _contact_ids(emulator, 60)
+    still_there = set(ids[::10])  # 6 of them were only missed by the id read
+    for record_id in set(ids) - still_there:
+        emulator.tenant.delete("Contacts", record_id)
+    picked, rest = sample(ids, VERIFY_MIN)
+    assert still_there & set(picked)
+    read = IdRead.begin()
+    read.verify, read.suspects = picked, rest
+    with InsightlyClient(Connection(API_KEY, emulator.base_url), pacer=Pacer(500, 4)) as client:
+        records, gone, stopped = confirm_all(client, entity("contacts"), read)
+    assert {r["CONTACT_ID"] for r in records} == still_there
+    assert set(gone) == set(ids) - still_there
+    assert stopped is None and read.alive >= 1

@@ -7,7 +7,7 @@ import sys
 
 from insightly.client import InsightlyClient
 from insightly.pacing import Pacer
-from insightly.plan import estimate, render
+from insightly.plan import Plan, backfill_days, estimate, render
 from insightly.settings import Connection
 from tests.conftest import API_KEY
 from tests.helpers import entity_paths
@@ -59,3 +59,14 @@ def test_plan_reports_entities_outside_the_plan(emulator, monkeypatch):
     assert next(x for x in lines if x.startswith("products ")).split()[1:] == ["not", "in", "plan"]
     assert any(x.startswith("Enterprise") and x.endswith("<- yours") for x in lines)
     assert API_KEY not in result.stdout + result.stderr
+
+
+def test_a_first_load_over_several_days_counts_its_id_check():
+    plan = Plan(full_load=2_010, deletes=2_000, incremental=30)
+    # 1M contacts on the Free plan: 2,000 pages read over 3 days, then 2,000 id pages
+    assert backfill_days(plan, 900) == 5
+    assert backfill_days(plan, 54_000) == 1
+    big_table = Plan(full_load=2_010, deletes=2_000, chunked_checks=2_000)
+    assert backfill_days(big_table, 3_000) == 2  # read in chunks, then checked
+    line = next(x for x in render(plan, 4, 0.1, 24).splitlines() if x.startswith("Free"))
+    assert line.split()[3:6] == ["in", "5", "days"]

@@ -10,8 +10,9 @@ import logging
 import math
 import threading
 from collections import deque
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Collection, Generator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -72,6 +73,7 @@ class InsightlyClient:
         pacer: Pacer | None = None,
         page_concurrency: int = 3,
         quota_reserve: float = 0.1,
+        pages_per_run: int | None = None,
         timeout: float = 60.0,
         max_attempts: int = 6,
         max_rate_limited: int = 30,
@@ -85,6 +87,9 @@ class InsightlyClient:
         self.pacer = pacer or Pacer()
         self.page_concurrency = max(1, page_concurrency)
         self.quota_reserve = quota_reserve
+        # Pages one incremental read may fetch in one pipeline run (backfill_pages_per_run):
+        # a large backfill is loaded in chunks, so a kill loses at most one chunk.
+        self.pages_per_run = pages_per_run
         self._quota_lock = threading.Lock()
         self._in_flight = 0
         pool = max(self.pacer.max_in_flight, 1) + 2
@@ -137,8 +142,14 @@ class InsightlyClient:
         exc = state.outcome.exception() if state.outcome else None
         log.warning("retrying after attempt %d: %s", state.attempt_number, exc)
 
-    def _request(self, path: str, params: Params, table: str) -> tuple[Any, httpx.Response]:
-        """One logical GET: retried on 429, 5xx, transport errors and unreadable bodies."""
+    def _request(
+        self, path: str, params: Params, table: str, claimed: bool = False
+    ) -> tuple[Any, httpx.Response]:
+        """One logical GET: retried on 429, 5xx, transport errors and unreadable bodies.
+
+        `claimed`: the caller already holds a quota slot for the first attempt.
+        """
+        slot = [claimed]
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
             wait=self._wait,
@@ -147,7 +158,7 @@ class InsightlyClient:
             reraise=True,
         )
         try:
-            return retrying(self._get_once, path, params, table)
+            return retrying(self._get_once, path, params, table, slot)
         except RetryableResponse as exc:
             raise ApiResponseError(f"{path}: gave up after retrying: {exc}") from None
         except httpx.TransportError as exc:
@@ -175,24 +186,33 @@ class InsightlyClient:
                     )
             self._in_flight += 1
 
-    def _release_quota(self) -> None:
+    def _release_quota(self, table: str, response: httpx.Response | None) -> None:
+        """Count an answer and free its in-flight slot at once: a claim that saw the lower
+        X-RateLimit-Remaining and still the slot would count the request twice."""
         with self._quota_lock:
+            if response is not None:
+                headers = response.headers
+                self.stats.count_request(
+                    table,
+                    response.status_code,
+                    headers.get("X-RateLimit-Limit"),
+                    headers.get("X-RateLimit-Remaining"),
+                )
             self._in_flight -= 1
 
-    def _get_once(self, path: str, params: Params, table: str) -> tuple[Any, httpx.Response]:
-        self._claim_quota()
+    def _get_once(
+        self, path: str, params: Params, table: str, slot: list[bool]
+    ) -> tuple[Any, httpx.Response]:
+        if slot[0]:
+            slot[0] = False  # a slot claimed in advance serves the first attempt only
+        else:
+            self._claim_quota()
+        response: httpx.Response | None = None
         try:
             with self.pacer.request():
                 response = self._http.get(path, params=params)
-            headers = response.headers
-            self.stats.count_request(
-                table,
-                response.status_code,
-                headers.get("X-RateLimit-Limit"),
-                headers.get("X-RateLimit-Remaining"),
-            )
         finally:
-            self._release_quota()
+            self._release_quota(table, response)
         self._raise_for_status(path, response)
         self.pacer.succeeded()
         try:
@@ -235,10 +255,17 @@ class InsightlyClient:
         return int(total) if total.isdigit() else None
 
     def _page(
-        self, path: str, params: Params, skip: int, page_size: int, table: str, totals: list[int]
+        self,
+        path: str,
+        params: Params,
+        skip: int,
+        page_size: int,
+        table: str,
+        totals: list[int],
+        claimed: bool = False,
     ) -> tuple[list[dict], int | None]:
         query = {**params, "top": page_size, "skip": skip, "count_total": "true"}
-        body, response = self._request(path, query, table)
+        body, response = self._request(path, query, table, claimed)
         header = response.headers.get("X-Total-Count", "")
         total = int(header) if header.isdigit() else None
         if total is not None:
@@ -253,6 +280,10 @@ class InsightlyClient:
         table: str,
         page_size: int = PAGE_SIZE,
         totals: list[int] | None = None,
+        start: int = 0,
+        done: Collection[int] = (),
+        max_pages: int | None = None,
+        progress: PageProgress | None = None,
     ) -> Iterator[list[dict]]:
         """Yield top/skip pages; a result of n records costs ceil(n/page_size) requests.
 
@@ -261,73 +292,168 @@ class InsightlyClient:
         ends on a short page or when the offset passes the latest total. Every X-Total-Count
         seen is appended to `totals`, so a caller can tell whether the result set moved
         while it was read.
+
+        A read too large for one run resumes: it starts at offset `start`, never fetches
+        the offsets in `done` (pages an earlier run already has), and makes at most
+        `max_pages` requests. `progress` gets the offset of every page yielded (ascending)
+        and whether the end of the result was reached. When the daily quota stops a page,
+        pages fetched after it are still yielded before QuotaExhausted is raised, so no
+        fetched page has to be fetched again.
         """
         params = params or {}
         totals = totals if totals is not None else []
-        page, total = self._page(path, params, 0, page_size, table, totals)
-        if page:
-            yield page
+        progress = progress if progress is not None else PageProgress()
+        plan = _Offsets(start, page_size, done, max_pages)
+        first = plan.take()
+        if first is None:
+            return
+        page, total = self._page(path, params, first, page_size, table, totals)
+        yield from progress.emit(first, page)
         if len(page) < page_size:
+            progress.complete = True
             return
         if total is None:  # no X-Total-Count: one page after the other until a short one
-            yield from self._serial_pages(path, params, page_size, page_size, table, totals)
-            return
-        end = page_size * math.ceil(total / page_size)  # first offset past the known total
-        last_full, latest_total = yield from self._concurrent_pages(
-            path, params, page_size, end, page_size, table, totals
-        )
-        if last_full and end < latest_total:  # records were added while we read
-            yield from self._serial_pages(path, params, end, page_size, table, totals)
+            yield from self._serial_pages(path, params, plan, page_size, table, totals, progress)
+        else:
+            # the first offset past the known total
+            end = first + page_size * max(1, math.ceil((total - first) / page_size))
+            last_full, latest_total = yield from self._concurrent_pages(
+                path, params, plan, end, page_size, table, totals, progress
+            )
+            if last_full and end < latest_total and not plan.cut:  # records were added
+                yield from self._serial_pages(
+                    path, params, plan, page_size, table, totals, progress
+                )
+        progress.complete = not plan.cut
 
     def _serial_pages(
-        self, path: str, params: Params, skip: int, page_size: int, table: str, totals: list[int]
+        self,
+        path: str,
+        params: Params,
+        plan: _Offsets,
+        page_size: int,
+        table: str,
+        totals: list[int],
+        progress: PageProgress,
     ) -> Iterator[list[dict]]:
-        while True:
+        while (skip := plan.take()) is not None:
             page, total = self._page(path, params, skip, page_size, table, totals)
-            if page:
-                yield page
-            skip += page_size
-            if len(page) < page_size or (total is not None and skip >= total):
+            yield from progress.emit(skip, page)
+            if len(page) < page_size or (total is not None and skip + page_size >= total):
                 return
 
     def _concurrent_pages(
         self,
         path: str,
         params: Params,
-        start: int,
+        plan: _Offsets,
         end: int,
         page_size: int,
         table: str,
         totals: list[int],
+        progress: PageProgress,
     ) -> Generator[list[dict], None, tuple[bool, int]]:
-        """Fetch the pages from `start` to `end`; returns (last page was full, latest total)."""
-        offsets = iter(range(start, end, page_size))
-        window: deque[Future] = deque()
+        """Fetch the planned pages before `end`; returns (last page was full, latest total).
+
+        Each page's quota slot is claimed when it is submitted, in offset order, so the
+        reserve stops the read at one offset with every page before it sent: no gap for
+        the next run to fill. A page stopped by the quota anyway (a retry, or the API's own
+        429) stops new requests, but the pages already in flight after it are awaited and
+        yielded: their requests are spent either way.
+        """
+        window: deque[tuple[int, Future]] = deque()
         last_full, latest_total = False, 0
+        stopped: QuotaExhausted | None = None
         with ThreadPoolExecutor(self.page_concurrency, thread_name_prefix="page") as pool:
 
             def submit() -> None:
-                offset = next(offsets, None)
-                if offset is not None:
-                    window.append(
-                        pool.submit(self._page, path, params, offset, page_size, table, totals)
-                    )
+                nonlocal stopped
+                offset = plan.take(end) if stopped is None else None
+                if offset is None:
+                    return
+                try:
+                    self._claim_quota()
+                except QuotaExhausted as exc:
+                    stopped = exc
+                    return
+                future = pool.submit(
+                    self._page, path, params, offset, page_size, table, totals, True
+                )
+                window.append((offset, future))
 
             for _ in range(self.page_concurrency * 2):
                 submit()
             try:
                 while window:
-                    page, page_total = window.popleft().result()
+                    offset, future = window.popleft()
+                    if future.cancelled():
+                        continue
+                    try:
+                        page, page_total = future.result()
+                    except QuotaExhausted as exc:
+                        stopped = stopped or exc
+                        for _, later in window:
+                            self._cancel(later, table)  # not started yet: never sent
+                        continue
+                    except Exception:
+                        if stopped is None:
+                            raise
+                        continue  # stopping anyway; this page is simply not kept
                     submit()
                     last_full = len(page) == page_size
                     if page_total is not None:
                         latest_total = page_total
-                    if page:
-                        yield page
+                    yield from progress.emit(offset, page)
             finally:
-                for future in window:
-                    future.cancel()
+                for _, future in window:
+                    self._cancel(future, table)
+        if stopped is not None:
+            raise stopped
         return last_full, latest_total
+
+    def _cancel(self, future: Future, table: str) -> None:
+        """Cancel a page not started yet, giving back the quota slot claimed for it."""
+        if future.cancel():
+            self._release_quota(table, None)
+
+
+@dataclass
+class PageProgress:
+    """How far a paged read got, for a caller that continues it in a later run."""
+
+    offsets: list[int] = field(default_factory=list)  # offset of each page yielded, ascending
+    complete: bool = False  # the end of the result was reached (not cut by max_pages)
+
+    def emit(self, offset: int, page: list[dict]) -> Iterator[list[dict]]:
+        """Yield a non-empty page, its offset recorded first so the consumer can read it."""
+        if page:
+            self.offsets.append(offset)
+            yield page
+
+
+class _Offsets:
+    """The offsets still to fetch: from `start` in steps of a page, leaving out pages read
+    in an earlier run, and at most `budget` of them."""
+
+    def __init__(self, start: int, step: int, done: Collection[int], budget: int | None) -> None:
+        self.next = start
+        self.step = step
+        self.done = frozenset(done)
+        self.budget = budget
+        self.cut = False  # the budget ran out before the end of the result
+
+    def take(self, end: int | None = None) -> int | None:
+        while self.next in self.done:
+            self.next += self.step
+        if end is not None and self.next >= end:
+            return None
+        if self.budget is not None and self.budget <= 0:
+            self.cut = True
+            return None
+        if self.budget is not None:
+            self.budget -= 1
+        offset, self.next = self.next, self.next + self.step
+        return offset
 
 
 def _require_list(path: str, body: Any) -> list[dict]:

@@ -40,6 +40,7 @@ class Plan:
     incremental: int = 0  # requests per sync when little changed (lookups held)
     lookups: int = 0  # requests per lookup refresh
     deletes: int = 0  # requests per delete check (brief id pages of incremental tables)
+    chunked_checks: int = 0  # id checks of tables whose first read exceeds one run's pages
     counting: int = 0  # requests this estimate itself made
     daily_limit: int | None = None
 
@@ -61,8 +62,12 @@ def _count(client: InsightlyClient, entity: Entity) -> int | None:
         return None
 
 
-def estimate(client: InsightlyClient) -> Plan:
-    """Count every entity and price a full load and an incremental sync."""
+def estimate(client: InsightlyClient, pages_per_run: int = 200) -> Plan:
+    """Count every entity and price a full load and an incremental sync.
+
+    A table of more than `pages_per_run` pages is read over several pipeline runs, which
+    is followed by one id check of it (deletes.py); `chunked_checks` prices those.
+    """
     plan = Plan()
     definitions = discover_custom_objects(client)
     customs = custom_object_entities(definitions)
@@ -80,6 +85,8 @@ def estimate(client: InsightlyClient) -> Plan:
         else:
             plan.incremental += 1
             plan.deletes += pages
+            if pages > pages_per_run:
+                plan.chunked_checks += pages
     metadata = len(TAG_RECORD_TYPES) + sum(e.custom_fields for e in (*ENTITIES, *customs))
     plan.lookups += metadata + 1  # tags, custom field metadata, custom objects
     plan.full_load += metadata + 1
@@ -111,6 +118,9 @@ def render(
         f"delete check:     {plan.deletes} requests (brief id pages) every "
         f"{delete_check_hours:g} h",
         f"this estimate:    {plan.counting} requests",
+        "backfill:         a first load spanning days (or a table over "
+        "backfill_pages_per_run pages)",
+        "                  is followed by one id check of it; 'full load fits' counts that",
         "",
         f"plan          daily quota  usable ({reserve:.0%} reserve)  full load fits  "
         "incremental syncs/day",
@@ -120,9 +130,20 @@ def render(
         plans["this tenant"] = plan.daily_limit
     for name, limit in plans.items():
         usable = math.floor(limit * (1 - reserve))
-        days = math.ceil(plan.full_load / usable) if usable else math.inf
+        days = backfill_days(plan, usable)
         fits = "yes" if days <= 1 else f"in {days} days"
         syncs = max(0, math.floor((usable - lookups_per_day) / max(plan.incremental, 1)))
         marker = " <- yours" if plan.daily_limit == limit else ""
         lines.append(f"{name:<13} {limit:>11}  {usable:>21}  {fits:>14}  {syncs:>21}{marker}")
     return "\n".join(lines)
+
+
+def backfill_days(plan: Plan, usable: int) -> float:
+    """Days a first load takes with `usable` requests a day, its id checks included: a
+    read that stops at the daily quota continues the next day, and a read spanning runs
+    is followed by one id check (as many requests as its pages, in brief)."""
+    if usable <= 0:
+        return math.inf
+    if plan.full_load + plan.chunked_checks <= usable:
+        return 1
+    return math.ceil((plan.full_load + plan.deletes) / usable)

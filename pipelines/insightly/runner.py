@@ -16,7 +16,7 @@ from filelock import FileLock, Timeout
 
 from .catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, TAGS, Load
 from .client import InsightlyClient
-from .deletes import reconcile
+from .deletes import discard_checks, reconcile
 from .errors import ConfigurationError, SyncAlreadyRunning
 from .integrity import repair_exact_copies
 from .pacing import DEFAULT_IN_FLIGHT, DEFAULT_RATE, Pacer
@@ -24,10 +24,12 @@ from .records import parse_utc
 from .settings import Connection, resolve_connection
 from .source import REFRESHED_STATE, insightly_source
 from .stats import RunStats
+from .walk import resource_state
 from .warehouse import tables_in
 
 PIPELINE_NAME = "insightly"
 DATASET_NAME = "insightly"
+DEFAULT_PAGES_PER_RUN = 200  # 100,000 records: what a kill can cost at most
 
 
 @dataclass
@@ -107,6 +109,7 @@ class PacingSettings:
     cadence_hours: float
     delete_check_hours: float
     hard_deletes: bool
+    pages_per_run: int  # backfill_pages_per_run: pages of one read per pipeline run
 
 
 def pacing_settings() -> PacingSettings:
@@ -117,6 +120,7 @@ def pacing_settings() -> PacingSettings:
         cadence_hours=_setting("lookup_refresh_hours", 24.0),
         delete_check_hours=_setting("delete_check_hours", 24.0),
         hard_deletes=str(_setting("hard_deletes", "false")).lower() in ("1", "true", "yes"),
+        pages_per_run=max(1, _setting("backfill_pages_per_run", DEFAULT_PAGES_PER_RUN)),
     )
 
 
@@ -129,13 +133,8 @@ def lookup_tables(source: Any) -> list[str]:
 
 def refreshed_at(pipeline: dlt.Pipeline, table: str) -> datetime | None:
     """When the table's last complete full read happened, from the pipeline state."""
-    value = parse_utc(_resource_state(pipeline, table).get(REFRESHED_STATE))
+    value = parse_utc(resource_state(pipeline, table).get(REFRESHED_STATE))
     return value if isinstance(value, datetime) else None
-
-
-def _resource_state(pipeline: dlt.Pipeline, table: str) -> dict:
-    sources = pipeline.state.get("sources", {})
-    return sources.get("insightly", {}).get("resources", {}).get(table, {})
 
 
 def _warehouse_tables(pipeline: dlt.Pipeline) -> set[str]:
@@ -160,7 +159,9 @@ def run_sync(options: SyncOptions) -> SyncResult:
     Full-read tables (lookups that are due, emails) load first, in their own load package:
     a replace table must never be loaded from a read cut short. Incremental tables follow;
     if the daily quota stops them, what was read is loaded and each unfinished table keeps
-    its cursor.
+    its place, so the next run reads on from its first unread page. A read larger than the
+    page budget of one run is loaded in chunks, one pipeline run each. Then the id checks
+    that are due run with what is left of the quota (deletes.py).
     """
     started = time.monotonic()
     connection = resolve_connection(options.api_key, options.pod, options.base_url)
@@ -204,9 +205,10 @@ def _sync_locked(
         "pacer": Pacer(settings.rate, settings.in_flight),
         "quota_reserve": settings.reserve,
         "page_concurrency": settings.in_flight,
+        "pages_per_run": settings.pages_per_run,
     }
     client_options.update(options.client_options)
-    infos = []
+    infos: list[LoadInfo] = []
     with InsightlyClient(connection, stats, **client_options) as client:
         overrides = {"start_date": options.start_date} if options.start_date else {}
         source = insightly_source(
@@ -221,32 +223,82 @@ def _sync_locked(
             if not options.full_refresh and not due(pipeline, t, cadence)
         ]
         refresh = "drop_resources" if options.full_refresh else None
+        if options.full_refresh:
+            discard_checks(pipeline, tables)
         loaded = set() if options.full_refresh else _warehouse_tables(pipeline)
         first_sync = {t for t in tables if t not in loaded}
+        run = Runs(pipeline, source, stats, loader_format)
         for phase in (
             [t for t in tables if t in full and t not in held],
             [t for t in tables if t not in full],
         ):
-            if not phase or stats.quota_stop:
-                continue
-            part = source.clone().with_resources(*phase)
-            infos.append(pipeline.run(part, loader_file_format=loader_format, refresh=refresh))
-        if infos or pending_loaded:
+            if phase and not stats.quota_stop:
+                run.until_read(phase, refresh)
+        if run.infos or pending_loaded:
             stats.repaired = repair_exact_copies(pipeline, tables)
         if not stats.quota_stop:
             checked = [e for t, e in stats.incremental.items() if t in tables]
-            report = reconcile(
-                pipeline,
-                client,
-                checked,
-                cadence_hours=settings.delete_check_hours,
-                hard=settings.hard_deletes,
-                first_sync=first_sync,
-            )
-            stats.deleted = report.found
-            for table in report.unsettled:
-                stats.note_drift(table)
+            check_ids(run, client, checked, settings, first_sync)
+        infos = run.infos
     for info in infos:
         info.raise_on_failed_jobs()
     stats.held = held
     return SyncResult(stats, infos, pending_loaded, time.monotonic() - started, tables)
+
+
+@dataclass
+class Runs:
+    """The pipeline runs of one sync, each one load package."""
+
+    pipeline: dlt.Pipeline
+    source: Any
+    stats: RunStats
+    loader_format: str | None
+    infos: list[LoadInfo] = field(default_factory=list)
+
+    def until_read(self, tables: Sequence[str], refresh: str | None = None) -> None:
+        """Run the tables; while some read stopped at its page budget (a large backfill,
+        loaded in chunks so that a kill loses at most one), run those again, until every
+        read is complete or the daily quota is spent. Tables are dropped (refresh) once."""
+        while tables:
+            self.stats.paused.clear()
+            part = self.source.clone().with_resources(*tables)
+            self.infos.append(
+                self.pipeline.run(part, loader_file_format=self.loader_format, refresh=refresh)
+            )
+            refresh = None
+            if self.stats.quota_stop:
+                return
+            tables = sorted(self.stats.paused)
+            self.stats.chunks += len(tables) > 0
+
+
+def check_ids(
+    run: Runs,
+    client: InsightlyClient,
+    entities: Sequence[Any],
+    settings: PacingSettings,
+    first_sync: set[str],
+) -> None:
+    """The id checks that are due (deletes.py), then a run loading what they fetched."""
+    stats = run.stats
+    report = reconcile(
+        run.pipeline,
+        client,
+        entities,
+        cadence_hours=settings.delete_check_hours,
+        hard=settings.hard_deletes,
+        first_sync=first_sync,
+    )
+    stats.deleted = report.found
+    stats.fetched = {t: len(records) for t, records in report.fetched.items()}
+    stats.rewound = dict(report.rewind)
+    stats.checks_pending = report.pending
+    if report.quota_stop:
+        stats.stop_for_quota(report.pending[0], report.quota_stop)
+    reload = sorted(set(report.fetched) | set(report.rewind))
+    if reload:
+        stats.refetch.update(report.fetched)
+        stats.rewind.update(report.rewind)
+        run.until_read(reload)
+    report.commit()

@@ -36,10 +36,11 @@ from .catalogue import (
     Paging,
     custom_object_entity,
 )
-from .client import InsightlyClient
+from .client import PAGE_SIZE, InsightlyClient, PageProgress
 from .errors import EntityUnavailable, QuotaExhausted
 from .records import mismatched_as_variants, parse_utc, shape_page
 from .settings import resolve_connection
+from .walk import ID_CHECK_STATE, WALK_STATE, Walk, parse_stamp, utc_stamp
 
 log = logging.getLogger(__name__)
 CURSOR_STATE = "last_date_updated_utc"  # "YYYY-MM-DD HH:MM:SS", UTC
@@ -79,15 +80,21 @@ def _read(
     params: dict[str, Any],
     extra: dict[str, Any] | None = None,
     totals: list[int] | None = None,
+    **paging: Any,
 ) -> Iterator[list[dict]]:
-    """Yield shaped pages; a 403/404 on the first request skips the entity."""
+    """Yield shaped pages; a 403/404 on the first request skips the entity.
+
+    `paging` (start, done, max_pages, progress) resumes a paged read, see client.pages.
+    """
     first = True
     try:
         if entity.paging is Paging.NONE:
             page = client.get_list(path, params, table=entity.table)
             pages: Iterator[list[dict]] = iter([page] if page else [])
+            if paging.get("progress") is not None:
+                paging["progress"].complete = True
         else:
-            pages = client.pages(path, params, table=entity.table, totals=totals)
+            pages = client.pages(path, params, table=entity.table, totals=totals, **paging)
         for page in pages:
             first = False
             yield shape_page(page, extra)
@@ -120,34 +127,86 @@ def incremental_records(
     been read. dlt's `incremental` would move it to the newest row of whatever was yielded,
     so a read stopped half way (daily quota, a page that failed) over results in no
     particular order would skip the unread rows for good.
+
+    A read too large for one run is a walk (walk.py): it stops at the daily quota or after
+    `client.pages_per_run` pages, keeps its place in the state, and the next run continues
+    at the next unread page (from walk.OVERLAP records before it, for records that moved
+    back meanwhile). When a walk that spanned runs completes, the cursor becomes
+    the time the walk began (so the next sync re-reads whatever changed in the days it
+    took), and the table's ids are checked once (deletes.py) for records that moved
+    between its pages.
     """
     state = dlt.current.resource_state()
+    fetched = client.stats.take_refetch(entity.table)
+    if fetched is not None:  # records the id check fetched one by one: load just those
+        yield from _fetched_pages(client, entity, fetched)
+        return
+    _rewind(state, client.stats.rewind.pop(entity.table, None))
     stored = parse_utc(state.get(CURSOR_STATE))
+    walk, start = _walk(state, stored, start_date, lookback)
     params = _base_params(entity)
-    after = stored - timedelta(seconds=lookback) if isinstance(stored, datetime) else start_date
-    if after is not None:
-        params["updated_after_utc"] = _iso(after)
-    newest = stored if isinstance(stored, datetime) else None
+    if walk.after is not None:
+        params["updated_after_utc"] = walk.after
+    newest = parse_utc(walk.newest) if walk.newest else None
+    if newest is None and isinstance(stored, datetime):
+        newest = stored
     totals: list[int] = []
     keys: set[tuple] = set()
-    # A record updated after this moment changed during the read: the offsets may have moved
-    # even when creates and deletes cancel out in X-Total-Count.
-    read_started = datetime.now(timezone.utc) - timedelta(seconds=1)
+    progress = PageProgress()
+    pages = _read(
+        client,
+        entity,
+        entity.list_path,
+        params,
+        totals=totals,
+        start=start,
+        done=walk.done,
+        max_pages=client.pages_per_run,
+        progress=progress,
+    )
     try:
-        for page in _read(client, entity, entity.list_path, params, totals=totals):
+        for page in pages:
             client.stats.count_rows(entity.table, len(page))
             for record in page:
                 keys.add(tuple(record.get(k) for k in entity.primary_key))
                 value = record.get(CURSOR)
                 if isinstance(value, datetime) and (newest is None or value > newest):
                     newest = value
+            _record_page(state, walk, progress, totals, newest)
             yield page
     except QuotaExhausted as exc:
-        # Load what was read (merge makes it harmless), keep the cursor: the next run
-        # reads this entity again from where it was.
+        # Load what was read; the walk keeps its place, so the next run reads on from the
+        # first unread page with the same filter.
         client.stats.stop_for_quota(entity.table, str(exc))
+        _leave(client, entity, state, walk)
         return
-    if drifted(totals, keys) or (newest is not None and newest >= read_started):
+    if entity.table in client.stats.skipped:
+        return
+    if not progress.complete:  # the page budget of this run: the runner runs it again
+        client.stats.pause(entity.table)
+        _leave(client, entity, state, walk)
+        return
+    state.pop(WALK_STATE, None)
+    if walk.resumed:
+        _complete_resumed(client, entity, state, walk)
+    else:
+        _complete_in_one_run(client, entity, state, walk, drifted(totals, keys), newest)
+
+
+def _complete_in_one_run(
+    client: InsightlyClient,
+    entity: Entity,
+    state: dict,
+    walk: Walk,
+    moved: bool,
+    newest: datetime | None,
+) -> None:
+    """A read done in one run is complete: move the cursor to its newest row, unless the
+    read moved under its offsets (`moved`: the totals changed, or the distinct records read
+    don't add up to the total)."""
+    # A record updated after the read began changed during it: the offsets may have moved
+    # even when creates and deletes cancel out in X-Total-Count.
+    if moved or (newest is not None and newest >= parse_stamp(walk.started)):
         # Offsets moved under the read (records created, updated or deleted between two
         # pages), so some record may have been skipped. Its DATE_UPDATED_UTC can be older
         # than anything read, so the cursor must stay: the next run reads the window again.
@@ -162,6 +221,80 @@ def incremental_records(
     state[DRIFT_STATE] = 0
     if newest is not None:
         state[CURSOR_STATE] = newest.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _walk(state: dict, stored: Any, start_date: datetime | None, lookback: int) -> tuple[Walk, int]:
+    """The read to continue and the offset to read from, or a new one from the stored
+    cursor minus the look-back.
+
+    A walk that never got past its first page starts afresh (a new start time): nothing
+    of it was read, so it was not resumed.
+    """
+    saved = state.get(WALK_STATE)
+    if saved:
+        walk = Walk.from_state(saved)
+        if walk.started_reading:
+            return walk, walk.resume()
+        return Walk.begin(walk.after), 0
+    after = stored - timedelta(seconds=lookback) if isinstance(stored, datetime) else start_date
+    return Walk.begin(_iso(after) if after is not None else None), 0
+
+
+def _record_page(
+    state: dict, walk: Walk, progress: PageProgress, totals: list[int], newest: Any
+) -> None:
+    """Save the walk's place after a page, so a stop right after it resumes behind it."""
+    walk.advance(progress.offsets[-1], PAGE_SIZE)
+    if walk.first_total is None and totals:
+        walk.first_total = totals[0]
+    if isinstance(newest, datetime):
+        walk.newest = utc_stamp(newest)
+    state[WALK_STATE] = walk.as_state()
+
+
+def _leave(client: InsightlyClient, entity: Entity, state: dict, walk: Walk) -> None:
+    """Keep an unfinished walk for the next run and say how far it got."""
+    state[WALK_STATE] = walk.as_state()
+    client.stats.note_walk(entity.table, walk.skip, walk.first_total)
+
+
+def _complete_resumed(client: InsightlyClient, entity: Entity, state: dict, walk: Walk) -> None:
+    """A walk read over several runs is complete.
+
+    Records updated while it waited between runs are caught by moving the cursor only to
+    when the walk began: the next sync re-reads everything changed since. Records that
+    moved to an offset already read (a delete before them; with results ordered by update
+    time, an update) are found by one id check of the table (deletes.py). The in-run drift
+    rule does not apply: the pages were read days apart, the totals always differ.
+    """
+    state[CURSOR_STATE] = walk.started
+    state[DRIFT_STATE] = 0
+    state[ID_CHECK_STATE] = utc_stamp(datetime.now(timezone.utc))
+    client.stats.note_walk_done(entity.table)
+    log.info(
+        "%s: read over %d runs; its ids are checked for records that moved meanwhile",
+        entity.table,
+        walk.runs,
+    )
+
+
+def _rewind(state: dict, to: str | None) -> None:
+    """Move the cursor back (the id check found many records the warehouse missed)."""
+    if to is None:
+        return
+    stored = parse_utc(state.get(CURSOR_STATE))
+    if not isinstance(stored, datetime) or parse_stamp(to) < stored:
+        state[CURSOR_STATE] = to
+
+
+def _fetched_pages(
+    client: InsightlyClient, entity: Entity, records: list[dict]
+) -> Iterator[list[dict]]:
+    """Records the id check fetched one by one, in pages like any read."""
+    for start in range(0, len(records), PAGE_SIZE):
+        page = shape_page([dict(r) for r in records[start : start + PAGE_SIZE]])
+        client.stats.count_rows(entity.table, len(page))
+        yield page
 
 
 def drifted(totals: list[int], keys: set[tuple]) -> bool:

@@ -28,6 +28,18 @@ class RunStats:
     incremental: dict[str, Any] = field(default_factory=dict)  # table -> Entity, this run's
     deleted: dict[str, int] = field(default_factory=dict)  # records found deleted, per table
     repaired: dict[str, int] = field(default_factory=dict)  # exact duplicate rows removed
+    # Reads too large for one run (walk.py): stopped at the page budget, run again at once
+    paused: set[str] = field(default_factory=set)
+    walks: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # left: (skip, total)
+    walks_done: list[str] = field(default_factory=list)  # walks over several runs completed
+    chunks: int = 0  # extra pipeline runs for reads stopped at their page budget
+    # The id check (deletes.py) hands records it fetched one by one to the table's next run,
+    # or asks that run to move the cursor back when re-reading is cheaper.
+    refetch: dict[str, list[dict]] = field(default_factory=dict)
+    rewind: dict[str, str] = field(default_factory=dict)
+    fetched: dict[str, int] = field(default_factory=dict)  # records the id check fetched
+    rewound: dict[str, str] = field(default_factory=dict)  # cursors the id check moved back
+    checks_pending: list[str] = field(default_factory=list)  # id checks left for next run
     rate_limit: int | None = None
     rate_remaining: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -58,6 +70,23 @@ class RunStats:
         with self._lock:
             self.quota_stop = self.quota_stop or reason
             self.unfinished.append(table)
+
+    def pause(self, table: str) -> None:
+        with self._lock:
+            self.paused.add(table)
+
+    def note_walk(self, table: str, skip: int, total: int | None) -> None:
+        with self._lock:
+            self.walks[table] = (skip, total)
+
+    def note_walk_done(self, table: str) -> None:
+        with self._lock:
+            self.walks.pop(table, None)
+            self.walks_done.append(table)
+
+    def take_refetch(self, table: str) -> list[dict] | None:
+        with self._lock:
+            return self.refetch.pop(table, None)
 
     def note_drift(self, table: str) -> None:
         with self._lock:

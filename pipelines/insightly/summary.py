@@ -13,8 +13,14 @@ def render(result: SyncResult) -> str:
         note = ""
         if table in stats.skipped:
             note = f"skipped: {stats.skipped[table]}"
+        elif table in stats.walks:
+            note = f"unfinished: daily quota; {_walk_note(*stats.walks[table])}"
+        elif table in stats.checks_pending:
+            note = "id check unfinished: daily quota; continues next run"
         elif table in stats.unfinished:
             note = "unfinished: daily quota (cursor kept)"
+        elif table in stats.walks_done:
+            note = "read over several runs completed; ids checked"
         elif table in stats.drift:
             note = "changed while read: re-read next sync"
         elif table in stats.held:
@@ -46,6 +52,22 @@ def render(result: SyncResult) -> str:
             + (f"({', '.join(f'{t} {n}' for t, n in sorted(found.items()))}); " if found else "")
             + f"checked {len(stats.deleted)} tables"
         )
+    fetched = {t: n for t, n in stats.fetched.items() if n}
+    if fetched:
+        lines.append(
+            "records the id check found missing or stale, fetched one by one: "
+            + ", ".join(f"{t} {n}" for t, n in sorted(fetched.items()))
+        )
+    if stats.rewound:
+        lines.append(
+            "records the id check found missing or stale, re-read from: "
+            + ", ".join(f"{t} {when}" for t, when in sorted(stats.rewound.items()))
+        )
+    if stats.chunks:
+        lines.append(
+            f"large reads loaded in chunks: {stats.chunks} more pipeline runs "
+            "(backfill_pages_per_run pages each)"
+        )
     if stats.repaired:
         lines.append(
             "removed exact duplicate rows left by a resumed load: "
@@ -56,3 +78,9 @@ def render(result: SyncResult) -> str:
     if result.pending_loaded:
         lines.append("a load package left pending by an earlier run was loaded first")
     return "\n".join(lines)
+
+
+def _walk_note(skip: int, total: int | None) -> str:
+    """How far a read that continues next run got."""
+    of = f" of ~{total:,}" if total is not None else ""
+    return f"the next run reads on from record {skip:,}{of}"

@@ -251,6 +251,18 @@ def _admin_routes(state: EmulatorState) -> list[StarletteRoute]:
         events = [event._asdict() for event in state.drift_log()]
         return Response(dumps(events), headers={"content-type": CONTENT_TYPE})
 
+    async def quota(request: Request) -> Response:
+        """GET: the day's quota use; POST: a new quota day (what ``reset_quota`` does)."""
+        if request.method == "POST":
+            state.limits.reset()
+        limit = state.config.daily_limit
+        body = {
+            "limit": limit,
+            "used": state.limits.used,
+            "remaining": state.limits.remaining(limit),
+        }
+        return Response(dumps(body), headers={"content-type": CONTENT_TYPE})
+
     async def health(request: Request) -> Response:
         body = {
             "ok": True,
@@ -266,6 +278,7 @@ def _admin_routes(state: EmulatorState) -> list[StarletteRoute]:
         StarletteRoute("/_emulator/mutate", mutate, methods=["POST"]),
         StarletteRoute("/_emulator/health", health, methods=["GET"]),
         StarletteRoute("/_emulator/drift", drift, methods=["GET", "DELETE"]),
+        StarletteRoute("/_emulator/quota", quota, methods=["GET", "POST"]),
     ]
 
 

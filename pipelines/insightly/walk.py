@@ -1,0 +1,103 @@
+"""Progress of one incremental read (a "walk") kept in the resource's dlt state.
+
+A first load of a million records is 2,000 pages; the Free plan allows 1,000 requests a
+day. So a read must be able to stop (daily quota, the page budget of one pipeline run, a
+kill) and continue later at its next unread page, with the same `updated_after_utc`, never
+fetching a page twice. The walk is saved in the resource state after every page; dlt
+commits that state with the extracted data, so what is committed is exactly what was read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import dlt
+
+WALK_STATE = "walk"  # the unfinished read of a table, see Walk
+# Records re-read when a walk continues in a new run. A delete (or, with results ordered by
+# update time, an update) of a record already read moves every later record one offset
+# back, so the first unread records now sit just before `skip`: starting this many records
+# earlier reads them anyway. A fifth of a page: at most one extra request per five resumes.
+OVERLAP = 100
+# A walk that spanned runs completed at this time (UTC): its ids must be checked once,
+# because records may have moved between its pages while it waited for the next run.
+ID_CHECK_STATE = "id_check_after"
+STAMP = "%Y-%m-%d %H:%M:%S"
+
+
+def utc_stamp(value: datetime) -> str:
+    """The API's own format, "YYYY-MM-DD HH:MM:SS" in UTC."""
+    return value.astimezone(timezone.utc).strftime(STAMP)
+
+
+def parse_stamp(value: str) -> datetime:
+    return datetime.strptime(value, STAMP).replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class Walk:
+    """Where an incremental read is: its filter, the next page, and when it began."""
+
+    after: str | None  # the updated_after_utc parameter sent (None: no filter)
+    started: str  # when the walk began, minus one second (DATE_UPDATED_UTC's precision)
+    skip: int = 0  # offset of the first page not read yet
+    done: list[int] = field(default_factory=list)  # offsets past `skip` already read
+    runs: int = 1  # runs (extracts) that read some of it; above 1 it was resumed
+    newest: str | None = None  # the newest DATE_UPDATED_UTC read so far
+    first_total: int | None = None  # X-Total-Count when the walk began
+
+    @classmethod
+    def begin(cls, after: str | None) -> Walk:
+        started = datetime.now(timezone.utc) - timedelta(seconds=1)
+        return cls(after=after, started=utc_stamp(started))
+
+    @classmethod
+    def from_state(cls, value: dict[str, Any]) -> Walk:
+        return cls(**value)
+
+    def as_state(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def resumed(self) -> bool:
+        """Its pages were read in more than one run, so offsets may have moved between."""
+        return self.runs > 1
+
+    @property
+    def started_reading(self) -> bool:
+        return self.skip > 0 or bool(self.done)
+
+    def resume(self) -> int:
+        """Continue in a new run; returns the offset to read from (OVERLAP records before
+        the first unread one, unless pages past a gap are already read)."""
+        self.runs += 1
+        return self.skip if self.done else max(0, self.skip - OVERLAP)
+
+    def advance(self, offset: int, page_size: int) -> None:
+        """A page at `offset` was read: move `skip` past every page read without a gap.
+
+        Pages arrive in offset order, but after a quota stop a gap can precede pages that
+        were already in flight; those are kept in `done` until the gap is filled. A page
+        that starts before `skip` (a resumed run's overlap) covers it too.
+        """
+        if offset <= self.skip < offset + page_size:
+            self.skip = offset + page_size
+            while self.skip in self.done:
+                self.done.remove(self.skip)
+                self.skip += page_size
+        elif offset > self.skip and offset not in self.done:
+            self.done = sorted([*self.done, offset])
+
+
+def resource_state(pipeline: dlt.Pipeline, table: str) -> dict:
+    """A resource's state as last committed by the pipeline (read-only use)."""
+    sources = pipeline.state.get("sources", {})
+    return sources.get("insightly", {}).get("resources", {}).get(table, {})
+
+
+def unfinished_walk(pipeline: dlt.Pipeline, table: str) -> Walk | None:
+    """The table's read still in progress, if any."""
+    value = resource_state(pipeline, table).get(WALK_STATE)
+    return Walk.from_state(value) if value else None
