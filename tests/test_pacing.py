@@ -74,9 +74,11 @@ def test_429s_slow_every_worker_and_the_sync_completes(big, monkeypatch):
     n = wh.query("select count(*), count(distinct contact_id) from contacts")[0]
     assert n == (500 * PAGES, 500 * PAGES)
     # Retry-After (1 s here) is honoured by everyone: after the first 429 nothing starts
-    # for most of a second.
+    # for most of a second. A request the pacer let go just before the 429 may start up to
+    # 0.2 s later on a loaded machine (64 ms seen); a pacer ignoring Retry-After at 40/s
+    # would start several between 0.2 and 0.9 s.
     first = min(r.started for r in rejected)
-    after = [r.started for r in emu.requests if r.started > first + 0.05]
+    after = [r.started for r in emu.requests if r.started > first + 0.2]
     assert after and min(after) >= first + 0.9
 
 
