@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -85,3 +86,15 @@ def warehouse(tmp_path, emulator, monkeypatch) -> Warehouse:
     monkeypatch.setenv("SOURCES__INSIGHTLY__RATE_PER_S", "500")
     monkeypatch.setenv("SOURCES__INSIGHTLY__MAX_IN_FLIGHT", "6")
     return wh
+
+
+@contextmanager
+def demo_tenant_synced(root: Path) -> Iterator[tuple[Emulator, Warehouse]]:
+    """The emulator's seed-7 test tenant fully synced into a DuckDB under `root`."""
+    config = EmulatorConfig(seed=7, profile="test", api_key=API_KEY)
+    with Emulator(config) as emu, pytest.MonkeyPatch.context() as mp:
+        wh = Warehouse(root, emu.base_url)
+        mp.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(wh.path))
+        mp.setenv("SOURCES__INSIGHTLY__RATE_PER_S", "500")
+        wh.sync()
+        yield emu, wh

@@ -21,9 +21,8 @@ from insightly.catalogue import NESTED_COLUMNS
 from insightly.cli import main as cli_main
 from insightly.models import build_models
 from insightly.models.dbt_sources import COLUMN_NOTES, decode_schema, describe_table
-from insightly_emulator import Emulator, EmulatorConfig
 
-from .conftest import API_KEY, Warehouse
+from .conftest import demo_tenant_synced
 
 PROJECT = Path(__file__).resolve().parents[1] / "dbt"
 DBT = Path(sys.executable).with_name("dbt")
@@ -34,12 +33,7 @@ GENERIC = "From the Insightly API field of the same name."
 def synced(tmp_path_factory):
     """A warehouse synced from the emulator, and the sources.yml the CLI writes for it."""
     root = tmp_path_factory.mktemp("dbt")
-    config = EmulatorConfig(seed=7, profile="test", api_key=API_KEY)
-    with Emulator(config) as emu, pytest.MonkeyPatch.context() as mp:
-        wh = Warehouse(root, emu.base_url)
-        mp.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(wh.path))
-        mp.setenv("SOURCES__INSIGHTLY__RATE_PER_S", "500")
-        wh.sync()
+    with demo_tenant_synced(root) as (_, wh):
         out = root / "sources.yml"
         args = ["dbt-sources", "--out", str(out), "--pipelines-dir", wh.pipelines_dir]
         assert cli_main(args) == 0

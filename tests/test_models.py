@@ -13,9 +13,9 @@ import sqlglot
 from insightly.models import build_models
 from insightly.models.custom_fields import CustomField, plan_columns
 from insightly.models.runner import build, introspect
-from insightly_emulator import Emulator, EmulatorConfig, customfields
+from insightly_emulator import customfields
 
-from .conftest import API_KEY, Warehouse
+from .conftest import demo_tenant_synced
 
 STG, REP = "insightly_stg", "insightly_reporting"
 MARTS = {
@@ -31,12 +31,7 @@ MARTS = {
 
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    config = EmulatorConfig(seed=7, profile="test", api_key=API_KEY)
-    with Emulator(config) as emu, pytest.MonkeyPatch.context() as mp:
-        wh = Warehouse(root, emu.base_url)
-        mp.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(wh.path))
-        wh.sync()
+    with demo_tenant_synced(tmp_path_factory.mktemp("models")) as (emu, wh):
         with duckdb.connect(str(wh.path)) as con:
             report = build_models(con, "insightly", "duckdb")
         yield emu, wh, report
