@@ -184,6 +184,17 @@ def _union(selects: list[exp.Select], empty: exp.Select) -> exp.Expression:
     return out
 
 
+def _of_live_parents(select: exp.Select, raw: RawSchema, parent: str, child: str) -> exp.Select:
+    """`select` over child table rows (alias c) joined to their parent rows (alias p),
+    leaving out the children of records marked deleted."""
+    s = select.from_(table(raw.name, child, "c")).join(
+        table(raw.name, parent, "p"),
+        on=exp.EQ(this=column("_dlt_parent_id", "c"), expression=column("_dlt_id", "p")),
+    )
+    cond = _not_deleted(raw, parent, "p")
+    return s if cond is None else s.where(cond)
+
+
 def record_tags(raw: RawSchema) -> exp.Expression:
     """Each record represents one tag on one record of any entity."""
     selects = []
@@ -191,22 +202,12 @@ def record_tags(raw: RawSchema) -> exp.Expression:
         child = f"{parent}__tags"
         if not (raw.has(parent) and raw.has(child) and pk in raw.columns(parent)):
             continue
-        s = (
-            exp.select(
-                literal(parent).as_("record_type"),
-                exp.cast(column(pk, "p"), "BIGINT").as_("record_id"),
-                exp.cast(column("tag_name", "c"), "TEXT").as_("tag_name"),
-            )
-            .from_(table(raw.name, child, "c"))
-            .join(
-                table(raw.name, parent, "p"),
-                on=exp.EQ(this=column("_dlt_parent_id", "c"), expression=column("_dlt_id", "p")),
-            )
+        s = exp.select(
+            literal(parent).as_("record_type"),
+            exp.cast(column(pk, "p"), "BIGINT").as_("record_id"),
+            exp.cast(column("tag_name", "c"), "TEXT").as_("tag_name"),
         )
-        cond = _not_deleted(raw, parent, "p")
-        if cond is not None:
-            s = s.where(cond)
-        selects.append(s)
+        selects.append(_of_live_parents(s, raw, parent, child))
     empty = exp.select(
         exp.cast(exp.null(), "TEXT").as_("record_type"),
         exp.cast(exp.null(), "BIGINT").as_("record_id"),
@@ -238,14 +239,7 @@ def record_links(raw: RawSchema, stg_schema: str) -> exp.Expression:
             continue
         cols = raw.columns(child)
         s = exp.select(*[_or_null(cols, n, "c", t).as_(n) for n, t in LINK_COLUMNS])
-        s = s.from_(table(raw.name, child, "c")).join(
-            table(raw.name, parent, "p"),
-            on=exp.EQ(this=column("_dlt_parent_id", "c"), expression=column("_dlt_id", "p")),
-        )
-        cond = _not_deleted(raw, parent, "p")
-        if cond is not None:
-            s = s.where(cond)
-        selects.append(s)
+        selects.append(_of_live_parents(s, raw, parent, child))
     empty = exp.select(*[exp.cast(exp.null(), t).as_(n) for n, t in LINK_COLUMNS]).where(
         exp.false()
     )
