@@ -95,23 +95,33 @@ _TYPE_OF: dict[type, str] = {bool: "bool", int: "bigint", float: "double", str: 
 _COMPATIBLE = {("double", "bigint")}  # (column, value): converts without loss
 
 
-def mismatched_as_variants(page: list[dict], column_types: dict[str, str], naming: Any) -> None:
-    """Move a scalar whose type differs from its column's into a variant column, in place.
+class ColumnTypes:
+    """Keeps each scalar in a column of its own type, for one table across a run.
 
-    dlt converts such values when it can: -1 into a bool column becomes true, 5 into a text
-    column becomes "5", "12" into a bigint column becomes 12. A field Insightly starts sending
-    with another type would then lose its value or its type. Nested as {"v_<type>": value},
-    dlt flattens the value into `<column>__v_<type>`, the column dlt itself uses for values
-    it cannot convert, so every value keeps its type and queries find it in one place.
-    A column first seen here gets the type of its first value, as dlt's normaliser types it.
+    dlt converts a value into its column's type when it can: -1 into a bool column becomes
+    true, 5 into a text column becomes "5", "12" into a bigint column becomes 12. A field
+    Insightly starts sending with another type would then lose its value or its type. Nested
+    as {"v_<type>": value}, dlt flattens the value into `<column>__v_<type>`, the column dlt
+    itself uses for values it cannot convert, so every value keeps its type and queries find
+    it in one place. A column first seen here gets the type of its first value, as dlt's
+    normaliser types it.
     """
-    names: dict[str, str] = {}
-    for record in page:
+
+    def __init__(self, column_types: dict[str, str], naming: Any) -> None:
+        self.types = dict(column_types)  # normalised column name -> dlt data type
+        self._naming = naming
+        self._names: dict[str, str] = {}  # API field name -> column name, normalised once
+
+    def keep(self, record: dict) -> dict:
+        """Move a mismatched scalar of `record` into its variant column (in place)."""
         for key, value in record.items():
             kind = _TYPE_OF.get(type(value))
             if kind is None:  # None, datetimes, lists and dicts are dlt's to place
                 continue
-            name = names.get(key) or names.setdefault(key, naming.normalize_identifier(key))
-            expected = column_types.setdefault(name, kind)
+            name = self._names.get(key)
+            if name is None:
+                name = self._names[key] = self._naming.normalize_identifier(key)
+            expected = self.types.setdefault(name, kind)
             if expected != kind and (expected, kind) not in _COMPATIBLE:
                 record[key] = {f"v_{kind}": value}
+        return record

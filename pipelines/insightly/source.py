@@ -38,7 +38,7 @@ from .catalogue import (
 )
 from .client import PAGE_SIZE, InsightlyClient, PageProgress
 from .errors import EntityUnavailable, QuotaExhausted
-from .records import mismatched_as_variants, parse_utc, shape_page
+from .records import ColumnTypes, parse_utc, shape_page
 from .settings import resolve_connection
 from .walk import ID_CHECK_STATE, WALK_STATE, Walk, parse_stamp, utc_stamp
 
@@ -439,16 +439,15 @@ def _entity_resource(
 
 def _typed_as_columns(table: str) -> Any:
     """A map step keeping each value in a column of its own type (see records.py)."""
-
-    types: dict[str, str] = {}  # column -> type: the stored schema's, then first seen
+    guard: list[ColumnTypes] = []  # made on the first record: the schema is known at extract
 
     def keep_types(record: dict) -> dict:  # dlt maps each record of a yielded page
-        schema = dlt.current.source_schema()
-        if not types:
+        if not guard:
+            schema = dlt.current.source_schema()
             columns = schema.tables.get(table, {}).get("columns", {})
-            types.update({n: c["data_type"] for n, c in columns.items() if c.get("data_type")})
-        mismatched_as_variants([record], types, schema.naming)
-        return record
+            types = {n: c["data_type"] for n, c in columns.items() if c.get("data_type")}
+            guard.append(ColumnTypes(types, schema.naming))
+        return guard[0].keep(record)
 
     return keep_types
 
