@@ -45,7 +45,15 @@ from .catalogue import CURSOR, Entity
 from .client import PAGE_SIZE, InsightlyClient, PageProgress, page_count
 from .errors import EntityUnavailable, QuotaExhausted
 from .source import CURSOR_STATE, drifted
-from .walk import ID_CHECK_STATE, Walk, parse_stamp, resource_state, unfinished_walk, utc_stamp
+from .walk import (
+    ID_CHECK_STATE,
+    Walk,
+    parse_stamp,
+    resource_state,
+    unfinished_walk,
+    updated_after_param,
+    utc_stamp,
+)
 from .warehouse import tables_in
 
 log = logging.getLogger(__name__)
@@ -300,7 +308,7 @@ def _rewind_to(
     if len(fetch) < REWIND_MIN or len(times) < len(fetch):
         return None
     earliest = parse_stamp(min(times))
-    after = (earliest - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    after = updated_after_param(earliest - timedelta(seconds=1))
     params = {"updated_after_utc": after, **({"brief": "true"} if entity.brief_param else {})}
     total = client.total(entity.list_path, params, table=entity.table)
     if total is None or page_count(total) + page_count(listed) >= len(fetch):

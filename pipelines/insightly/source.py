@@ -40,7 +40,14 @@ from .client import PAGE_SIZE, InsightlyClient, PageProgress
 from .errors import EntityUnavailable, QuotaExhausted
 from .records import ColumnTypes, parse_utc, shape_page
 from .settings import resolve_connection
-from .walk import ID_CHECK_STATE, WALK_STATE, Walk, parse_stamp, utc_stamp
+from .walk import (
+    ID_CHECK_STATE,
+    WALK_STATE,
+    Walk,
+    parse_stamp,
+    updated_after_param,
+    utc_stamp,
+)
 
 log = logging.getLogger(__name__)
 CURSOR_STATE = "last_date_updated_utc"  # "YYYY-MM-DD HH:MM:SS", UTC
@@ -67,10 +74,6 @@ def custom_object_entities(definitions: list[dict]) -> list[Entity]:
     taken: set[str] = set()
     names = sorted(str(d["OBJECT_NAME"]) for d in definitions if d.get("OBJECT_NAME"))
     return [custom_object_entity(name, custom_table_name(name, taken)) for name in names]
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _read(
@@ -107,7 +110,7 @@ def _read(
 
 def _mark_refreshed() -> None:
     """Remember when a full read completed, for the lookup refresh cadence."""
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    stamp = utc_stamp(datetime.now(timezone.utc))
     dlt.current.resource_state()[REFRESHED_STATE] = stamp
 
 
@@ -220,7 +223,7 @@ def _complete_in_one_run(
         log.warning("%s: X-Total-Count never matched the records read", entity.table)
     state[DRIFT_STATE] = 0
     if newest is not None:
-        state[CURSOR_STATE] = newest.strftime("%Y-%m-%d %H:%M:%S")
+        state[CURSOR_STATE] = utc_stamp(newest)
 
 
 def _walk(state: dict, stored: Any, start_date: datetime | None, lookback: int) -> tuple[Walk, int]:
@@ -237,7 +240,7 @@ def _walk(state: dict, stored: Any, start_date: datetime | None, lookback: int) 
             return walk, walk.resume()
         return Walk.begin(walk.after), 0
     after = stored - timedelta(seconds=lookback) if isinstance(stored, datetime) else start_date
-    return Walk.begin(_iso(after) if after is not None else None), 0
+    return Walk.begin(updated_after_param(after) if after is not None else None), 0
 
 
 def _record_page(

@@ -32,6 +32,11 @@ def utc_stamp(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime(STAMP)
 
 
+def updated_after_param(value: datetime) -> str:
+    """An `updated_after_utc` query value: ISO 8601 in UTC."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def parse_stamp(value: str) -> datetime:
     return datetime.strptime(value, STAMP).replace(tzinfo=timezone.utc)
 
