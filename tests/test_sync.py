@@ -222,16 +222,24 @@ def _root(exc: BaseException) -> BaseException:
     return _user_error(exc) or exc
 
 
-def test_full_table_is_kept_while_its_entity_is_forbidden(emulator, warehouse):
+def test_full_table_is_kept_while_its_entity_is_forbidden(emulator, warehouse, monkeypatch):
     """A permission lost for a while must not empty a replace table."""
-    warehouse.sync(entities=["emails", "contacts"])
+    monkeypatch.setenv("SOURCES__INSIGHTLY__LOOKUP_REFRESH_HOURS", "0")
+    tables = ["emails", "contacts", "tags", "custom_objects"]
+    warehouse.sync(entities=tables)
     before = warehouse.query("select count(*) from emails")[0][0]
     assert before == len(emulator.tenant.records("Emails")) > 0
-    emulator.configure(forbidden={"Emails": 403})
-    result = warehouse.sync(entities=["emails", "contacts"])
+    tags = warehouse.query("select count(*) from tags")[0][0]
+    objects = warehouse.query("select count(*) from custom_objects")[0][0]
+    assert tags > 0 and objects > 0
+    emulator.configure(forbidden={"Emails": 403, "Tags": 403, "CustomObjects": 403})
+    result = warehouse.sync(entities=tables)
     assert result.stats.skipped["emails"] == "no access (403)"
+    assert {"tags", "custom_objects"} <= set(result.stats.skipped)
     assert warehouse.query("select count(*) from emails")[0][0] == before
+    assert warehouse.query("select count(*) from tags")[0][0] == tags
+    assert warehouse.query("select count(*) from custom_objects")[0][0] == objects
     emulator.configure(forbidden={})
     emulator.tenant.delete("Emails", emulator.tenant.records("Emails")[0]["EMAIL_ID"])
-    warehouse.sync(entities=["emails", "contacts"])  # replaced again, not appended
+    warehouse.sync(entities=tables)  # replaced again, not appended
     assert warehouse.query("select count(*) from emails")[0][0] == before - 1

@@ -308,13 +308,31 @@ def drifted(totals: list[int], keys: set[tuple]) -> bool:
     return len(set(totals)) > 1 or len(keys) != totals[-1]
 
 
-def full_records(client: InsightlyClient, entity: Entity) -> Iterator[list[dict]]:
+def kept_while_skipped(
+    client: InsightlyClient, table: str, pages: Iterator[list[dict]]
+) -> Iterator[Any]:
+    """The pages of a replace table; when its entity answered 403/404 and nothing was read,
+    an empty replace would truncate what earlier syncs loaded, so nothing is loaded as
+    append instead: the table is kept until the key can read the entity again."""
+    read = False
+    for page in pages:
+        read = True
+        yield page
+    if not read and table in client.stats.skipped:
+        yield dlt.mark.with_hints([], dlt.mark.make_hints(write_disposition="append"))
+
+
+def full_records(client: InsightlyClient, entity: Entity) -> Iterator[Any]:
     """Every record of an entity without /Search (lookups, emails).
 
     The table is replaced, so a read that moved under its offsets is read again (up to
     three times) and the union of the reads is loaded: a record is never lost, and one
     deleted during the read disappears on the next sync.
     """
+    yield from kept_while_skipped(client, entity.table, _full_pages(client, entity))
+
+
+def _full_pages(client: InsightlyClient, entity: Entity) -> Iterator[list[dict]]:
     union: dict[tuple, dict] = {}
     for attempt in range(1, FULL_READ_ATTEMPTS + 1):
         totals: list[int] = []
@@ -326,18 +344,19 @@ def full_records(client: InsightlyClient, entity: Entity) -> Iterator[list[dict]
         client.stats.note_drift(entity.table)
         log.warning("%s changed while it was read (attempt %d)", entity.table, attempt)
     if entity.table in client.stats.skipped:
-        # 403/404 now: an empty replace would truncate what earlier syncs loaded. Loading
-        # nothing as append keeps it until the key can read the entity again.
-        yield dlt.mark.with_hints([], dlt.mark.make_hints(write_disposition="append"))
-        return
+        return  # not refreshed: read again on the next sync
     if union:
         client.stats.count_rows(entity.table, len(union))  # re-reads are not loaded twice
         yield list(union.values())
     _mark_refreshed()
 
 
-def tag_records(client: InsightlyClient) -> Iterator[list[dict]]:
+def tag_records(client: InsightlyClient) -> Iterator[Any]:
     """/Tags per record type, in one table keyed by (RECORD_TYPE, TAG_NAME)."""
+    yield from kept_while_skipped(client, TAGS.table, _tag_pages(client))
+
+
+def _tag_pages(client: InsightlyClient) -> Iterator[list[dict]]:
     for record_type in TAG_RECORD_TYPES:
         params = {"record_type": record_type}
         for page in _read(client, TAGS, TAGS.path, params, {"RECORD_TYPE": record_type}):
@@ -396,9 +415,10 @@ def custom_field_records(
 
 def custom_object_records(client: InsightlyClient, definitions: list[dict]) -> Iterator[list]:
     """The /CustomObjects answer fetched for discovery, loaded without a second request."""
+    pages = [shape_page([dict(d) for d in definitions])] if definitions else []
     if definitions:
         client.stats.count_rows(CUSTOM_OBJECTS.table, len(definitions))
-        yield shape_page([dict(d) for d in definitions])
+    yield from kept_while_skipped(client, CUSTOM_OBJECTS.table, iter(pages))
     _mark_refreshed()
 
 

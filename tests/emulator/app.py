@@ -145,7 +145,7 @@ class Api:
             status = int(fault)
             raise ApiError(status, INJECTED_MESSAGES.get(status, "Injected failure"), 1)
         forbidden = state.switch_for(cfg.forbidden, route.entity)
-        if forbidden and route.kind in LIST_KINDS | {"single"}:
+        if forbidden and route.kind in LIST_KINDS | {"single", "tags"}:
             raise ApiError(forbidden, FORBIDDEN_MESSAGES[forbidden])
         gzip_ok = "gzip" in request.headers.get("accept-encoding", "").lower()
         body, headers = await anyio.to_thread.run_sync(
