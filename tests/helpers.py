@@ -57,14 +57,15 @@ def nested_rows(warehouse, table: str, child: str, pk: tuple[str, ...]) -> dict[
         return {}
     cols = warehouse.columns(name)
     keys = ", ".join(f'p."{column(k)}"' for k in pk)
+    join = " and ".join(f'c."{column(k)}" = p."{column(k)}"' for k in pk)
     rows = warehouse.query(
-        f'select {keys}, c.* from "{table}" p join "{name}" c on c._dlt_parent_id = p._dlt_id '
-        f"order by {keys}, c._dlt_list_idx"
+        f'select {keys}, c.* from "{table}" p join "{name}" c on {join} '
+        f"order by {keys}, c._position"
     )
     out: dict[tuple, list] = {}
     for row in rows:
         key, values = tuple(row[: len(pk)]), row[len(pk) :]
-        item = {c: v for c, v in zip(cols, values, strict=True) if not c.startswith("_dlt")}
+        item = {c: v for c, v in zip(cols, values, strict=True) if not c.startswith("_")}
         out.setdefault(key, []).append(item)
     return out
 

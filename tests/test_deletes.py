@@ -45,6 +45,11 @@ def test_deleted_records_are_marked_and_left_out_of_staging(emulator, warehouse,
     assert sorted(r[0] for r in marked) == sorted(gone["contacts"])
     total = warehouse.query("select count(*) from contacts")[0][0]
     assert total == len(emulator.tenant.records("Contacts")) + 3  # kept, only marked
+    ids = ", ".join(str(i) for i in gone["contacts"])
+    kept = (
+        f"select count(distinct contact_id) from contacts__customfields where contact_id in ({ids})"
+    )
+    assert warehouse.query(kept) == [(3,)]  # a soft delete keeps the child rows
     with duckdb.connect(str(warehouse.path)) as con:
         build_models(con, "insightly", "duckdb")
         staged = {
@@ -64,11 +69,17 @@ def test_hard_deletes_remove_rows_and_children(emulator, warehouse, monkeypatch)
     warehouse.sync(entities=["contacts", "organisations"])
     ids = {r[0] for r in warehouse.query("select contact_id from contacts")}
     assert ids == {r["CONTACT_ID"] for r in emulator.tenant.records("Contacts")}
-    orphans = warehouse.query(
-        "select count(*) from contacts__customfields c "
-        "where not exists (select 1 from contacts p where p._dlt_id = c._dlt_root_id)"
+    for child in ("contacts__customfields", "contacts__tags", "contacts__links", "contacts__dates"):
+        orphans = warehouse.query(
+            f"select count(*) from {child} c "
+            "where not exists (select 1 from contacts p where p.contact_id = c.contact_id)"
+        )
+        assert orphans == [(0,)], child
+    gone_rows = warehouse.query(
+        "select count(*) from contacts__customfields where contact_id in "
+        f"({', '.join(str(i) for i in gone['contacts'])})"
     )
-    assert orphans == [(0,)]
+    assert gone_rows == [(0,)]
     assert not set(gone["contacts"]) & ids
 
 

@@ -132,7 +132,7 @@ def test_changes_between_syncs_are_merged_without_duplicates(emulator, warehouse
     # the custom object's emptied custom fields left no stale child rows behind
     stale = warehouse.query(
         f'select count(*) from "{custom_table}" p join "{custom_table}__customfields" c '
-        "on c._dlt_parent_id = p._dlt_id where p.record_id = ?",
+        "on c.record_id = p.record_id where p.record_id = ?",
         rid,
     )
     assert stale == [(0,)]

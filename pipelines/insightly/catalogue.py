@@ -52,6 +52,7 @@ class Entity:
 
 
 CURSOR = "DATE_UPDATED_UTC"
+CUSTOMFIELDS = "CUSTOMFIELDS"
 
 
 def _inc(
@@ -65,7 +66,14 @@ def _inc(
     return Entity(table, path, (pk,), custom_fields=custom_fields, brief_param=brief, nested=nested)
 
 
-def _lookup(table: str, path: str, *pk: str, paging: Paging = Paging.PAGED, **params: str):
+def _lookup(
+    table: str,
+    path: str,
+    *pk: str,
+    paging: Paging = Paging.PAGED,
+    nested: tuple[str, ...] = (),
+    **params: str,
+) -> Entity:
     return Entity(
         table,
         path,
@@ -75,39 +83,10 @@ def _lookup(table: str, path: str, *pk: str, paging: Paging = Paging.PAGED, **pa
         brief_param=False,
         params=dict(params),
         lookup=True,
+        nested=nested,
     )
 
 
-# Column types of the nested arrays (insightly-api.md section 4). Declared so every column
-# exists in the warehouse even when no record has a value yet (dlt skips all-null columns).
-NESTED_COLUMNS: dict[str, dict[str, str]] = {
-    "CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "FIELD_VALUE_TYPE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
-    "TAGS": {"TAG_NAME": "text"},
-    "LINKS": {
-        "LINK_ID": "bigint",
-        "OBJECT_NAME": "text",
-        "OBJECT_ID": "bigint",
-        "LINK_OBJECT_NAME": "text",
-        "LINK_OBJECT_ID": "bigint",
-        "ROLE": "text",
-        "DETAILS": "text",
-        "RELATIONSHIP_ID": "bigint",
-        "IS_FORWARD": "bool",
-    },
-    "DATES": {
-        "DATE_ID": "bigint",
-        "OCCASION_NAME": "text",
-        "OCCASION_DATE": "text",
-        "REPEAT_YEARLY": "bool",
-        "CREATE_TASK_YEARLY": "bool",
-    },
-    "EMAILDOMAINS": {"EMAIL_DOMAIN_ID": "bigint", "EMAIL_DOMAIN": "text"},
-}
 ORG_NESTED = ("TAGS", "LINKS", "DATES", "EMAILDOMAINS")
 
 ENTITIES: tuple[Entity, ...] = (
@@ -141,8 +120,8 @@ ENTITIES: tuple[Entity, ...] = (
     _inc("community_posts", "CommunityPosts", "POST_ID"),
     _inc("community_comments", "CommunityComments", "COMMENT_ID"),
     _inc("forum_categories", "ForumCategories", "FORUM_CATEGORY_ID"),
-    _lookup("activity_sets", "ActivitySets", "ACTIVITYSET_ID"),
-    _lookup("teams", "Teams", "TEAM_ID"),
+    _lookup("activity_sets", "ActivitySets", "ACTIVITYSET_ID", nested=("ACTIVITIES",)),
+    _lookup("teams", "Teams", "TEAM_ID", nested=("TEAMMEMBERS",)),
     # A user can sit in several teams, so MEMBER_USER_ID alone (Airbyte's key) would collide.
     _lookup("team_members", "TeamMembers", "TEAM_ID", "MEMBER_USER_ID"),
     _lookup("pipelines", "Pipelines", "PIPELINE_ID"),
@@ -172,7 +151,12 @@ TAG_RECORD_TYPES: tuple[str, ...] = (
 
 CUSTOM_OBJECTS = _lookup("custom_objects", "CustomObjects", "OBJECT_NAME", paging=Paging.NONE)
 CUSTOM_FIELDS = _lookup(
-    "custom_fields", "CustomFields", "FIELD_FOR", "FIELD_NAME", paging=Paging.NONE
+    "custom_fields",
+    "CustomFields",
+    "FIELD_FOR",
+    "FIELD_NAME",
+    paging=Paging.NONE,
+    nested=("CUSTOM_FIELD_OPTIONS",),
 )
 
 TABLES: tuple[str, ...] = (

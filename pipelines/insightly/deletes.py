@@ -44,6 +44,7 @@ import dlt
 from .catalogue import CURSOR, Entity
 from .client import PAGE_SIZE, InsightlyClient, PageProgress, page_count
 from .errors import EntityUnavailable, QuotaExhausted
+from .layout import DELETED_AT, child_tables
 from .source import CURSOR_STATE, drifted
 from .walk import (
     ID_CHECK_STATE,
@@ -57,7 +58,6 @@ from .walk import (
 from .warehouse import tables_in
 
 log = logging.getLogger(__name__)
-DELETED_AT = "_deleted_at"
 BATCH = 500
 REWIND_MIN = 10  # fewer records to fetch than this: GET them without pricing a re-read
 VERIFY_MIN = 20  # delete candidates always confirmed one by one up to this many
@@ -233,16 +233,19 @@ def mark_deleted(pipeline: dlt.Pipeline, entity: Entity, gone: Sequence[Any], ha
     with pipeline.sql_client() as sql:
         name = sql.make_qualified_table_name(table)
         key, deleted = sql.escape_column_name(pk), sql.escape_column_name(DELETED_AT)
+        held = tables_in(sql)
+        children = [t for t in child_tables(entity, pipeline.default_schema.naming) if t in held]
         for chunk in _chunks(list(gone)):
             marks = ", ".join(["%s"] * len(chunk))
-            if hard:
-                for child in _child_tables(sql, table):
-                    sql.execute_sql(
-                        f"delete from {sql.make_qualified_table_name(child)} where "
-                        f"_dlt_root_id in (select _dlt_id from {name} where {key} in ({marks}))",
-                        *chunk,
-                    )
-                sql.execute_sql(f"delete from {name} where {key} in ({marks})", *chunk)
+            if hard:  # the record and its child rows (keyed by its id) in one transaction
+                with sql.begin_transaction():
+                    for child in children:
+                        sql.execute_sql(
+                            f"delete from {sql.make_qualified_table_name(child)} "
+                            f"where {key} in ({marks})",
+                            *chunk,
+                        )
+                    sql.execute_sql(f"delete from {name} where {key} in ({marks})", *chunk)
             else:
                 sql.execute_sql(
                     f"update {name} set {deleted} = %s where {key} in ({marks}) "
@@ -251,10 +254,6 @@ def mark_deleted(pipeline: dlt.Pipeline, entity: Entity, gone: Sequence[Any], ha
                     *chunk,
                 )
     return len(gone)
-
-
-def _child_tables(sql: Any, table: str) -> list[str]:
-    return sorted(t for t in tables_in(sql) if t.startswith(f"{table}__"))
 
 
 @dataclass

@@ -19,6 +19,7 @@ from .client import InsightlyClient
 from .deletes import discard_checks, reconcile
 from .errors import ConfigurationError, SyncAlreadyRunning
 from .integrity import repair_exact_copies
+from .migrate import migrate_child_tables
 from .pacing import DEFAULT_IN_FLIGHT, DEFAULT_RATE, Pacer
 from .records import parse_utc
 from .settings import Connection, resolve_connection
@@ -63,6 +64,8 @@ class SyncResult:
 
 
 def make_pipeline(options: SyncOptions) -> dlt.Pipeline:
+    # Every table keeps `_dlt_load_id`; dlt adds it to Arrow tables only when asked to.
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     kwargs: dict[str, Any] = {}
     if options.pipelines_dir:
         kwargs["pipelines_dir"] = options.pipelines_dir
@@ -199,6 +202,9 @@ def _sync_locked(
         # A previous run extracted but did not load: load that first, then extract anew.
         pipeline.run(loader_file_format=loader_format)
         pending_loaded = True
+    # A warehouse of the earlier, dlt-nested layout moves to parent-keyed child tables.
+    pipeline.sync_destination()
+    migrate_child_tables(pipeline)
     settings = pacing_settings()
     cadence = settings.cadence_hours
     client_options: dict[str, Any] = {

@@ -14,7 +14,7 @@ row yielded even when the read stopped half way (see ../shared/dlt-notes.md 2.2-
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -28,7 +28,6 @@ from .catalogue import (
     CUSTOM_FIELDS,
     CUSTOM_OBJECTS,
     ENTITIES,
-    NESTED_COLUMNS,
     TAG_RECORD_TYPES,
     TAGS,
     Entity,
@@ -38,7 +37,8 @@ from .catalogue import (
 )
 from .client import PAGE_SIZE, InsightlyClient, PageProgress
 from .errors import EntityUnavailable, QuotaExhausted
-from .records import ColumnTypes, parse_utc, shape_page
+from .layout import EntityRows
+from .records import parse_utc, with_constants
 from .settings import resolve_connection
 from .walk import (
     ID_CHECK_STATE,
@@ -100,7 +100,7 @@ def _read(
             pages = client.pages(path, params, table=entity.table, totals=totals, **paging)
         for page in pages:
             first = False
-            yield shape_page(page, extra)
+            yield with_constants(page, extra)
     except EntityUnavailable as exc:
         if not first:  # half an entity would advance the cursor past rows never read
             raise
@@ -172,7 +172,7 @@ def incremental_records(
             client.stats.count_rows(entity.table, len(page))
             for record in page:
                 keys.add(tuple(record.get(k) for k in entity.primary_key))
-                value = record.get(CURSOR)
+                value = parse_utc(record.get(CURSOR))
                 if isinstance(value, datetime) and (newest is None or value > newest):
                     newest = value
             _record_page(state, walk, progress, totals, newest)
@@ -295,7 +295,7 @@ def _fetched_pages(
 ) -> Iterator[list[dict]]:
     """Records the id check fetched one by one, in pages like any read."""
     for start in range(0, len(records), PAGE_SIZE):
-        page = shape_page([dict(r) for r in records[start : start + PAGE_SIZE]])
+        page = [dict(r) for r in records[start : start + PAGE_SIZE]]
         client.stats.count_rows(entity.table, len(page))
         yield page
 
@@ -409,13 +409,13 @@ def custom_field_records(
                 fresh.append(field)
         if fresh:
             client.stats.count_rows(CUSTOM_FIELDS.table, len(fresh))
-            yield shape_page(fresh)
+            yield fresh
     _mark_refreshed()
 
 
 def custom_object_records(client: InsightlyClient, definitions: list[dict]) -> Iterator[list]:
     """The /CustomObjects answer fetched for discovery, loaded without a second request."""
-    pages = [shape_page([dict(d) for d in definitions])] if definitions else []
+    pages = [[dict(d) for d in definitions]] if definitions else []
     if definitions:
         client.stats.count_rows(CUSTOM_OBJECTS.table, len(definitions))
     yield from kept_while_skipped(client, CUSTOM_OBJECTS.table, iter(pages))
@@ -431,61 +431,37 @@ def discover_custom_objects(client: InsightlyClient) -> list[dict]:
         return []
 
 
+def entity_tables(entity: Entity, read: Callable[..., Iterator[Any]], args: tuple) -> Iterator[Any]:
+    """The pages of `read(*args)` as Arrow tables: the entity's and its child tables'
+    (layout.py). Anything else a read yields (hints for a table kept while its entity is
+    forbidden) passes through."""
+    rows: EntityRows | None = None
+    for page in read(*args):
+        if not isinstance(page, list):
+            yield page
+        elif page:
+            if rows is None:  # the schema is known once extraction runs
+                rows = EntityRows(entity, dlt.current.source_schema())
+            yield from rows.tables(page)
+    if rows is not None and entity.load is Load.FULL:
+        yield from rows.empty_children()
+
+
+def _rows_resource(entity: Entity, read: Callable[..., Iterator[Any]], *args: Any) -> DltResource:
+    """One resource per table; every yielded table carries its own hints (layout.py), so
+    the resource itself declares no key for its child tables to inherit."""
+    disposition = "merge" if entity.load is Load.INCREMENTAL else "replace"
+    resource = dlt.resource(entity_tables, name=entity.table, write_disposition=disposition)
+    return resource(entity, read, args)
+
+
 def _entity_resource(
     client: InsightlyClient, entity: Entity, start_date: datetime | None, lookback: int
 ) -> DltResource:
-    pk = list(entity.primary_key)
-    nested = nested_hints(entity)
     if entity.load is Load.FULL:
-        resource = dlt.resource(
-            full_records,
-            name=entity.table,
-            primary_key=pk,
-            write_disposition="replace",
-            nested_hints=nested,
-        )(client, entity)
-        return resource.add_map(_typed_as_columns(entity.table))
-    resource = dlt.resource(
-        incremental_records,
-        name=entity.table,
-        primary_key=pk,
-        write_disposition="merge",
-        columns={
-            CURSOR: {"data_type": "timestamp", "dedup_sort": "desc"},
-            # set by deletes.py when the API stops listing a record; a re-read clears it
-            "_deleted_at": {"data_type": "timestamp", "nullable": True},
-        },
-        nested_hints=nested,
-    )(client, entity, start_date, lookback).parallelize()
-    return resource.add_map(_typed_as_columns(entity.table))
-
-
-def _typed_as_columns(table: str) -> Any:
-    """A map step keeping each value in a column of its own type (see records.py)."""
-    guard: list[ColumnTypes] = []  # made on the first record: the schema is known at extract
-
-    def keep_types(record: dict) -> dict:  # dlt maps each record of a yielded page
-        if not guard:
-            schema = dlt.current.source_schema()
-            columns = schema.tables.get(table, {}).get("columns", {})
-            types = {n: c["data_type"] for n, c in columns.items() if c.get("data_type")}
-            guard.append(ColumnTypes(types, schema.naming))
-        return guard[0].keep(record)
-
-    return keep_types
-
-
-def nested_hints(entity: Entity) -> dict[str, Any]:
-    """Column types for the child tables of an entity's nested arrays."""
-    return {
-        array: dlt.mark.make_nested_hints(
-            columns=[
-                {"name": name, "data_type": kind, "nullable": True}
-                for name, kind in NESTED_COLUMNS[array].items()
-            ]
-        )
-        for array in entity.arrays
-    }
+        return _rows_resource(entity, full_records, client, entity)
+    resource = _rows_resource(entity, incremental_records, client, entity, start_date, lookback)
+    return resource.parallelize()
 
 
 def _parse_start(start_date: str | datetime | None) -> datetime | None:
@@ -498,7 +474,7 @@ def _parse_start(start_date: str | datetime | None) -> datetime | None:
     return pendulum.instance(value).in_timezone("UTC")
 
 
-@dlt.source(name="insightly", max_table_nesting=1)
+@dlt.source(name="insightly")
 def insightly_source(
     api_key: str = dlt.secrets.value,
     pod: str | None = dlt.config.value,
@@ -527,20 +503,10 @@ def insightly_source(
 
     for entity in ENTITIES:
         yield _entity_resource(client, entity, start, lookback_seconds)
-    yield dlt.resource(
-        tag_records,
-        name=TAGS.table,
-        primary_key=list(TAGS.primary_key),
-        write_disposition="replace",
-    )(client)
+    yield _rows_resource(TAGS, tag_records, client)
 
     definitions = discover_custom_objects(client)
-    yield dlt.resource(
-        custom_object_records,
-        name=CUSTOM_OBJECTS.table,
-        primary_key=list(CUSTOM_OBJECTS.primary_key),
-        write_disposition="replace",
-    )(client, definitions)
+    yield _rows_resource(CUSTOM_OBJECTS, custom_object_records, client, definitions)
     custom_entities = custom_object_entities(definitions)
     for entity in (*ENTITIES, *custom_entities):
         if entity.load is Load.INCREMENTAL:
@@ -549,9 +515,4 @@ def insightly_source(
         yield _entity_resource(client, entity, start, lookback_seconds)
 
     field_objects = [(e.path, e.table) for e in (*ENTITIES, *custom_entities) if e.custom_fields]
-    yield dlt.resource(
-        custom_field_records,
-        name=CUSTOM_FIELDS.table,
-        primary_key=list(CUSTOM_FIELDS.primary_key),
-        write_disposition="replace",
-    )(client, field_objects)
+    yield _rows_resource(CUSTOM_FIELDS, custom_field_records, client, field_objects)

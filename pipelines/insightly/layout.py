@@ -1,0 +1,250 @@
+"""The warehouse layout of an entity: its table and one child table per nested list.
+
+A child table (`contacts__tags`, `contacts__customfields`, ...) is a table of its own that
+carries the parent's primary key (`contact_id`), the item's fields and `_position` (its
+place in the list); no dlt-internal ids. It stays exact on merge with dlt's delete-insert
+strategy on `merge_key` = the parent key: every child row of a parent in the load is
+deleted and the load's rows inserted. A parent whose list is now empty sends one tombstone
+row (`_tombstone` = true, a `hard_delete` column), which deletes its old rows and is never
+stored. The primary key (parent key, `_position`) de-duplicates a parent read twice in one
+load. A deleted parent's children follow it: hard deletes remove them by the parent key
+(deletes.py); soft deletes leave them, and the staging views drop them through the parent's
+`_deleted_at`.
+
+Each child table also has a natural key, the one its integrity check and dbt tests use:
+see `natural_key`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dlt
+import numpy as np
+import pyarrow as pa
+
+from .catalogue import CURSOR, CUSTOMFIELDS, Entity, Load
+from .fields import FIELDS
+from .rows import (
+    ARROW_TYPE,
+    FIELD_VALUE,
+    POSITION,
+    TOMBSTONE,
+    Columns,
+    as_items,
+    custom_field_values,
+    flatten,
+    positions,
+    record_keys,
+)
+
+DELETED_AT = "_deleted_at"
+# The item field that names an item within its parent's list (with the parent key), or
+# alone where the API's id is unique across parents. Links are the exception to the latter:
+# a link between two records of one type is listed on both with the same LINK_ID.
+ITEM_KEYS: dict[str, tuple[str, ...]] = {
+    CUSTOMFIELDS: ("FIELD_NAME",),
+    "TAGS": ("TAG_NAME",),
+    "LINKS": ("LINK_ID",),
+    "DATES": ("DATE_ID",),
+    "EMAILDOMAINS": ("EMAIL_DOMAIN_ID",),
+    "TEAMMEMBERS": ("MEMBER_USER_ID",),
+    "ACTIVITIES": ("ACTIVITY_ID",),
+    "CUSTOM_FIELD_OPTIONS": ("OPTION_ID",),
+}
+GLOBAL_ITEM_IDS = frozenset({"DATES", "EMAILDOMAINS", "ACTIVITIES"})
+
+
+def fields_of(entity: Entity) -> str:
+    """The `fields.py` entry of an entity (custom objects share one)."""
+    return entity.table if entity.table in FIELDS else "custom_object_records"
+
+
+@dataclass(frozen=True)
+class Child:
+    """One nested list of an entity and the table it loads into."""
+
+    array: str  # the API's key, e.g. "TAGS"
+    table: str  # e.g. "contacts__tags"
+    parent_key: tuple[str, ...]  # the parent's primary key, API names
+
+    def natural_key(self, naming: Any) -> list[str]:
+        """Columns that name one row: what integrity checks and dbt tests hold unique."""
+        item = [naming.normalize_identifier(k) for k in ITEM_KEYS.get(self.array, ())]
+        if not item:
+            return [*self.key_columns(naming), POSITION]
+        if self.array in GLOBAL_ITEM_IDS:
+            return item
+        return [*self.key_columns(naming), *item]
+
+    def key_columns(self, naming: Any) -> list[str]:
+        return [naming.normalize_identifier(k) for k in self.parent_key]
+
+
+def children(entity: Entity, naming: Any) -> list[Child]:
+    return [
+        Child(a, f"{entity.table}__{naming.normalize_identifier(a)}", entity.primary_key)
+        for a in entity.arrays
+    ]
+
+
+def child_tables(entity: Entity, naming: Any) -> list[str]:
+    return [c.table for c in children(entity, naming)]
+
+
+class EntityRows:
+    """Turns an entity's pages into hinted Arrow tables for one run (see module doc)."""
+
+    def __init__(self, entity: Entity, schema: Any) -> None:
+        self.entity = entity
+        self.merge = entity.load is Load.INCREMENTAL
+        self.naming = schema.naming
+        self.children = children(entity, self.naming)
+        declared = FIELDS.get(fields_of(entity), {})
+        self.root = Columns(_known(schema, entity.table), declared, self.naming)
+        self.child_columns = {
+            c.array: Columns(
+                _known(schema, c.table),
+                FIELDS.get(f"{fields_of(entity)}.{c.array}", {}),
+                self.naming,
+            )
+            for c in self.children
+        }
+        self._declared = list(declared)
+        self._pk = [self.naming.normalize_identifier(k) for k in entity.primary_key]
+        self._seen_children: set[str] = set()
+
+    def tables(self, page: Sequence[dict]) -> Iterator[Any]:
+        """The page's root table and one table per nested list, each with its hints."""
+        keys = record_keys(page, self._declared, self.entity.arrays)
+        root = not_null(pa.table(self.root.build(page, keys)), self._pk)
+        yield dlt.mark.with_hints(root, self._root_hints(), create_table_variant=True)
+        for child in self.children:
+            table = self._child(child, page, root)
+            if table is not None:
+                self._seen_children.add(child.table)
+                table = not_null(table, [*child.key_columns(self.naming), POSITION])
+                yield dlt.mark.with_hints(
+                    table, self._child_hints(child), create_table_variant=True
+                )
+
+    def empty_children(self) -> Iterator[Any]:
+        """A replace with no items at all still empties the child table: yield it empty."""
+        for child in self.children:
+            if child.table not in self._seen_children:
+                keys = child.key_columns(self.naming)
+                kinds = {k: ARROW_TYPE[self.root.types.get(k, "bigint")] for k in keys}
+                table = pa.table(
+                    {
+                        **{k: pa.array([], kinds[k]) for k in keys},
+                        POSITION: pa.array([], pa.int64()),
+                    }
+                )
+                yield dlt.mark.with_hints(
+                    table, self._child_hints(child), create_table_variant=True
+                )
+
+    def _child(self, child: Child, page: Sequence[dict], root: pa.Table) -> pa.Table | None:
+        items, counts = flatten(page, child.array)
+        parent_cols = child.key_columns(self.naming)
+        columns: dict[str, pa.Array] = {}
+        index = pa.array(np.repeat(np.arange(len(page), dtype=np.int64), counts))
+        for col in parent_cols:
+            columns[col] = root[col].take(index)
+        columns[POSITION] = positions(counts)
+        if items:
+            items = as_items(items, child.array)
+            skip = [*child.parent_key, FIELD_VALUE] if child.array == CUSTOMFIELDS else []
+            skip = skip or list(child.parent_key)
+            declared = [
+                k
+                for k in FIELDS.get(f"{fields_of(self.entity)}.{child.array}", {})
+                if k != FIELD_VALUE
+            ]
+            keys = record_keys(items, declared, skip)
+            built = self.child_columns[child.array].build(items, keys)
+            if child.array == CUSTOMFIELDS:
+                built.update(custom_field_values(items))
+            columns.update({k: v for k, v in built.items() if k not in columns})
+        if self.merge:
+            columns[TOMBSTONE] = pa.nulls(len(columns[POSITION]), pa.bool_())
+            empty = np.flatnonzero(counts == 0)
+            table = pa.table(columns)
+            if len(empty):
+                table = pa.concat_tables(
+                    [table, self._tombstones(root, parent_cols, empty)], promote_options="default"
+                )
+            return table
+        if not items:
+            return None
+        return pa.table(columns)
+
+    @staticmethod
+    def _tombstones(root: pa.Table, parent_cols: list[str], empty: np.ndarray) -> pa.Table:
+        index = pa.array(empty)
+        n = len(empty)
+        return pa.table(
+            {
+                **{c: root[c].take(index) for c in parent_cols},
+                POSITION: pa.array(np.full(n, -1, dtype=np.int64)),
+                TOMBSTONE: pa.array(np.ones(n, dtype=bool)),
+            }
+        )
+
+    def _root_hints(self) -> Any:
+        pk = self._pk
+        columns: list[dict[str, Any]] = []
+        if self.merge:
+            columns += [
+                {
+                    "name": self.naming.normalize_identifier(CURSOR),
+                    "data_type": "timestamp",
+                    "dedup_sort": "desc",
+                },
+                # set by deletes.py when the API stops listing a record; a re-read clears it
+                {"name": DELETED_AT, "data_type": "timestamp", "nullable": True},
+            ]
+        return dlt.mark.make_hints(
+            table_name=self.entity.table,
+            primary_key=pk,
+            write_disposition="merge" if self.merge else "replace",
+            columns=columns,
+        )
+
+    def _child_hints(self, child: Child) -> Any:
+        parent_cols = child.key_columns(self.naming)
+        columns: list[dict[str, Any]] = [
+            {"name": POSITION, "data_type": "bigint", "nullable": False}
+        ]
+        if not self.merge:
+            return dlt.mark.make_hints(
+                table_name=child.table,
+                write_disposition="replace",
+                primary_key=[*parent_cols, POSITION],
+                columns=columns,
+            )
+        columns.append(
+            {"name": TOMBSTONE, "data_type": "bool", "nullable": True, "hard_delete": True}
+        )
+        return dlt.mark.make_hints(
+            table_name=child.table,
+            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+            primary_key=[*parent_cols, POSITION],
+            merge_key=parent_cols,
+            columns=columns,
+        )
+
+
+def not_null(table: pa.Table, columns: Sequence[str]) -> pa.Table:
+    """Mark key columns NOT NULL in the Arrow schema, as dlt declares them."""
+    wanted = set(columns)
+    fields = [f.with_nullable(False) if f.name in wanted else f for f in table.schema]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def _known(schema: Any, table: str) -> dict[str, str]:
+    """Column types the warehouse already has for a table (from the dlt schema)."""
+    columns = schema.tables.get(table, {}).get("columns", {})
+    return {n: c["data_type"] for n, c in columns.items() if c.get("data_type")}
