@@ -11,10 +11,12 @@ API request:
    columns, and the parent's `_dlt_load_id`; rows of soft-deleted parents are kept like
    any other (the staging views leave them out through the parent's `_deleted_at`);
 2. `_dlt_id` is dropped from the entity tables;
-3. the dlt schema forgets the old columns and the parent links, and is stored in the
+3. dlt's merge staging tables of the old layout are dropped (they are empty between
+   loads; dlt creates them anew);
+4. the dlt schema forgets the old columns and the parent links, and is stored in the
    destination, so a pipeline restored from there sees the new layout too.
 
-Steps 1 and 2 run in one transaction; each step checks what is there first, so a run
+Steps 1 to 3 run in one transaction; each step checks what is there first, so a run
 stopped half way is finished by the next.
 """
 
@@ -73,6 +75,7 @@ def _migrate_warehouse(sql: Any, pipeline: dlt.Pipeline) -> list[str]:
     roots = sorted(t for t, cols in columns.items() if ROW_ID in cols and t not in old)
     if not old and not roots:
         return []
+    _drop_old_staging(sql)
     # deepest first: a grandchild joins to its parent's `_dlt_id` before that one is rebuilt
     old.sort(key=lambda t: -t.count("__"))
     with sql.begin_transaction():
@@ -84,6 +87,19 @@ def _migrate_warehouse(sql: Any, pipeline: dlt.Pipeline) -> list[str]:
             name = sql.make_qualified_table_name(root)
             sql.execute_sql(f"alter table {name} drop column {sql.escape_column_name(ROW_ID)}")
     return old
+
+
+def _drop_old_staging(sql: Any) -> None:
+    """dlt's merge staging tables (`<dataset>_staging`) hold nothing between loads, but keep
+    the old NOT NULL columns; dropped, dlt creates them anew in the new layout."""
+    with sql.with_staging_dataset():
+        try:
+            staged = tables_in(sql)
+        except Exception:  # no staging dataset
+            return
+        for table in sorted(staged):
+            if not table.startswith("_dlt") and ROW_ID in _columns(sql, table):
+                sql.execute_sql(f"drop table {sql.make_qualified_table_name(table)}")
 
 
 def _parent_key(pipeline: dlt.Pipeline, parent: str, parent_columns: list[str]) -> list[str]:
