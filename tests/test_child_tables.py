@@ -31,7 +31,8 @@ def test_child_rows_follow_their_parent_on_merge(emulator, warehouse):
     before = _rows(warehouse, "contacts__tags", untouched)
     assert before and _rows(warehouse, "contacts__customfields", emptied)
     emulator.tenant.update("Contacts", lost, {"TAGS": []})
-    emulator.tenant.update("Contacts", gained, {"TAGS": [{"TAG_NAME": "new one"}, {"TAG_NAME": "ü"}]})
+    new_tags = [{"TAG_NAME": "new one"}, {"TAG_NAME": "ü"}]
+    emulator.tenant.update("Contacts", gained, {"TAGS": new_tags})
     emulator.tenant.update("Contacts", emptied, {"CUSTOMFIELDS": []})
     warehouse.sync(entities=["contacts"])
 
@@ -64,9 +65,7 @@ def test_a_parent_read_twice_in_one_load_is_not_duplicated(emulator, warehouse):
         assert dupes == [], child
 
 
-def test_every_documented_field_is_a_typed_column_from_the_first_load(
-    emulator, warehouse, caplog
-):
+def test_every_documented_field_is_a_typed_column_from_the_first_load(emulator, warehouse, caplog):
     with caplog.at_level(logging.WARNING):
         warehouse.sync()
     assert [r.getMessage() for r in caplog.records if r.name.startswith("dlt")] == []

@@ -68,7 +68,7 @@ def old(tmp_path, monkeypatch):
 
 
 def test_old_layout_moves_in_the_warehouse_without_a_request(old):
-    emu, wh, deleted = old
+    emu, wh, _ = old
     expected = _old_children(wh.path)
     assert all(expected.values())
     emu.clear_requests()
