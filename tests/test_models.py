@@ -12,7 +12,8 @@ import sqlglot
 
 from insightly.models import build_models
 from insightly.models.custom_fields import CustomField, plan_columns
-from insightly.models.runner import build, introspect
+from insightly.models.raw import introspect
+from insightly.models.runner import build
 from insightly_emulator import customfields
 
 from .conftest import demo_tenant_synced
@@ -197,7 +198,7 @@ def test_record_tags_cover_every_tagged_entity(con):
     contact = q(
         con,
         "select c.contact_id, t.tag_name from insightly.contacts c "
-        "join insightly.contacts__tags t on t._dlt_parent_id = c._dlt_id limit 1",
+        "join insightly.contacts__tags t on t.contact_id = c.contact_id limit 1",
     )[0]
     assert q(
         con,
@@ -388,3 +389,34 @@ def test_a_custom_field_added_in_insightly_appears_after_the_next_sync(
     # the updated contact has its value; contacts re-read by the sync carry theirs too
     assert (contact_id, "Grün") in rows
     assert {v for _, v in rows} <= {"Grün", "Blau"}
+
+
+def test_a_soft_deleted_contacts_tags_and_custom_fields_are_left_out(
+    emulator, warehouse, monkeypatch
+):
+    """A soft delete keeps the child rows (layout.py); the views drop them via the parent."""
+    tables = ["contacts", "custom_fields"]
+    warehouse.sync(entities=tables)
+    records = emulator.tenant.records("Contacts")
+    gone = [r["CONTACT_ID"] for r in records if r.get("TAGS") and r.get("CUSTOMFIELDS")][:3]
+    assert len(gone) == 3
+    for record_id in gone:
+        emulator.tenant.delete("Contacts", record_id)
+    monkeypatch.setenv("SOURCES__INSIGHTLY__DELETE_CHECK_HOURS", "0")
+    assert warehouse.sync(entities=tables).stats.deleted["contacts"] == 3
+    ids = ", ".join(str(i) for i in gone)
+    for child in ("contacts__tags", "contacts__customfields"):
+        kept = f"select count(distinct contact_id) from {child} where contact_id in ({ids})"
+        assert warehouse.query(kept) == [(3,)], child  # still in the raw tables
+    with duckdb.connect(str(warehouse.path)) as c:
+        build_models(c, "insightly", "duckdb")
+        tagged = q(
+            c, f"select distinct record_id from {STG}.record_tags where record_type = 'contacts'"
+        )
+        fields = q(c, f"select contact_id from {STG}.contacts_custom_fields")
+    live = {r["CONTACT_ID"] for r in emulator.tenant.records("Contacts")}
+    assert {r[0] for r in fields} == live
+    assert {r[0] for r in tagged} == {
+        r["CONTACT_ID"] for r in emulator.tenant.records("Contacts") if r.get("TAGS")
+    }
+    assert not {r[0] for r in tagged} & set(gone)

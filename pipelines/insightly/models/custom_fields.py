@@ -160,20 +160,21 @@ def pivot_view(
     parent: str,
     parent_columns: set[str],
     child_columns: set[str] | None,
+    parent_key: Sequence[str],
     key_columns: Sequence[tuple[exp.Expression, str]],
     columns: Sequence[Column],
 ) -> exp.Select:
     """SELECT of one row per (not deleted) parent record with a typed column per field.
 
-    key_columns are (expression over alias "p", output name) pairs placed first.
-    child_columns is None when the `<parent>__customfields` table does not exist.
+    The values come from `<parent>__customfields`, one row per (record, field), pivoted by
+    the parent key it carries (`parent_key`, e.g. `contact_id`). key_columns are
+    (expression over alias "p", output name) pairs placed first. child_columns is None
+    when the child table does not exist: every field column is then NULL.
     """
     fields = sort_fields({c.field.field_name: c.field for c in columns}.values())
     slot = {f.field_name: f"f{i}" for i, f in enumerate(fields)}
-    have_child = bool(child_columns) and {"_dlt_parent_id", "field_name"} <= (
-        child_columns or set()
-    )
-    have_value = have_child and "field_value" in (child_columns or set())
+    child = child_columns or set()
+    have_value = bool(parent_key) and {*parent_key, "field_name", "field_value"} <= child
     select = exp.select(*[e.as_(ident(n)) for e, n in key_columns])
     for c in columns:
         if have_value:
@@ -183,7 +184,7 @@ def pivot_view(
         select = select.select(exp.alias_(value, ident(c.name)), copy=False)
     select = select.from_(table(raw_schema, parent, "p"), copy=False)
     if have_value:
-        pivot = exp.select(column("_dlt_parent_id")).from_(
+        pivot = exp.select(*[column(k) for k in parent_key]).from_(
             table(raw_schema, f"{parent}__customfields")
         )
         for f in fields:
@@ -192,10 +193,11 @@ def pivot_view(
                 column("field_value"),
             )
             pivot = pivot.select(exp.Max(this=picked).as_(ident(slot[f.field_name])), copy=False)
-        pivot = pivot.group_by(column("_dlt_parent_id"), copy=False)
+        pivot = pivot.group_by(*[column(k) for k in parent_key], copy=False)
+        on = [exp.EQ(this=column(k, "cf"), expression=column(k, "p")) for k in parent_key]
         select = select.join(
             exp.Subquery(this=pivot, alias=exp.TableAlias(this=ident("cf"))),
-            on=exp.EQ(this=column("_dlt_parent_id", "cf"), expression=column("_dlt_id", "p")),
+            on=exp.and_(*on),
             join_type="left",
             copy=False,
         )
