@@ -17,8 +17,8 @@ import duckdb
 import pytest
 import yaml
 
-from insightly.catalogue import NESTED_COLUMNS
 from insightly.cli import main as cli_main
+from insightly.fields import FIELDS
 from insightly.models import build_models
 from insightly.models.dbt_sources import COLUMN_NOTES, decode_schema, describe_table
 
@@ -88,35 +88,78 @@ def test_keys_are_tested(sources):
     tables = tables_of(sources)
     assert key_tests_on(tables["contacts"], "contact_id") == ["unique", "not_null"]
     assert key_tests_on(tables["custom_fruit"], "record_id") == ["unique", "not_null"]
-    for child in ("contacts__tags", "custom_fruit__customfields", "teams__teammembers"):
-        assert key_tests_on(tables[child], "_dlt_id") == ["unique", "not_null"], child
-        assert "_dlt_parent_id" in tables[child]["description"]
-    team_members = tables["team_members"]
-    assert key_tests_on(team_members, "team_id") == key_tests_on(team_members, "member_user_id")
-    assert key_tests_on(team_members, "team_id") == ["not_null"]
-    (unique,) = team_members["data_tests"]
-    assert unique["test_name"] == "unique"
-    assert "member_user_id" in unique["arguments"]["column_name"]
+    # child tables: their natural key, and how they join their parent
+    natural = {
+        "contacts__tags": ("contact_id", "tag_name"),
+        "contacts__links": ("contact_id", "link_id"),  # a link id is on both its records
+        "custom_fruit__customfields": ("record_id", "field_name"),
+        "teams__teammembers": ("team_id", "member_user_id"),
+        "custom_fields__custom_field_options": ("field_for", "field_name", "option_id"),
+        "team_members": ("team_id", "member_user_id"),
+    }
+    for name, key in natural.items():
+        table = tables[name]
+        assert all(key_tests_on(table, c) == ["not_null"] for c in key), name
+        (unique,) = table["data_tests"]
+        assert unique["test_name"] == "unique"
+        assert all(f'"{c}"' in unique["arguments"]["column_name"] for c in key), name
+    single = {
+        "contacts__dates": "date_id",
+        "organisations__emaildomains": "email_domain_id",
+        "activity_sets__activities": "activity_id",
+    }
+    for name, key in single.items():
+        assert key_tests_on(tables[name], key) == ["unique", "not_null"], name
+        assert "data_tests" not in tables[name]
+    described = tables["contacts__tags"]["description"]
+    assert "join `contact_id` to `contacts.contact_id`" in described
+    assert "`contacts._deleted_at`" in described  # soft-deleted parents keep their items
+    assert "join `team_id` to `teams.team_id`" in tables["teams__teammembers"]["description"]
+    assert "_deleted_at" not in tables["teams__teammembers"]["description"]  # replaced in full
+    for table in tables.values():
+        assert not {c["name"] for c in table["columns"]} & {"_dlt_id", "_dlt_parent_id"}
 
 
 def test_known_columns_have_their_own_description(sources):
     tables = tables_of(sources)
     assert "DATE_UPDATED_UTC" in tables["contacts"]["description"]
     assert key_tests_on(tables["contacts"], "contact_id")
-    nested = {c.lower() for columns in NESTED_COLUMNS.values() for c in columns}
+    arrays = ("CUSTOMFIELDS", "TAGS", "LINKS", "DATES", "EMAILDOMAINS")
+    nested = {c.lower() for k, cols in FIELDS.items() if k.endswith(arrays) for c in cols}
     assert nested <= set(COLUMN_NOTES)
     described = {c["name"]: c["description"] for c in tables["contacts__links"]["columns"]}
     assert described["link_object_id"] != GENERIC
+    assert "`contacts.contact_id`" in described["contact_id"]
+    assert {"_position", "_tombstone", "_dlt_load_id"} <= set(described)
+    assert all(described[c] == COLUMN_NOTES[c] for c in ("_position", "_tombstone"))
+    described = {c["name"]: c["description"] for c in tables["contacts"]["columns"]}
+    assert described["_deleted_at"] == COLUMN_NOTES["_deleted_at"]
 
 
 def test_keys_and_parents_without_dlt_hints_come_from_the_catalogue():
-    text = [("tag_name", "VARCHAR"), ("_dlt_parent_id", "VARCHAR"), ("_dlt_id", "VARCHAR")]
-    child = describe_table("contacts__tags", text, {})
-    assert (child.parent, child.primary_key) == ("contacts", ())
-    members = [("team_id", "BIGINT"), ("member_user_id", "BIGINT"), ("_dlt_id", "VARCHAR")]
-    assert describe_table("team_members", members, {}).primary_key == ("team_id", "member_user_id")
-    fruit = [("record_id", "BIGINT"), ("_dlt_id", "VARCHAR")]
-    assert describe_table("custom_fruit", fruit, {}).primary_key == ("record_id",)
+    loaded = {
+        "contacts",
+        "contacts__tags",
+        "team_members",
+        "custom_fruit",
+        "custom_fruit__customfields",
+    }
+    tags = [("contact_id", "BIGINT"), ("_position", "BIGINT"), ("tag_name", "VARCHAR")]
+    child = describe_table("contacts__tags", tags, {}, loaded)
+    assert (child.parent, child.parent_key) == ("contacts", ("contact_id",))
+    assert child.primary_key == ("contact_id", "_position")
+    assert child.natural_key == ("contact_id", "tag_name")
+    fields = [("record_id", "BIGINT"), ("_position", "BIGINT"), ("field_name", "VARCHAR")]
+    child = describe_table("custom_fruit__customfields", fields, {}, loaded)
+    assert (child.parent, child.natural_key) == ("custom_fruit", ("record_id", "field_name"))
+    # a parent that is not loaded: no child, whatever the name says
+    assert describe_table("contacts__tags", tags, {}, {"contacts__tags"}).parent is None
+    members = [("team_id", "BIGINT"), ("member_user_id", "BIGINT")]
+    described = describe_table("team_members", members, {}, loaded)
+    assert described.primary_key == described.natural_key == ("team_id", "member_user_id")
+    assert described.parent is None
+    fruit = [("record_id", "BIGINT"), ("record_name", "VARCHAR")]
+    assert describe_table("custom_fruit", fruit, {}, loaded).primary_key == ("record_id",)
 
 
 def test_a_compressed_stored_schema_is_read():

@@ -7,9 +7,12 @@ Re-running `insightly dbt-sources` after a sync keeps them equal to what is load
 Where each part comes from:
 - tables, columns and their types: the warehouse's information_schema, i.e. what is
   really there (dlt creates no column for a field that never had a value);
-- primary keys and parent tables: the dlt schema that dlt stores in the dataset
-  (`_dlt_version`), so no local pipeline state is needed (`make demo` deletes its own);
-  the catalogue is the fallback for a table that schema doesn't describe;
+- primary keys: the dlt schema that dlt stores in the dataset (`_dlt_version`), so no
+  local pipeline state is needed (`make demo` deletes its own); the catalogue is the
+  fallback for a table that schema doesn't describe;
+- child tables: a table `X__y` whose prefix `X` is a loaded table holds one of X's nested
+  lists (raw.py); it joins X on X's key, and its natural key, the one the dbt tests hold
+  unique, is the catalogue's (`Child.natural_key` in layout.py);
 - descriptions: the catalogue (API path, key, how the table is loaded) and a few notes on
   columns every table shares; anything else gets a generic description.
 """
@@ -21,7 +24,7 @@ import base64
 import json
 import sys
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,16 +32,23 @@ from typing import Any
 import yaml
 from sqlglot import exp
 
-from ..catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, TAGS, Entity, Load
+from ..catalogue import Load
+from ..layout import POSITION
 from .dialects import column, literal, render, table
-from .runner import CUSTOM_PREFIX, Execute, _executor
+from .raw import (
+    CATALOGUE,
+    CUSTOM_PREFIX,
+    NAMING,
+    Execute,
+    child_layout,
+    entity_of,
+    executor,
+    parent_of,
+)
 
 SOURCE_NAME = "insightly"
 DEFAULT_OUT = Path("dbt/models/sources.yml")
 VERSION_TABLE = "_dlt_version"
-CATALOGUE: dict[str, Entity] = {
-    e.table: e for e in (*ENTITIES, TAGS, CUSTOM_OBJECTS, CUSTOM_FIELDS)
-}
 
 ARRAY_NOTES = {
     "customfields": "custom field values (typed one column per field in the `_stg` views)",
@@ -52,11 +62,11 @@ ARRAY_NOTES = {
 }
 
 COLUMN_NOTES = {
-    "_dlt_id": "Row id assigned by dlt; unique in the table.",
     "_dlt_load_id": "The dlt load that last wrote the row (`_dlt_loads.load_id`).",
-    "_dlt_parent_id": "`_dlt_id` of the parent row: join it to the parent table's `_dlt_id`.",
-    "_dlt_root_id": "`_dlt_id` of the top-level record the row belongs to.",
-    "_dlt_list_idx": "Position of the item in the parent's list, from 0.",
+    POSITION: "Place of the item in its parent's list, from 0; with the parent key, the "
+    "row's primary key.",
+    "_tombstone": "dlt's hard-delete marker for merge loads (a row with it set clears the "
+    "parent's items and is never stored): always NULL here, ignore it.",
     "_deleted_at": "When a sync found the record gone from Insightly; NULL while it exists.",
     "date_created_utc": "When the record was created in Insightly (UTC).",
     "date_updated_utc": "When the record last changed in Insightly (UTC); the sync's cursor.",
@@ -86,17 +96,28 @@ COLUMN_NOTES = {
     "create_task_yearly": "Whether Insightly creates a task for it every year.",
     "email_domain_id": "Id of the email domain.",
     "email_domain": "An email domain of the organisation.",
+    "member_user_id": "User in the team (`users.user_id`).",
+    "activity_id": "Id of the activity.",
+    "option_id": "Id of the picklist option.",
+    "option_value": "The option as users see it.",
+    "option_default": "Whether the option is the field's default.",
 }
 
 
 @dataclass(frozen=True)
 class LoadedTable:
-    """One table of the dataset as loaded: columns in warehouse order, key and parent."""
+    """One table of the dataset as loaded: columns in warehouse order, keys and parent.
+
+    primary_key is dlt's (a child table's is the parent key and `_position`); natural_key
+    names one row by what it holds, and is what the dbt tests hold unique.
+    """
 
     name: str
     columns: tuple[tuple[str, str], ...]  # (column, data type)
     primary_key: tuple[str, ...]
-    parent: str | None
+    parent: str | None = None
+    parent_key: tuple[str, ...] = ()  # the columns that join the parent, in both tables
+    natural_key: tuple[str, ...] = ()
 
 
 # ----------------------------------------------------------------- reading the warehouse
@@ -144,18 +165,38 @@ def _fallback_key(name: str, columns: set[str]) -> tuple[str, ...]:
     return ()
 
 
-def describe_table(name: str, columns: list, hints: dict[str, dict]) -> LoadedTable:
-    """Key and parent from dlt's table hints; without them, child tables are known by
-    `_dlt_parent_id` and root tables take the catalogue's key."""
+def describe_table(
+    name: str, columns: list, hints: dict[str, dict], loaded: Collection[str]
+) -> LoadedTable:
+    """Keys and parent of a table. A child table (`X__y`, X in `loaded`) takes its parent
+    key and natural key from the catalogue; the primary key comes from dlt's table hints,
+    else from the catalogue (the parent key and `_position` for a child)."""
     names = {c for c, _ in columns}
     hint = hints.get(name)
-    if hint is None:
-        parent = name.rsplit("__", 1)[0] if "_dlt_parent_id" in names else None
-        key = () if parent else _fallback_key(name, names)
+    child = child_layout(name, loaded)
+    parent_key: tuple[str, ...] = ()
+    if child is not None:
+        parent_key = tuple(child.key_columns(NAMING))
+        fallback = (*parent_key, POSITION)
+        natural = tuple(child.natural_key(NAMING))
     else:
-        parent = hint.get("parent")
+        fallback = _fallback_key(name, names)
+        natural = ()
+    if hint is None:
+        key = fallback
+    else:
         key = tuple(c for c, h in hint.get("columns", {}).items() if h.get("primary_key"))
-    return LoadedTable(name, tuple(columns), tuple(k for k in key if k in names), parent)
+    key = tuple(k for k in key if k in names)
+    if not natural or not set(natural) <= names:
+        natural = key
+    return LoadedTable(
+        name,
+        tuple(columns),
+        key,
+        parent_of(name, loaded) if child else None,
+        tuple(k for k in parent_key if k in names),
+        natural,
+    )
 
 
 def loaded_tables(execute: Execute, dataset: str, destination: str) -> list[LoadedTable]:
@@ -165,7 +206,7 @@ def loaded_tables(execute: Execute, dataset: str, destination: str) -> list[Load
         raise RuntimeError(f"dataset {dataset!r} has no tables: run a sync first")
     hints = stored_tables(execute, dataset, destination) if VERSION_TABLE in columns else {}
     return [
-        describe_table(name, cols, hints)
+        describe_table(name, cols, hints, columns)
         for name, cols in sorted(columns.items())
         if not name.startswith("_dlt")
     ]
@@ -175,11 +216,7 @@ def loaded_tables(execute: Execute, dataset: str, destination: str) -> list[Load
 def table_description(t: LoadedTable) -> str:
     """What a row is, where it comes from and how it is kept current."""
     if t.parent:
-        item = ARRAY_NOTES.get(t.name.rsplit("__", 1)[-1], "list items")
-        return (
-            f"The {item} of `{t.parent}`, one row per item; "
-            f"join `_dlt_parent_id` to `{t.parent}._dlt_id`."
-        )
+        return _child_description(t, t.parent)
     entity = CATALOGUE.get(t.name)
     if entity is None and t.name.startswith(CUSTOM_PREFIX):
         return "Records of an Insightly custom object, one row per record; merged on RECORD_ID."
@@ -194,8 +231,30 @@ def table_description(t: LoadedTable) -> str:
     return f"Insightly /{entity.path}, one row per record (key {key}); {how}."
 
 
+def _child_description(t: LoadedTable, parent: str) -> str:
+    item = ARRAY_NOTES.get(t.name[len(parent) + 2 :], "list items")
+    ours = ", ".join(f"`{k}`" for k in t.parent_key)
+    theirs = ", ".join(f"`{parent}.{k}`" for k in t.parent_key)
+    text = f"The {item} of `{parent}`, one row per item; join {ours} to {theirs}."
+    entity = entity_of(parent)
+    if entity is not None and entity.load is Load.INCREMENTAL:
+        text += (
+            f" A record marked deleted keeps its items: leave them out where "
+            f"`{parent}._deleted_at` is set."
+        )
+    return text
+
+
 def column_description(t: LoadedTable, name: str) -> str:
     """A known column's note, the key's origin, or a generic line."""
+    if name in t.parent_key:
+        part = "Key" if len(t.parent_key) == 1 else "Part of the key"
+        return (
+            f"{part} of the `{t.parent}` record the item belongs to: "
+            f"join it to `{t.parent}.{name}`."
+        )
+    if name.startswith("_") and name in COLUMN_NOTES:
+        return COLUMN_NOTES[name]
     if t.primary_key == (name,):
         return f"Insightly's {name.upper()}, the primary key."
     if name in t.primary_key:
@@ -217,26 +276,29 @@ def key_expression(columns: Sequence[str], destination: str) -> str:
 
 
 def key_tests(t: LoadedTable, destination: str) -> tuple[dict[str, list], list]:
-    """Column tests and table tests that prove the key. Child tables (and any table
-    without a key) have none of their own, so their dlt row id is tested instead."""
-    if len(t.primary_key) == 1:
-        return {t.primary_key[0]: ["unique", "not_null"]}, []
-    if not t.primary_key:
-        return {"_dlt_id": ["unique", "not_null"]}, []
+    """Column tests and table tests that prove the natural key: `unique` and `not_null` on
+    a one-column key; `not_null` on each part of a composite key and one `unique` on the
+    parts joined. A table without a key has none."""
+    key = t.natural_key
+    if len(key) == 1:
+        return {key[0]: ["unique", "not_null"]}, []
+    if not key:
+        return {}, []
     unique = {
-        "name": f"source_unique_{SOURCE_NAME}_{t.name}_{'__'.join(t.primary_key)}",
+        "name": f"source_unique_{SOURCE_NAME}_{t.name}_{'__'.join(key)}",
         "test_name": "unique",
-        "arguments": {"column_name": key_expression(t.primary_key, destination)},
+        "arguments": {"column_name": key_expression(key, destination)},
     }
-    return {c: ["not_null"] for c in t.primary_key}, [unique]
+    return {c: ["not_null"] for c in key}, [unique]
 
 
 # ----------------------------------------------------------------- the document
 def _column_order(t: LoadedTable, name: str) -> tuple[int, int]:
-    """Key first, then the data columns, dlt's bookkeeping last (warehouse order kept)."""
+    """Key first, then the data columns, the bookkeeping (`_dlt_load_id`, `_deleted_at`,
+    ...) last; warehouse order kept within each."""
     if name in t.primary_key:
         return (0, t.primary_key.index(name))
-    return (2 if name.startswith("_dlt") else 1, 0)
+    return (2 if name.startswith("_") else 1, 0)
 
 
 def table_entry(t: LoadedTable, destination: str) -> dict[str, Any]:
@@ -301,7 +363,7 @@ def write_sources(
         destination = destination or target.destination.destination_name
         with target.sql_client() as client:
             return write_sources(client, out, dataset, destination)
-    execute, _ = _executor(target)
+    execute = executor(target)
     tables = loaded_tables(execute, dataset, destination or "duckdb")
     document = sources_document(tables, dataset, destination or "duckdb")
     out.parent.mkdir(parents=True, exist_ok=True)
