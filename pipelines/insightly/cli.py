@@ -95,7 +95,7 @@ def plan(args: argparse.Namespace) -> int:
     connection = resolve_connection()
     settings = pacing_settings()
     with InsightlyClient(connection, pacer=Pacer(settings.rate, settings.in_flight)) as client:
-        estimate = estimate_plan(client, settings.pages_per_run)
+        estimate = estimate_plan(client)
     print(
         render_plan(
             estimate,

@@ -12,9 +12,10 @@ full read, far fewer bytes) and compared with the warehouse after the load:
   before the cursor), is fetched with one GET per id and loaded by merge; when re-reading
   from its update time costs fewer requests than the GETs, the cursor moves back instead.
 
-The second kind is what a read spanning several runs (walk.py) leaves behind: a record
+The second kind is what a read spanning several syncs (walk.py) leaves behind: a record
 that moved to an offset already read while the read waited for its next run. So after such
-a read the check is run once whatever the cadence.
+a read (or a read loaded in chunks of one sync that moved while it was read) the check is
+run once whatever the cadence.
 
 The check itself may not fit in a day's quota either (2,000 id pages for a million records
 on a 1,000-request plan): its place, and the ids read so far, are kept in files beside the
@@ -401,7 +402,7 @@ def fetch_and_confirm(client: InsightlyClient, entity: Entity, read: IdRead) -> 
 
 
 def _forced(pipeline: dlt.Pipeline, table: str, checks: CheckLog) -> bool:
-    """A read that spanned runs completed after the last check of the table."""
+    """A read that spanned syncs (or moved in chunks) completed after the last check."""
     required = resource_state(pipeline, table).get(ID_CHECK_STATE)
     if not required:
         return False
@@ -488,7 +489,8 @@ def reconcile(
     """Check every table that is due, forced or has a check in progress.
 
     A table loaded for the first time this run is only stamped (its read just listed every
-    record), unless that read spanned runs; a table whose read is still unfinished waits.
+    record), unless that read spanned syncs or moved; a table whose read is still unfinished
+    waits.
     The daily quota stops the checks cleanly: each keeps its place for the next run.
     Call `report.commit()` once the fetched records are loaded.
     """

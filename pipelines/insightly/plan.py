@@ -40,7 +40,6 @@ class Plan:
     incremental: int = 0  # requests per sync when little changed (lookups held)
     lookups: int = 0  # requests per lookup refresh
     deletes: int = 0  # requests per delete check (brief id pages of incremental tables)
-    chunked_checks: int = 0  # id checks of tables whose first read exceeds one run's pages
     counting: int = 0  # requests this estimate itself made
     daily_limit: int | None = None
 
@@ -62,11 +61,12 @@ def _count(client: InsightlyClient, entity: Entity) -> int | None:
         return None
 
 
-def estimate(client: InsightlyClient, pages_per_run: int = 200) -> Plan:
+def estimate(client: InsightlyClient) -> Plan:
     """Count every entity and price a full load and an incremental sync.
 
-    A table of more than `pages_per_run` pages is read over several pipeline runs, which
-    is followed by one id check of it (deletes.py); `chunked_checks` prices those.
+    A table of more than backfill_pages_per_run pages is read in several pipeline runs of
+    one sync, verified as one read: it costs its pages and no id check, unless the daily
+    quota makes it span syncs (see `backfill_days`).
     """
     plan = Plan()
     definitions = discover_custom_objects(client)
@@ -85,8 +85,6 @@ def estimate(client: InsightlyClient, pages_per_run: int = 200) -> Plan:
         else:
             plan.incremental += 1
             plan.deletes += pages
-            if pages > pages_per_run:
-                plan.chunked_checks += pages
     metadata = len(TAG_RECORD_TYPES) + sum(e.custom_fields for e in (*ENTITIES, *customs))
     plan.lookups += metadata + 1  # tags, custom field metadata, custom objects
     plan.full_load += metadata + 1
@@ -118,9 +116,8 @@ def render(
         f"delete check:     {plan.deletes} requests (brief id pages) every "
         f"{delete_check_hours:g} h",
         f"this estimate:    {plan.counting} requests",
-        "backfill:         a first load spanning days (or a table over "
-        "backfill_pages_per_run pages)",
-        "                  is followed by one id check of it; 'full load fits' counts that",
+        "backfill:         a first load spanning days is followed by one id check of it;",
+        "                  'full load fits' counts that",
         "",
         f"plan          daily quota  usable ({reserve:.0%} reserve)  full load fits  "
         "incremental syncs/day",
@@ -140,10 +137,11 @@ def render(
 
 def backfill_days(plan: Plan, usable: int) -> float:
     """Days a first load takes with `usable` requests a day, its id checks included: a
-    read that stops at the daily quota continues the next day, and a read spanning runs
-    is followed by one id check (as many requests as its pages, in brief)."""
+    read that stops at the daily quota continues the next day, and a read spanning syncs
+    is followed by one id check (as many requests as its pages, in brief). A load that fits
+    in one day's quota needs none, however many chunks its tables are read in."""
     if usable <= 0:
         return math.inf
-    if plan.full_load + plan.chunked_checks <= usable:
+    if plan.full_load <= usable:
         return 1
     return math.ceil((plan.full_load + plan.deletes) / usable)

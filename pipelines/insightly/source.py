@@ -43,6 +43,7 @@ from .settings import resolve_connection
 from .walk import (
     ID_CHECK_STATE,
     WALK_STATE,
+    ChunksSeen,
     Walk,
     parse_stamp,
     updated_after_param,
@@ -133,11 +134,13 @@ def incremental_records(
 
     A read too large for one run is a walk (walk.py): it stops at the daily quota or after
     `client.pages_per_run` pages, keeps its place in the state, and the next run continues
-    at the next unread page (from walk.OVERLAP records before it, for records that moved
-    back meanwhile). When a walk that spanned runs completes, the cursor becomes
-    the time the walk began (so the next sync re-reads whatever changed in the days it
-    took), and the table's ids are checked once (deletes.py) for records that moved
-    between its pages.
+    at the next unread page. The next chunk of the same sync continues exactly there, and
+    the walk is verified over all its chunks when it completes, like a read done in one
+    run. A walk continued in a later sync starts walk.OVERLAP records before it, for
+    records that moved back meanwhile; when such a walk (or a chunked one that moved)
+    completes, the cursor becomes the time the walk began (so the next sync re-reads
+    whatever changed in the days it took), and the table's ids are checked once
+    (deletes.py) for records that moved between its pages.
     """
     state = dlt.current.resource_state()
     fetched = client.stats.take_refetch(entity.table)
@@ -146,7 +149,7 @@ def incremental_records(
         return
     _rewind(state, client.stats.rewind.pop(entity.table, None))
     stored = parse_utc(state.get(CURSOR_STATE))
-    walk, start = _walk(state, stored, start_date, lookback)
+    walk, start = _walk(state, stored, start_date, lookback, client.stats.sync)
     params = _base_params(entity)
     if walk.after is not None:
         params["updated_after_utc"] = walk.after
@@ -187,11 +190,16 @@ def incremental_records(
         return
     if not progress.complete:  # the page budget of this run: the runner runs it again
         client.stats.pause(entity.table)
+        if not walk.resumed:  # the next chunk of this sync verifies the walk as a whole
+            client.stats.chunks_of(entity.table, ChunksSeen).add(totals, keys)
         _leave(client, entity, state, walk)
         return
     state.pop(WALK_STATE, None)
+    seen = client.stats.take_chunks(entity.table)
     if walk.resumed:
         _complete_resumed(client, entity, state, walk)
+    elif walk.runs > 1:
+        _complete_in_chunks(client, entity, state, walk, seen, totals, keys, newest)
     else:
         _complete_in_one_run(client, entity, state, walk, drifted(totals, keys), newest)
 
@@ -207,9 +215,7 @@ def _complete_in_one_run(
     """A read done in one run is complete: move the cursor to its newest row, unless the
     read moved under its offsets (`moved`: the totals changed, or the distinct records read
     don't add up to the total)."""
-    # A record updated after the read began changed during it: the offsets may have moved
-    # even when creates and deletes cancel out in X-Total-Count.
-    if moved or (newest is not None and newest >= parse_stamp(walk.started)):
+    if _moved(walk, moved, newest):
         # Offsets moved under the read (records created, updated or deleted between two
         # pages), so some record may have been skipped. Its DATE_UPDATED_UTC can be older
         # than anything read, so the cursor must stay: the next run reads the window again.
@@ -226,9 +232,58 @@ def _complete_in_one_run(
         state[CURSOR_STATE] = utc_stamp(newest)
 
 
-def _walk(state: dict, stored: Any, start_date: datetime | None, lookback: int) -> tuple[Walk, int]:
+def _moved(walk: Walk, moved: bool, newest: datetime | None) -> bool:
+    """Did the result move under the read's offsets? `moved`: the totals changed, or the
+    distinct records read don't add up to the total (see `drifted`). A record updated after
+    the read began changed during it too: the offsets may have moved even when creates and
+    deletes cancel out in X-Total-Count."""
+    return moved or (newest is not None and newest >= parse_stamp(walk.started))
+
+
+def _complete_in_chunks(
+    client: InsightlyClient,
+    entity: Entity,
+    state: dict,
+    walk: Walk,
+    seen: ChunksSeen | None,
+    totals: list[int],
+    keys: set[tuple],
+    newest: datetime | None,
+) -> None:
+    """A walk read in several chunks (pipeline runs) of this one sync is complete.
+
+    Each chunk began exactly where the one before stopped, and this sync saw every page:
+    verified over all of its chunks like a read done in one run (the totals the same on
+    every page, the distinct records adding up to them, none updated after the walk
+    began), it is complete like one, with no id check. Not verified (records moved during
+    a chunk or while the one before was loaded), it is completed like a walk that spanned
+    syncs: the cursor becomes when the walk began and its ids are checked at once. Keeping
+    the cursor instead (a single read's rule) would re-read a window of more than one chunk
+    on every sync the table keeps changing, up to MAX_DRIFT_RUNS times; the id check costs
+    one brief read, finds what the walk skipped in this sync, and finds deletes as well.
+    """
+    if seen is None:  # nothing kept of the earlier chunks (never expected): can't verify
+        moved = True
+    else:
+        seen.add(totals, keys)
+        moved = drifted(seen.totals, seen.keys)
+    if not _moved(walk, moved, newest):
+        _complete_in_one_run(client, entity, state, walk, False, newest)
+        client.stats.note_walk_done(entity.table, id_check=False)
+        return
+    client.stats.note_drift(entity.table)
+    log.warning(
+        "%s changed while it was read in %d chunks; its ids are checked", entity.table, walk.runs
+    )
+    _complete_resumed(client, entity, state, walk)
+
+
+def _walk(
+    state: dict, stored: Any, start_date: datetime | None, lookback: int, sync: str
+) -> tuple[Walk, int]:
     """The read to continue and the offset to read from, or a new one from the stored
-    cursor minus the look-back.
+    cursor minus the look-back. `sync`: this sync's id (a walk's next chunk in the same
+    sync continues exactly where it stopped; one resumed in a later sync spans syncs).
 
     A walk that never got past its first page starts afresh (a new start time): nothing
     of it was read, so it was not resumed.
@@ -237,10 +292,10 @@ def _walk(state: dict, stored: Any, start_date: datetime | None, lookback: int) 
     if saved:
         walk = Walk.from_state(saved)
         if walk.started_reading:
-            return walk, walk.resume()
-        return Walk.begin(walk.after), 0
+            return walk, walk.resume(sync)
+        return Walk.begin(walk.after, sync), 0
     after = stored - timedelta(seconds=lookback) if isinstance(stored, datetime) else start_date
-    return Walk.begin(updated_after_param(after) if after is not None else None), 0
+    return Walk.begin(updated_after_param(after) if after is not None else None, sync), 0
 
 
 def _record_page(
@@ -262,7 +317,7 @@ def _leave(client: InsightlyClient, entity: Entity, state: dict, walk: Walk) -> 
 
 
 def _complete_resumed(client: InsightlyClient, entity: Entity, state: dict, walk: Walk) -> None:
-    """A walk read over several runs is complete.
+    """A walk read over several syncs (or in chunks that moved) is complete.
 
     Records updated while it waited between runs are caught by moving the cursor only to
     when the walk began: the next sync re-reads everything changed since. Records that

@@ -6,6 +6,7 @@ Shared by every thread that talks to the API, hence the lock.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,9 @@ class RunStats:
     walks: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # left: (skip, total)
     walks_done: list[str] = field(default_factory=list)  # walks over several runs completed
     chunks: int = 0  # extra pipeline runs for reads stopped at their page budget
+    # This sync, for walks to tell their next chunk (same sync) from a resume (a later one)
+    sync: str = field(default_factory=lambda: uuid.uuid4().hex)
+    chunks_seen: dict[str, Any] = field(default_factory=dict)  # table -> walk.ChunksSeen
     # The id check (deletes.py) hands records it fetched one by one to the table's next run,
     # or asks that run to move the cursor back when re-reading is cheaper.
     refetch: dict[str, list[dict]] = field(default_factory=dict)
@@ -79,10 +83,21 @@ class RunStats:
         with self._lock:
             self.walks[table] = (skip, total)
 
-    def note_walk_done(self, table: str) -> None:
+    def note_walk_done(self, table: str, id_check: bool = True) -> None:
+        """A walk completed; `id_check`: it spanned syncs (or moved), its ids are checked."""
         with self._lock:
             self.walks.pop(table, None)
-            self.walks_done.append(table)
+            if id_check:
+                self.walks_done.append(table)
+
+    def chunks_of(self, table: str, factory: Any) -> Any:
+        """What this sync saw so far of the table's chunked walk (made by `factory`)."""
+        with self._lock:
+            return self.chunks_seen.setdefault(table, factory())
+
+    def take_chunks(self, table: str) -> Any:
+        with self._lock:
+            return self.chunks_seen.pop(table, None)
 
     def take_refetch(self, table: str) -> list[dict] | None:
         with self._lock:
