@@ -18,7 +18,7 @@ from collections import Counter
 import dlt
 import pytest
 
-from insightly.source import drifted
+from insightly.reading import drifted
 from insightly.walk import OVERLAP, ChunksSeen, Walk
 from tests.conftest import Warehouse
 from tests.helpers import differences

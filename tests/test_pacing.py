@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from insightly.errors import QuotaExhausted, QuotaReserveReached
-from insightly.source import CURSOR_STATE
+from insightly.incremental import CURSOR_STATE
 from tests.conftest import Warehouse
 from tests.helpers import column, entity_paths
 

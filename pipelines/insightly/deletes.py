@@ -45,8 +45,9 @@ import dlt
 from .catalogue import CURSOR, Entity
 from .client import PAGE_SIZE, InsightlyClient, PageProgress, page_count
 from .errors import EntityUnavailable, QuotaExhausted
+from .incremental import CURSOR_STATE
 from .layout import DELETED_AT, child_tables
-from .source import CURSOR_STATE, drifted
+from .reading import drifted
 from .walk import (
     ID_CHECK_STATE,
     Walk,

@@ -19,7 +19,8 @@ from .catalogue import (
 )
 from .client import InsightlyClient, page_count
 from .errors import EntityUnavailable
-from .source import custom_object_entities, discover_custom_objects
+from .full_reads import discover_custom_objects
+from .source import custom_object_entities
 
 # Daily request quotas per plan (insightly-api.md 1.4).
 PLANS: dict[str, int] = {

@@ -21,9 +21,10 @@ from .errors import ConfigurationError, SyncAlreadyRunning
 from .integrity import repair_exact_copies
 from .migrate import migrate_child_tables
 from .pacing import DEFAULT_IN_FLIGHT, DEFAULT_RATE, Pacer
+from .reading import REFRESHED_STATE
 from .records import parse_utc
 from .settings import Connection, resolve_connection
-from .source import REFRESHED_STATE, insightly_source
+from .source import insightly_source
 from .stats import RunStats
 from .walk import resource_state
 from .warehouse import tables_in
