@@ -7,6 +7,7 @@ import logging
 
 from insightly.fields import FIELDS
 from insightly.layout import TOMBSTONE
+from tests.conftest import Warehouse
 from tests.helpers import column, differences
 
 
@@ -65,7 +66,14 @@ def test_a_parent_read_twice_in_one_load_is_not_duplicated(emulator, warehouse):
         assert dupes == [], child
 
 
-def test_every_documented_field_is_a_typed_column_from_the_first_load(emulator, warehouse, caplog):
+def test_every_documented_field_is_a_typed_column_from_the_first_load(
+    emulator_factory, tmp_path, monkeypatch, caplog
+):
+    """On the demo tenant (`make demo`), whose values all have their documented types."""
+    emulator = emulator_factory(profile="demo")
+    warehouse = Warehouse(tmp_path, emulator.base_url)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(warehouse.path))
+    monkeypatch.setenv("SOURCES__INSIGHTLY__RATE_PER_S", "500")
     with caplog.at_level(logging.WARNING):
         warehouse.sync()
     assert [r.getMessage() for r in caplog.records if r.name.startswith("dlt")] == []
