@@ -116,19 +116,25 @@ class EntityRows:
         self._pk = [self.naming.normalize_identifier(k) for k in entity.primary_key]
         self._seen_children: set[str] = set()
 
-    def tables(self, page: Sequence[dict]) -> Iterator[Any]:
-        """The page's root table and one table per nested list, each with its hints."""
+    def tables(self, page: Sequence[dict]) -> Iterator[tuple[str, pa.Table]]:
+        """The page's root table and one table per nested list, by warehouse table name."""
         keys = record_keys(page, self._declared, self.entity.arrays)
         root = not_null(pa.table(self.root.build(page, keys)), self._pk)
-        yield dlt.mark.with_hints(root, self._root_hints(), create_table_variant=True)
+        yield self.entity.table, root
         for child in self.children:
             table = self._child(child, page, root)
             if table is not None:
                 self._seen_children.add(child.table)
-                table = not_null(table, [*child.key_columns(self.naming), POSITION])
-                yield dlt.mark.with_hints(
-                    table, self._child_hints(child), create_table_variant=True
-                )
+                yield child.table, not_null(table, [*child.key_columns(self.naming), POSITION])
+
+    def hinted(self, name: str, table: pa.Table) -> Any:
+        """A table with the hints of its warehouse table, as a variant of the resource (so
+        no table inherits another's keys)."""
+        if name == self.entity.table:
+            hints = self._root_hints()
+        else:
+            hints = self._child_hints(next(c for c in self.children if c.table == name))
+        return dlt.mark.with_hints(table, hints, create_table_variant=True)
 
     def empty_children(self) -> Iterator[Any]:
         """A replace with no items at all still empties the child table: yield it empty."""
