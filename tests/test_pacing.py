@@ -226,3 +226,32 @@ def _states(warehouse) -> dict:
 
     pipeline = dlt.attach("insightly", pipelines_dir=warehouse.pipelines_dir)
     return pipeline.state.get("sources", {}).get("insightly", {}).get("resources", {})
+
+
+@pytest.mark.parametrize("limit", [3.0, 5.0, 8.0])
+def test_long_runs_under_a_limit_stay_under_one_percent_429(limit):
+    """Thousands of requests on a simulated clock against the emulator's token bucket
+    (limits.py: `limit` tokens a second, as many in the bucket): what the HTTP tests can't
+    afford. A 429 reaches the pacer 150 ms after it was sent; its Retry-After is 1 s."""
+    clock = [0.0]
+    pacer = Pacer(10, 4, clock=lambda: clock[0], sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+    tokens, stamp, ok, rejected, answers = limit, 0.0, 0, 0, []
+    while ok < 2000:
+        sent = pacer._wait_turn()
+        for at, when in [a for a in answers if a[0] <= clock[0]]:
+            answers.remove((at, when))
+            now, clock[0] = clock[0], at
+            pacer.slow_down(1.0, when)
+            clock[0] = now
+        if pacer._paused_until > clock[0]:
+            continue  # the turn was taken back by the pause
+        tokens, stamp = min(limit, tokens + (clock[0] - stamp) * limit), clock[0]
+        if tokens < 1:
+            rejected += 1
+            answers.append((clock[0] + 0.15, sent))
+        else:
+            tokens -= 1
+            ok += 1
+            pacer.succeeded()
+    assert rejected <= 20  # 1% of 2000
+    assert clock[0] <= 2000 / limit * 1.15  # within 15% of the limit's floor

@@ -146,7 +146,7 @@ class Pacer:
             self._ok += 1
             now = self._clock()
             step = min(MAX_STEP_S, max(0.0, now - self._grown_at))
-            self._grown_at = now
+            self._grown_at = max(now, self._paused_until)  # a pause is not clean time
             if now < self._paused_until:
                 return
             safe = self.safe
