@@ -2,8 +2,13 @@
 
 Each scenario starts the emulator in its own process (so it doesn't share the GIL with the
 pipeline), runs `insightly sync --entities contacts` in another process, and reads
-the request counts from the emulator and the peak RSS of the sync from wait4(). It measures
-and prints; it asserts nothing.
+the request counts and the time the API was busy from the emulator. Memory is sampled every
+0.2 s: the proportional set size (PSS, /proc/<pid>/smaps_rollup) summed over the sync and
+its child processes (dlt's normalize workers), and the largest single RSS (wait4). Scenarios
+without a rate or in-flight setting run with the client's defaults (the adaptive rate up to
+10/s, 4 in flight). Before the scenarios it prints how fast the emulator alone serves pages,
+so a slow emulator is not mistaken for a slow sync. It measures and prints; it asserts
+nothing.
 
     python -m tests.bench [--scale 0.1] [--only full-10rps,local-1m]
 """
@@ -19,10 +24,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+
+from insightly.pacing import DEFAULT_RATE
 
 KEY = "bench-0000-0000-0000-000000000000"
 
@@ -31,17 +41,29 @@ KEY = "bench-0000-0000-0000-000000000000"
 class Scenario:
     name: str
     contacts: int
-    rate: float  # the client's configured rate (req/s)
-    in_flight: int
+    rate: float | None  # the client's rate_per_s (req/s); None: the default
+    in_flight: int | None  # the client's max_in_flight; None: the default
     emulator: list[str] = field(default_factory=list)  # extra emulator CLI switches
     changed: float = 0.0  # fraction updated before a second, measured sync
     limit_rate: float | None = None  # the emulator's enforced per-second limit
+    warm: bool = False  # pre-render every page first, so the emulator is never the limit
 
 
 def scenarios(scale: float) -> list[Scenario]:
     n100k, n1m = int(100_000 * scale), int(1_000_000 * scale)
     return [
-        Scenario("full-10rps-150ms", n100k, 10, 3, ["--latency-ms", "150"], limit_rate=10),
+        Scenario(
+            "full-10rps-150ms", n100k, None, None, ["--latency-ms", "150"], limit_rate=10, warm=True
+        ),
+        Scenario(
+            "full-5rps-429",  # a tenant that answers 429 above 5/s, read with the defaults
+            n100k,
+            None,
+            None,
+            ["--latency-ms", "150"],
+            limit_rate=5,
+            warm=True,
+        ),
         Scenario(
             "full-5rps-2inflight",
             n100k,
@@ -49,6 +71,7 @@ def scenarios(scale: float) -> list[Scenario]:
             2,
             ["--latency-ms", "150", "--max-in-flight", "2"],
             limit_rate=5,
+            warm=True,
         ),
         Scenario("incremental-1pct", n100k, 10, 3, ["--latency-ms", "150"], 0.01, 10),
         Scenario("local-1m", n1m, 1000, 4),
@@ -72,6 +95,8 @@ class Row:
     floor: float
     rejected: int
     rss_mb: float
+    pss_mb: float
+    api_s: float  # first contacts request to the last answer, at the emulator
     note: str = ""
 
     def cells(self) -> list[str]:
@@ -81,9 +106,11 @@ class Row:
             f"{self.records:,}",
             f"{self.requests} / {self.minimum}",
             f"{self.seconds:.1f} / {self.floor:.1f}",
+            f"{self.api_s:.1f}",
             f"{rate:.1f}",
             str(self.rejected),
             f"{self.records / self.seconds:,.0f}" if self.seconds else "-",
+            f"{self.pss_mb:.0f}",
             f"{self.rss_mb:.0f}",
             self.note,
         ]
@@ -94,31 +121,71 @@ HEADER = [
     "records",
     "requests / min",
     "wall s / floor",
+    "API s",
     "req/s",
     "429s",
     "records/s",
-    "peak RSS MB",
+    "peak PSS MB",
+    "max RSS MB",
     "note",
 ]
 
 
+RUNTIME = {"--latency-ms": ("latency_ms", float), "--max-in-flight": ("max_in_flight", int)}
+
+
 def _emulator(workdir: Path, scenario: Scenario) -> tuple[subprocess.Popen, str]:
+    """Start the emulator; latency and limits are switched on only after a warm-up."""
     port_file = workdir / "port"
     port_file.unlink(missing_ok=True)
+    static, runtime = [], {}
+    switches = iter(scenario.emulator)
+    for switch in switches:
+        if switch in RUNTIME:
+            name, kind = RUNTIME[switch]
+            runtime[name] = kind(next(switches))
+        else:
+            static.append(switch)
+    if scenario.limit_rate:
+        runtime["rate_limit_per_s"] = scenario.limit_rate
+    cache_mb = max(256, scenario.contacts // 100) if scenario.warm else 256  # 10 KB a record
     command = [
         sys.executable, "-m", "insightly_emulator", "--port", "0",
         "--port-file", str(port_file), "--profile", "tiny", "--api-key", KEY,
-        "--size", f"Contacts={scenario.contacts}", *scenario.emulator,
+        "--size", f"Contacts={scenario.contacts}", "--cache-mb", str(cache_mb), *static,
     ]  # fmt: skip
-    if scenario.limit_rate:
-        command += ["--rate-limit-per-s", str(scenario.limit_rate)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while not (port_file.exists() and port_file.read_text().strip()):
         if process.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"bench: the emulator did not start for {scenario.name}")
         time.sleep(0.1)
-    return process, f"http://127.0.0.1:{port_file.read_text().strip()}"
+    root = f"http://127.0.0.1:{port_file.read_text().strip()}"
+    if scenario.warm:
+        _read_all(root, scenario.contacts)
+    if runtime:
+        _admin(root, "configure", runtime)
+    _admin_clear(root)
+    return process, root
+
+
+def _read_all(root: str, contacts: int, threads: int = 2) -> float:
+    """Read every page of contacts once (the render cache keeps them); returns seconds."""
+    import httpx
+
+    began = time.monotonic()
+    with (
+        httpx.Client(base_url=f"{root}/v3.1/", auth=(KEY, ""), timeout=120) as client,
+        ThreadPoolExecutor(threads) as pool,
+    ):
+        skips = range(0, max(1, contacts), 500)
+        get = partial(_get_page, client)
+        list(pool.map(get, skips))
+    return time.monotonic() - began
+
+
+def _get_page(client, skip: int) -> None:
+    client.get("Contacts", params={"top": 500, "skip": skip}).raise_for_status()
 
 
 def _admin(root: str, path: str, body: dict | None = None) -> dict:
@@ -145,62 +212,142 @@ def _ids(root: str, n: int) -> list[int]:
     return ids[:n]
 
 
-def _sync(root: str, workdir: Path, scenario: Scenario) -> tuple[float, float, int]:
-    """Run one sync process; returns (wall seconds, peak RSS MB, exit code)."""
-    env = {
-        **os.environ,
+def _children(pid: int) -> list[int]:
+    """pid and all its descendants, from the parent ids in /proc/*/stat."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = text[text.rindex(")") + 2 :].split()  # the name may hold spaces
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += [child for child, parent in parents.items() if parent == current]
+    return tree
+
+
+def _pss_kb(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+                    break
+        except (OSError, ValueError):
+            continue  # exited meanwhile
+    return total
+
+
+class PeakPss(threading.Thread):
+    """Samples the summed PSS of a process tree every `every` seconds; keeps the peak."""
+
+    def __init__(self, pid: int, every: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every, self.peak_kb = pid, every, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.peak_kb = max(self.peak_kb, _pss_kb(_children(self.pid)))
+            self.done.wait(self.every)
+
+
+def _sync(root: str, workdir: Path, scenario: Scenario) -> tuple[float, float, float, int]:
+    """Run one sync process; returns (wall seconds, max RSS MB, peak PSS MB, exit code)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCES__INSIGHTLY__")}
+    env |= {
         "SOURCES__INSIGHTLY__API_KEY": KEY,
         "SOURCES__INSIGHTLY__BASE_URL": f"{root}/v3.1/",
-        "SOURCES__INSIGHTLY__RATE_PER_S": str(scenario.rate),
-        "SOURCES__INSIGHTLY__MAX_IN_FLIGHT": str(scenario.in_flight),
         "DESTINATION__DUCKDB__CREDENTIALS": str(workdir / "bench.duckdb"),
     }
+    if scenario.rate is not None:
+        env["SOURCES__INSIGHTLY__RATE_PER_S"] = str(scenario.rate)
+    if scenario.in_flight is not None:
+        env["SOURCES__INSIGHTLY__MAX_IN_FLIGHT"] = str(scenario.in_flight)
     command = [
         sys.executable, "-m", "insightly.cli", "sync", "--entities", "contacts",
         "--pipelines-dir", str(workdir / "pipelines"),
     ]  # fmt: skip
     started = time.monotonic()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    sampler = PeakPss(process.pid)
+    sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
-    return time.monotonic() - started, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    seconds = time.monotonic() - started
+    sampler.done.set()
+    sampler.join()
+    code = os.waitstatus_to_exitcode(status)
+    return seconds, usage.ru_maxrss / 1024, sampler.peak_kb / 1024, code
 
 
-def _requests(root: str) -> tuple[int, int]:
+def _requests(root: str) -> tuple[int, int, float]:
+    """Requests and 429s of the contacts reads (without discovery), and the seconds from the
+    first of them to the last answer."""
     summary = _admin(root, "requests")
     by_path = summary.get("by_path_status", {})
-    search = {
-        p: c for p, c in by_path.items() if p.lower().startswith("/v3.1/contacts")
-    }  # the list reads, without discovery
+    search = {p: c for p, c in by_path.items() if p.lower().startswith("/v3.1/contacts")}
     total = sum(sum(c.values()) for c in search.values())
     rejected = sum(c.get("429", 0) for c in search.values())
-    return total, rejected
+    spans = [v for p, v in summary.get("by_path_span", {}).items() if p in search]
+    span = max(v[1] for v in spans) - min(v[0] for v in spans) if spans else 0.0
+    return total, rejected, span
+
+
+def emulator_speed(contacts: int) -> str:
+    """Pages of 500 full contacts the emulator alone serves per second, read by two clients
+    as a sync reads them (gzip): rendered on demand (cold), and pre-rendered (warm)."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-speed-"))
+    cache = ["--cache-mb", str(max(256, contacts // 100))]  # the last --cache-mb counts
+    process, root = _emulator(workdir, Scenario("speed", contacts, None, None, cache))
+    try:
+        pages = max(1, math.ceil(contacts / 500))
+        cold = _read_all(root, contacts)
+        warm = _read_all(root, contacts)
+        return (
+            f"emulator alone, {pages} pages of 500 full contacts: {pages / cold:.0f} pages/s "
+            f"rendered on demand, {pages / warm:.0f} pages/s pre-rendered "
+            f"({pages * 500 / warm:,.0f} records/s); scenarios marked warm are pre-rendered"
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run(scenario: Scenario) -> Row:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{scenario.name}-"))
     process, root = _emulator(workdir, scenario)
     try:
-        seconds, rss, code = _sync(root, workdir, scenario)
+        seconds, rss, pss, code = _sync(root, workdir, scenario)
         records = scenario.contacts
-        before = (0, 0)
         if scenario.changed:
             changed = max(1, int(scenario.contacts * scenario.changed))
             for contact_id in _ids(root, changed):
                 _admin(root, "mutate", {"op": "update", "entity": "Contacts", "id": contact_id})
-            before = _requests(root)
-            seconds, rss, code = _sync(root, workdir, scenario)
+            _admin_clear(root)  # count the second sync only
+            seconds, rss, pss, code = _sync(root, workdir, scenario)
             records = changed
-        after = _requests(root)
-        requests, rejected = after[0] - before[0], after[1] - before[1]
+        requests, rejected, api_s = _requests(root)
         minimum = max(1, math.ceil(records / 500))
-        rate = min(scenario.rate, scenario.limit_rate or scenario.rate)
+        rate = min(scenario.rate or DEFAULT_RATE, scenario.limit_rate or math.inf)
         note = "" if code == 0 else f"exit {code}"
         return Row(scenario.name, records, requests, minimum, seconds, minimum / rate, rejected,
-                   rss, note)  # fmt: skip
+                   rss, pss, api_s, note)  # fmt: skip
     finally:
         process.terminate()
         process.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _admin_clear(root: str) -> None:
+    request = urllib.request.Request(f"{root}/_emulator/requests", method="DELETE")
+    with urllib.request.urlopen(request, timeout=60):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         wanted = set(args.only.split(","))
         chosen = [s for s in chosen if s.name in wanted]
+    print(emulator_speed(max(500, int(100_000 * args.scale))), flush=True)
     rows = []
     for scenario in chosen:
         print(f"bench: {scenario.name} ...", file=sys.stderr, flush=True)

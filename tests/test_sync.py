@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections import Counter
 
@@ -10,6 +11,7 @@ import pytest
 from insightly.catalogue import CUSTOM_FIELDS, ENTITIES, TAG_RECORD_TYPES, Load, Paging
 from insightly.client import page_count
 from insightly.errors import ApiResponseError, AuthenticationError
+from insightly.runner import SyncOptions, default_memory_limit, make_pipeline
 from tests.helpers import column, custom_object_tables, differences, entity_paths
 
 
@@ -243,3 +245,24 @@ def test_full_table_is_kept_while_its_entity_is_forbidden(emulator, warehouse, m
     emulator.tenant.delete("Emails", emulator.tenant.records("Emails")[0]["EMAIL_ID"])
     warehouse.sync(entities=tables)  # replaced again, not appended
     assert warehouse.query("select count(*) from emails")[0][0] == before - 1
+
+
+def _memory_limit(warehouse) -> str:
+    options = SyncOptions(pipelines_dir=warehouse.pipelines_dir)
+    with make_pipeline(options).sql_client() as sql:
+        return sql.execute_sql("select current_setting('memory_limit')")[0][0]
+
+
+def test_duckdb_memory_limit_defaults_to_512mib_or_an_eighth_of_ram(warehouse, monkeypatch):
+    warehouse.sync(entities=["countries"])
+    mib = int(default_memory_limit().removesuffix("MiB"))
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    assert mib == min(512, ram // 8) or mib < ram // 8  # (a cgroup limit can be lower)
+    assert _memory_limit(warehouse) == f"{mib}.0 MiB"
+    # what the configuration says wins, and the rest of global_config still applies
+    monkeypatch.setenv(
+        "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG",
+        '{"memory_limit": "300MiB", "preserve_insertion_order": false}',
+    )
+    warehouse.sync(entities=["countries"])
+    assert _memory_limit(warehouse) == "300.0 MiB"

@@ -44,10 +44,17 @@ Params = Mapping[str, Any]
 class RetryableResponse(Exception):
     """A 429/5xx or an unreadable body: worth another attempt."""
 
-    def __init__(self, message: str, status: int = 0, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int = 0,
+        retry_after: float | None = None,
+        sent: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.sent = sent  # when the pacer let the request go (pacer clock)
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -127,7 +134,8 @@ class InsightlyClient:
         else:
             delay = self._backoff(state)
         if isinstance(exc, RetryableResponse) and exc.status == 429:
-            self.pacer.slow_down(delay)  # every worker backs off, not just this one
+            # every worker backs off, not just this one; the rate halves once per event
+            self.pacer.slow_down(delay, exc.sent)
         return delay
 
     def _stop(self, state: RetryCallState) -> bool:
@@ -209,11 +217,11 @@ class InsightlyClient:
             self._claim_quota()
         response: httpx.Response | None = None
         try:
-            with self.pacer.request():
+            with self.pacer.request() as sent:
                 response = self._http.get(path, params=params)
         finally:
             self._release_quota(table, response)
-        self._raise_for_status(path, response)
+        self._raise_for_status(path, response, sent)
         self.pacer.succeeded()
         try:  # orjson: about 1.5x the standard library's speed on a page of records
             return orjson.loads(response.content), response
@@ -221,7 +229,7 @@ class InsightlyClient:
             # A truncated body is a transport failure in disguise: retry it.
             raise RetryableResponse(f"{path}: the body is not valid JSON ({exc})") from None
 
-    def _raise_for_status(self, path: str, response: httpx.Response) -> None:
+    def _raise_for_status(self, path: str, response: httpx.Response, sent: float) -> None:
         status = response.status_code
         if status == 200:
             return
@@ -238,7 +246,7 @@ class InsightlyClient:
                 "requests a day): the sync continues where it stopped after the quota resets"
             )
         if status in RETRY_STATUSES:
-            raise RetryableResponse(f"{path}: HTTP {status}", status, _retry_after(response))
+            raise RetryableResponse(f"{path}: HTTP {status}", status, _retry_after(response), sent)
         raise ApiResponseError(f"{path}: HTTP {status}: {response.text[:200]}")
 
     # -- lists -----------------------------------------------------------------------------

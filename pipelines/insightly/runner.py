@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -72,12 +73,49 @@ def make_pipeline(options: SyncOptions) -> dlt.Pipeline:
         kwargs["pipelines_dir"] = options.pipelines_dir
     if options.progress:
         kwargs["progress"] = options.progress
+    destination: Any = options.destination
+    if destination == "duckdb":
+        destination = DuckDbWithMemoryLimit()
     return dlt.pipeline(
         pipeline_name=options.pipeline_name,
-        destination=options.destination,
+        destination=destination,
         dataset_name=options.dataset,
         **kwargs,
     )
+
+
+def default_memory_limit() -> str:
+    """DuckDB's memory_limit unless configured: the smaller of 512 MiB and an eighth of the
+    machine's memory (or of the cgroup's limit, in a container). DuckDB's own default, 80%
+    of RAM, held 4.9 GB after a 1M-contact merge; 768MB held 1.24 GB with 2% more time."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        cgroup = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if cgroup.isdigit():
+            total = min(total, int(cgroup))
+    except OSError:
+        pass
+    return f"{max(64, min(512, total // 8 // 2**20))}MiB"
+
+
+class DuckDbWithMemoryLimit(dlt.destinations.duckdb):
+    """dlt's duckdb destination, whose resolved credentials get `default_memory_limit()`
+    when `[destination.duckdb.credentials] global_config` has no memory_limit. Config files
+    can't compute, and credentials passed to the factory would replace the configured ones
+    (the database path included), so the default is added after dlt resolved them."""
+
+    @property
+    def destination_type(self) -> str:  # the same destination: config sections, state
+        return dlt.destinations.duckdb().destination_type
+
+    def configuration(self, initial_config: Any, accept_partial: bool = False) -> Any:
+        config = super().configuration(initial_config, accept_partial)
+        credentials = config.credentials
+        if credentials is not None:
+            configured = dict(credentials.global_config or {})
+            if not any(key.lower() == "memory_limit" for key in configured):
+                credentials.global_config = {"memory_limit": default_memory_limit(), **configured}
+        return config
 
 
 def file_format(destination: str) -> str | None:

@@ -64,13 +64,18 @@ class RequestLog:
         """Counts by path, by status and by (path, status) for ``/_emulator/requests``."""
         entries = self.entries()
         by_path_status: dict[str, Counter[str]] = {}
+        span: dict[str, list[float]] = {}  # first start and last finish (epoch s) per path
         for e in entries:
             by_path_status.setdefault(e.path, Counter())[str(e.status)] += 1
+            first_last = span.setdefault(e.path, [e.started, e.finished])
+            first_last[0] = min(first_last[0], e.started)
+            first_last[1] = max(first_last[1], e.finished)
         return {
             "total": len(entries),
             "by_path": dict(Counter(e.path for e in entries)),
             "by_status": dict(Counter(str(e.status) for e in entries)),
             "by_path_status": {p: dict(c) for p, c in by_path_status.items()},
+            "by_path_span": span,
             "by_fault": dict(Counter(e.fault for e in entries if e.fault is not None)),
             "duration_ms": _durations(entries),
         }
