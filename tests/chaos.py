@@ -19,12 +19,15 @@ SETTINGS = {
     "CHAOS_BACKFILL_CONTACTS": "50000",
     "CHAOS_BACKFILL_LIMIT": "40",
     "CHAOS_BACKFILL_CHANGES": "60",
+    # every drift pattern of a chunked read under every result order
+    "CHAOS_CHUNKED_ORDERS": "all",
 }
 TESTS = [
     "tests/test_crash.py",
     "tests/test_drift.py",
     "tests/test_hostile.py",
     "tests/test_backfill.py",
+    "tests/test_chunked.py",
 ]
 
 
