@@ -17,13 +17,15 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def pipeline_from(args: argparse.Namespace) -> Any:
-    """The dlt pipeline the arguments name (its destination credentials come from config)."""
-    import dlt
+    """The dlt pipeline the arguments name, opened as `sync` opens it (its destination
+    credentials come from config; DuckDB gets the same memory limit)."""
+    from ..runner import SyncOptions, make_pipeline
 
-    kwargs = {"pipelines_dir": args.pipelines_dir} if args.pipelines_dir else {}
-    return dlt.pipeline(
-        pipeline_name=args.pipeline_name,
-        destination=args.destination,
-        dataset_name=args.dataset,
-        **kwargs,
+    return make_pipeline(
+        SyncOptions(
+            destination=args.destination,
+            dataset=args.dataset,
+            pipeline_name=args.pipeline_name,
+            pipelines_dir=args.pipelines_dir,
+        )
     )
