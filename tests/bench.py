@@ -74,7 +74,7 @@ def scenarios(scale: float) -> list[Scenario]:
             warm=True,
         ),
         Scenario("incremental-1pct", n100k, 10, 3, ["--latency-ms", "150"], 0.01, 10),
-        Scenario("local-1m", n1m, 1000, 4),
+        Scenario("local-1m", n1m, 1000, 4, warm=True),
         Scenario(
             "faults-5pct",
             n100k,
