@@ -5,6 +5,84 @@ field the API documents. Declared so that every field lands as a column from the
 load, null or not, with a stable type (dlt skips all-null columns and infers the rest).
 """
 
+_CUSTOMFIELDS = {
+    "FIELD_NAME": "text",
+    "FIELD_VALUE": "text",
+    "CUSTOM_FIELD_ID": "text",
+}
+
+_TAGS = {
+    "TAG_NAME": "text",
+}
+
+_LINKS = {
+    "LINK_ID": "bigint",
+    "OBJECT_NAME": "text",
+    "OBJECT_ID": "bigint",
+    "LINK_OBJECT_NAME": "text",
+    "LINK_OBJECT_ID": "bigint",
+    "ROLE": "text",
+    "DETAILS": "text",
+    "RELATIONSHIP_ID": "bigint",
+    "IS_FORWARD": "bool",
+}
+
+_DATES = {
+    "DATE_ID": "bigint",
+    "OCCASION_NAME": "text",
+    "OCCASION_DATE": "text",
+    "REPEAT_YEARLY": "bool",
+    "CREATE_TASK_YEARLY": "bool",
+}
+
+_EMAILDOMAINS = {
+    "EMAIL_DOMAIN_ID": "bigint",
+    "EMAIL_DOMAIN": "text",
+}
+
+_ACTIVITIES = {
+    "ACTIVITY_ID": "bigint",
+    "ACTIVITYSET_ID": "bigint",
+    "ACTIVITY_NAME": "text",
+    "ACTIVITY_DETAILS": "text",
+    "ACTIVITY_TYPE": "text",
+    "CATEGORY_ID": "bigint",
+    "REMINDER": "bool",
+    "REMINDER_DAYS_BEFORE_DUE": "bigint",
+    "REMINDER_TIME": "text",
+    "PUBLICLY_VISIBLE": "bool",
+    "OWNER_VISIBLE": "bool",
+    "OWNER_USER_ID": "bigint",
+    "RESPONSIBLE_USER_ID": "bigint",
+    "ASSIGNED_TEAM_ID": "bigint",
+    "SKIP_SUN": "bool",
+    "SKIP_MON": "bool",
+    "SKIP_TUE": "bool",
+    "SKIP_WED": "bool",
+    "SKIP_THU": "bool",
+    "SKIP_FRI": "bool",
+    "SKIP_SAT": "bool",
+    "DUE_DAYS_AFTER_START": "bigint",
+    "DUE_DAYS_BEFORE_END": "text",
+    "EVENT_DAYS_AFTER_START": "bigint",
+    "EVENT_DAYS_BEFORE_END": "text",
+    "EVENT_TIME": "text",
+    "ALL_DAY": "bool",
+    "DURATION": "bigint",
+}
+
+_TEAMMEMBERS = {
+    "PERMISSION_ID": "bigint",
+    "TEAM_ID": "bigint",
+    "MEMBER_USER_ID": "bigint",
+}
+
+_CUSTOM_FIELD_OPTIONS = {
+    "OPTION_ID": "bigint",
+    "OPTION_VALUE": "text",
+    "OPTION_DEFAULT": "bool",
+}
+
 # table (or `table.ARRAY` for a nested list) -> API field -> dlt data type
 FIELDS: dict[str, dict[str, str]] = {
     "contacts": {
@@ -48,32 +126,10 @@ FIELDS: dict[str, dict[str, str]] = {
         "TITLE": "text",
         "EMAIL_OPTED_OUT": "bool",
     },
-    "contacts.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
-    "contacts.TAGS": {
-        "TAG_NAME": "text",
-    },
-    "contacts.LINKS": {
-        "LINK_ID": "bigint",
-        "OBJECT_NAME": "text",
-        "OBJECT_ID": "bigint",
-        "LINK_OBJECT_NAME": "text",
-        "LINK_OBJECT_ID": "bigint",
-        "ROLE": "text",
-        "DETAILS": "text",
-        "RELATIONSHIP_ID": "bigint",
-        "IS_FORWARD": "bool",
-    },
-    "contacts.DATES": {
-        "DATE_ID": "bigint",
-        "OCCASION_NAME": "text",
-        "OCCASION_DATE": "text",
-        "REPEAT_YEARLY": "bool",
-        "CREATE_TASK_YEARLY": "bool",
-    },
+    "contacts.CUSTOMFIELDS": _CUSTOMFIELDS,
+    "contacts.TAGS": _TAGS,
+    "contacts.LINKS": _LINKS,
+    "contacts.DATES": _DATES,
     "leads": {
         "LEAD_ID": "bigint",
         "SALUTATION": "text",
@@ -115,25 +171,9 @@ FIELDS: dict[str, dict[str, str]] = {
         "EMAIL_OPTED_OUT": "bool",
         "LINKED_EMAIL_ADDRESS": "text",
     },
-    "leads.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
-    "leads.LINKS": {
-        "LINK_ID": "bigint",
-        "OBJECT_NAME": "text",
-        "OBJECT_ID": "bigint",
-        "LINK_OBJECT_NAME": "text",
-        "LINK_OBJECT_ID": "bigint",
-        "ROLE": "text",
-        "DETAILS": "text",
-        "RELATIONSHIP_ID": "bigint",
-        "IS_FORWARD": "bool",
-    },
-    "leads.TAGS": {
-        "TAG_NAME": "text",
-    },
+    "leads.CUSTOMFIELDS": _CUSTOMFIELDS,
+    "leads.LINKS": _LINKS,
+    "leads.TAGS": _TAGS,
     "organisations": {
         "ORGANISATION_ID": "bigint",
         "ORGANISATION_NAME": "text",
@@ -164,36 +204,11 @@ FIELDS: dict[str, dict[str, str]] = {
         "VISIBLE_TO": "text",
         "VISIBLE_TEAM_ID": "bigint",
     },
-    "organisations.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
-    "organisations.TAGS": {
-        "TAG_NAME": "text",
-    },
-    "organisations.LINKS": {
-        "LINK_ID": "bigint",
-        "OBJECT_NAME": "text",
-        "OBJECT_ID": "bigint",
-        "LINK_OBJECT_NAME": "text",
-        "LINK_OBJECT_ID": "bigint",
-        "ROLE": "text",
-        "DETAILS": "text",
-        "RELATIONSHIP_ID": "bigint",
-        "IS_FORWARD": "bool",
-    },
-    "organisations.EMAILDOMAINS": {
-        "EMAIL_DOMAIN_ID": "bigint",
-        "EMAIL_DOMAIN": "text",
-    },
-    "organisations.DATES": {
-        "DATE_ID": "bigint",
-        "OCCASION_NAME": "text",
-        "OCCASION_DATE": "text",
-        "REPEAT_YEARLY": "bool",
-        "CREATE_TASK_YEARLY": "bool",
-    },
+    "organisations.CUSTOMFIELDS": _CUSTOMFIELDS,
+    "organisations.TAGS": _TAGS,
+    "organisations.LINKS": _LINKS,
+    "organisations.EMAILDOMAINS": _EMAILDOMAINS,
+    "organisations.DATES": _DATES,
     "opportunities": {
         "OPPORTUNITY_ID": "bigint",
         "OPPORTUNITY_NAME": "text",
@@ -224,25 +239,9 @@ FIELDS: dict[str, dict[str, str]] = {
         "VISIBLE_TO": "text",
         "VISIBLE_TEAM_ID": "bigint",
     },
-    "opportunities.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
-    "opportunities.TAGS": {
-        "TAG_NAME": "text",
-    },
-    "opportunities.LINKS": {
-        "LINK_ID": "bigint",
-        "OBJECT_NAME": "text",
-        "OBJECT_ID": "bigint",
-        "LINK_OBJECT_NAME": "text",
-        "LINK_OBJECT_ID": "bigint",
-        "ROLE": "text",
-        "DETAILS": "text",
-        "RELATIONSHIP_ID": "bigint",
-        "IS_FORWARD": "bool",
-    },
+    "opportunities.CUSTOMFIELDS": _CUSTOMFIELDS,
+    "opportunities.TAGS": _TAGS,
+    "opportunities.LINKS": _LINKS,
     "projects": {
         "PROJECT_ID": "bigint",
         "PROJECT_NAME": "text",
@@ -266,25 +265,9 @@ FIELDS: dict[str, dict[str, str]] = {
         "VISIBLE_TO": "text",
         "VISIBLE_TEAM_ID": "bigint",
     },
-    "projects.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
-    "projects.TAGS": {
-        "TAG_NAME": "text",
-    },
-    "projects.LINKS": {
-        "LINK_ID": "bigint",
-        "OBJECT_NAME": "text",
-        "OBJECT_ID": "bigint",
-        "LINK_OBJECT_NAME": "text",
-        "LINK_OBJECT_ID": "bigint",
-        "ROLE": "text",
-        "DETAILS": "text",
-        "RELATIONSHIP_ID": "bigint",
-        "IS_FORWARD": "bool",
-    },
+    "projects.CUSTOMFIELDS": _CUSTOMFIELDS,
+    "projects.TAGS": _TAGS,
+    "projects.LINKS": _LINKS,
     "tasks": {
         "TASK_ID": "bigint",
         "TITLE": "text",
@@ -317,22 +300,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "ASSIGNED_DATE_UTC": "timestamp",
         "CREATED_USER_ID": "bigint",
     },
-    "tasks.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
-    "tasks.LINKS": {
-        "LINK_ID": "bigint",
-        "OBJECT_NAME": "text",
-        "OBJECT_ID": "bigint",
-        "LINK_OBJECT_NAME": "text",
-        "LINK_OBJECT_ID": "bigint",
-        "ROLE": "text",
-        "DETAILS": "text",
-        "RELATIONSHIP_ID": "bigint",
-        "IS_FORWARD": "bool",
-    },
+    "tasks.CUSTOMFIELDS": _CUSTOMFIELDS,
+    "tasks.LINKS": _LINKS,
     "events": {
         "EVENT_ID": "bigint",
         "TITLE": "text",
@@ -347,22 +316,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "REMINDER_SENT": "bool",
         "OWNER_USER_ID": "bigint",
     },
-    "events.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
-    "events.LINKS": {
-        "LINK_ID": "bigint",
-        "OBJECT_NAME": "text",
-        "OBJECT_ID": "bigint",
-        "LINK_OBJECT_NAME": "text",
-        "LINK_OBJECT_ID": "bigint",
-        "ROLE": "text",
-        "DETAILS": "text",
-        "RELATIONSHIP_ID": "bigint",
-        "IS_FORWARD": "bool",
-    },
+    "events.CUSTOMFIELDS": _CUSTOMFIELDS,
+    "events.LINKS": _LINKS,
     "notes": {
         "NOTE_ID": "bigint",
         "TITLE": "text",
@@ -371,17 +326,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "DATE_UPDATED_UTC": "timestamp",
         "OWNER_USER_ID": "bigint",
     },
-    "notes.LINKS": {
-        "LINK_ID": "bigint",
-        "OBJECT_NAME": "text",
-        "OBJECT_ID": "bigint",
-        "LINK_OBJECT_NAME": "text",
-        "LINK_OBJECT_ID": "bigint",
-        "ROLE": "text",
-        "DETAILS": "text",
-        "RELATIONSHIP_ID": "bigint",
-        "IS_FORWARD": "bool",
-    },
+    "notes.LINKS": _LINKS,
     "emails": {
         "EMAIL_ID": "bigint",
         "EMAIL_FROM": "text",
@@ -394,20 +339,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "QUEUED_SEND_DATE_UTC": "timestamp",
         "CREATED_USER_ID": "bigint",
     },
-    "emails.TAGS": {
-        "TAG_NAME": "text",
-    },
-    "emails.LINKS": {
-        "LINK_ID": "bigint",
-        "OBJECT_NAME": "text",
-        "OBJECT_ID": "bigint",
-        "LINK_OBJECT_NAME": "text",
-        "LINK_OBJECT_ID": "bigint",
-        "ROLE": "text",
-        "DETAILS": "text",
-        "RELATIONSHIP_ID": "bigint",
-        "IS_FORWARD": "bool",
-    },
+    "emails.TAGS": _TAGS,
+    "emails.LINKS": _LINKS,
     "milestones": {
         "MILESTONE_ID": "bigint",
         "TITLE": "text",
@@ -462,14 +395,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "DATE_CLOSED_UTC": "timestamp",
         "TicketCommentBodyHtml": "text",
     },
-    "tickets.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
-    "tickets.TAGS": {
-        "TAG_NAME": "text",
-    },
+    "tickets.CUSTOMFIELDS": _CUSTOMFIELDS,
+    "tickets.TAGS": _TAGS,
     "prospects": {
         "PROSPECT_ID": "bigint",
         "LEAD_ID": "bigint",
@@ -509,14 +436,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "DATE_CREATED_UTC": "timestamp",
         "DATE_UPDATED_UTC": "timestamp",
     },
-    "prospects.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
-    "prospects.TAGS": {
-        "TAG_NAME": "text",
-    },
+    "prospects.CUSTOMFIELDS": _CUSTOMFIELDS,
+    "prospects.TAGS": _TAGS,
     "products": {
         "PRODUCT_ID": "bigint",
         "PRODUCT_NAME": "text",
@@ -533,11 +454,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "OWNER_USER_ID": "bigint",
         "ACTIVE": "bool",
     },
-    "products.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
+    "products.CUSTOMFIELDS": _CUSTOMFIELDS,
     "pricebooks": {
         "PRICEBOOK_ID": "bigint",
         "NAME": "text",
@@ -562,11 +479,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "DATE_CREATED_UTC": "timestamp",
         "DATE_UPDATED_UTC": "timestamp",
     },
-    "pricebook_entries.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
+    "pricebook_entries.CUSTOMFIELDS": _CUSTOMFIELDS,
     "quotations": {
         "QUOTE_ID": "bigint",
         "QUOTATION_NAME": "text",
@@ -607,11 +520,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "DATE_UPDATED_UTC": "timestamp",
         "CREATED_USER_ID": "bigint",
     },
-    "quotations.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
+    "quotations.CUSTOMFIELDS": _CUSTOMFIELDS,
     "quotation_line_items": {
         "QUOTATION_ITEM_ID": "bigint",
         "QUOTE_ID": "bigint",
@@ -629,11 +538,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "DATE_UPDATED_UTC": "timestamp",
         "SORT_ORDER": "bigint",
     },
-    "quotation_line_items.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
+    "quotation_line_items.CUSTOMFIELDS": _CUSTOMFIELDS,
     "opportunity_line_items": {
         "OPPORTUNITY_ITEM_ID": "bigint",
         "OPPORTUNITY_ID": "bigint",
@@ -650,11 +555,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "SUBTOTAL": "double",
         "DISCOUNT": "bigint",
     },
-    "opportunity_line_items.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
+    "opportunity_line_items.CUSTOMFIELDS": _CUSTOMFIELDS,
     "knowledge_articles": {
         "ARTICLE_ID": "bigint",
         "ARTICLE_NO": "bigint",
@@ -678,14 +579,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "ArticleVersion": "text",
         "ExternalLinkCount": "text",
     },
-    "knowledge_articles.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
-    "knowledge_articles.TAGS": {
-        "TAG_NAME": "text",
-    },
+    "knowledge_articles.CUSTOMFIELDS": _CUSTOMFIELDS,
+    "knowledge_articles.TAGS": _TAGS,
     "knowledge_article_categories": {
         "CATEGORY_ID": "bigint",
         "CATEGORY_NAME": "text",
@@ -772,36 +667,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "FOR_LEADS": "bool",
         "OWNER_USER_ID": "bigint",
     },
-    "activity_sets.ACTIVITIES": {
-        "ACTIVITY_ID": "bigint",
-        "ACTIVITYSET_ID": "bigint",
-        "ACTIVITY_NAME": "text",
-        "ACTIVITY_DETAILS": "text",
-        "ACTIVITY_TYPE": "text",
-        "CATEGORY_ID": "bigint",
-        "REMINDER": "bool",
-        "REMINDER_DAYS_BEFORE_DUE": "bigint",
-        "REMINDER_TIME": "text",
-        "PUBLICLY_VISIBLE": "bool",
-        "OWNER_VISIBLE": "bool",
-        "OWNER_USER_ID": "bigint",
-        "RESPONSIBLE_USER_ID": "bigint",
-        "ASSIGNED_TEAM_ID": "bigint",
-        "SKIP_SUN": "bool",
-        "SKIP_MON": "bool",
-        "SKIP_TUE": "bool",
-        "SKIP_WED": "bool",
-        "SKIP_THU": "bool",
-        "SKIP_FRI": "bool",
-        "SKIP_SAT": "bool",
-        "DUE_DAYS_AFTER_START": "bigint",
-        "DUE_DAYS_BEFORE_END": "text",
-        "EVENT_DAYS_AFTER_START": "bigint",
-        "EVENT_DAYS_BEFORE_END": "text",
-        "EVENT_TIME": "text",
-        "ALL_DAY": "bool",
-        "DURATION": "bigint",
-    },
+    "activity_sets.ACTIVITIES": _ACTIVITIES,
     "teams": {
         "TEAM_ID": "bigint",
         "TEAM_NAME": "text",
@@ -809,11 +675,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "DATE_CREATED_UTC": "timestamp",
         "DATE_UPDATED_UTC": "timestamp",
     },
-    "teams.TEAMMEMBERS": {
-        "PERMISSION_ID": "bigint",
-        "TEAM_ID": "bigint",
-        "MEMBER_USER_ID": "bigint",
-    },
+    "teams.TEAMMEMBERS": _TEAMMEMBERS,
     "team_members": {
         "PERMISSION_ID": "bigint",
         "TEAM_ID": "bigint",
@@ -924,11 +786,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "JOIN_OBJECT": "text",
         "OBJECT_TABLE": "text",
     },
-    "custom_fields.CUSTOM_FIELD_OPTIONS": {
-        "OPTION_ID": "bigint",
-        "OPTION_VALUE": "text",
-        "OPTION_DEFAULT": "bool",
-    },
+    "custom_fields.CUSTOM_FIELD_OPTIONS": _CUSTOM_FIELD_OPTIONS,
     "custom_object_records": {
         "RECORD_ID": "bigint",
         "RECORD_NAME": "text",
@@ -939,9 +797,5 @@ FIELDS: dict[str, dict[str, str]] = {
         "VISIBLE_TO": "text",
         "VISIBLE_TEAM_ID": "bigint",
     },
-    "custom_object_records.CUSTOMFIELDS": {
-        "FIELD_NAME": "text",
-        "FIELD_VALUE": "text",
-        "CUSTOM_FIELD_ID": "text",
-    },
+    "custom_object_records.CUSTOMFIELDS": _CUSTOMFIELDS,
 }
