@@ -1,4 +1,4 @@
-"""`insightly sync`: the command `make sync` runs."""
+"""`insightly sync`: the command `make sync` runs; `plan`, `models`, `dbt-sources`, `query`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .models.dbt_sources import main as dbt_sources_main
 from .pacing import Pacer
 from .plan import estimate as estimate_plan
 from .plan import render as render_plan
+from .query import run_query
 from .runner import (
     DATASET_NAME,
     PIPELINE_NAME,
@@ -64,6 +65,20 @@ def _parser() -> argparse.ArgumentParser:
         "plan", help="count records; price a full load and a sync in requests per plan"
     )
     plan.add_argument("-v", "--verbose", action="store_true", help="log each request retry")
+    query = commands.add_parser(
+        "query", help="run SQL on the DuckDB warehouse (read-only) and print the answer"
+    )
+    query.add_argument("sql", help='e.g. "select * from contacts limit 5"')
+    query.add_argument(
+        "--database",
+        help="the DuckDB file (default: DESTINATION__DUCKDB__CREDENTIALS, else insightly.duckdb)",
+    )
+    query.add_argument(
+        "--dataset", default=DATASET_NAME, help="schema searched for unqualified names (insightly)"
+    )
+    query.add_argument(
+        "--max-rows", type=int, default=100, help="rows printed at most (100; 0 for all)"
+    )
     return parser
 
 
@@ -108,6 +123,11 @@ def plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def query(args: argparse.Namespace) -> int:
+    print(run_query(args.sql, args.database, args.dataset, args.max_rows))
+    return 0
+
+
 def sync(args: argparse.Namespace) -> int:
     options = SyncOptions(
         destination=args.destination,
@@ -148,13 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["models"]:
         return models_main(argv[1:])
     args = _parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not args.verbose:
+    if not verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    command = plan if args.command == "plan" else sync
+    command = {"plan": plan, "sync": sync, "query": query}[args.command]
     return _run(lambda: command(args))
 
 

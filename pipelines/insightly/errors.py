@@ -45,6 +45,12 @@ class ModelsFailed(InsightlyError):
     exit_code = 6
 
 
+class QueryFailed(InsightlyError):
+    """`insightly query`: no DuckDB file, or SQL the warehouse refused."""
+
+    exit_code = 2
+
+
 class SyncAlreadyRunning(InsightlyError):
     """Another sync of the same pipeline holds the lock."""
 

@@ -139,9 +139,16 @@ def main(argv: list[str] | None = None) -> int:
         emulator.terminate()
         emulator.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\ndemo: done in {time.monotonic() - started:.0f} s; query it with: "
-          f"duckdb {database.name} \"select * from insightly.contacts limit 5\"")  # fmt: skip
+    seconds = time.monotonic() - started
+    print(f"\ndemo: done in {seconds:.0f} s; query it with:\n  {query_hint(database)}")
     return 0
+
+
+def query_hint(database: Path) -> str:
+    """The command the demo suggests last: the project's own `insightly query` (no duckdb CLI
+    needed; the one on PyPI can't open files written by DuckDB 2.0)."""
+    name = database.name if database.parent == Path.cwd() else str(database)
+    return f'.venv/bin/insightly query --database {name} "select * from contacts limit 5"'
 
 
 if __name__ == "__main__":
