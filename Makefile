@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install sync plan models dbt-sources demo bench chaos test lint format clean
+.PHONY: install sync plan models dbt-sources query demo bench chaos test lint format clean
 
 install: $(STAMP)
 
@@ -31,6 +31,11 @@ models: install
 ## dbt-sources: write dbt/models/sources.yml from the loaded schema (ARGS="--out PATH ...")
 dbt-sources: install
 	$(BIN)/insightly dbt-sources $(ARGS)
+
+## query: SQL on the DuckDB warehouse, printed as a table (SQL="select * from contacts limit 5")
+SQL ?= select table_name from information_schema.tables where table_schema = 'insightly'
+query: install
+	$(BIN)/insightly query "$(SQL)" $(ARGS)
 
 ## bench: sync scenarios against the emulator; prints one table (ARGS="--scale 0.1" for a quick run)
 bench: install
