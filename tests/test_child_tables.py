@@ -104,5 +104,9 @@ def test_every_documented_field_is_a_typed_column_from_the_first_load(
             checked += 1
     assert checked > 700 and missing == [], missing
     assert types[("contacts", "image_url")] == "VARCHAR"
+    data_tables = {t for t in tables if not t.startswith("_dlt")}
+    assert {t for t in data_tables if (t, "_dlt_load_id") not in types} == set()
+    old_ids = {(t, c) for t, c in types if c in ("_dlt_id", "_dlt_parent_id") and t in data_tables}
+    assert old_ids == set()
     variants = sorted((t, c) for t, c in types if "__v_" in c)
     assert variants == []  # the demo's values all have their documented types
