@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import dlt
 
@@ -49,22 +50,22 @@ def repair_exact_copies(pipeline: dlt.Pipeline, tables: Iterable[str]) -> dict[s
     return repaired
 
 
-def _collapse(sql: object, table: str, keys: str) -> int:
-    name = sql.make_qualified_table_name(table)  # type: ignore[attr-defined]
+def _collapse(sql: Any, table: str, keys: str) -> int:
+    name = sql.make_qualified_table_name(table)
     count = f"select count(*) - count(distinct ({keys})) from {name}"
-    surplus = sql.execute_sql(count)[0][0]  # type: ignore[attr-defined]
+    surplus = sql.execute_sql(count)[0][0]
     if not surplus:
         return 0
     copies = f"select {keys} from {name} group by {keys} having count(*) > 1"
-    with sql.begin_transaction():  # type: ignore[attr-defined]
-        sql.execute_sql(  # type: ignore[attr-defined]
+    with sql.begin_transaction():
+        sql.execute_sql(
             f"create temporary table _insightly_copies as "
             f"select distinct * from {name} where ({keys}) in ({copies})"
         )
-        sql.execute_sql(f"delete from {name} where ({keys}) in ({copies})")  # type: ignore[attr-defined]
-        sql.execute_sql(f"insert into {name} select * from _insightly_copies")  # type: ignore[attr-defined]
-        sql.execute_sql("drop table _insightly_copies")  # type: ignore[attr-defined]
-    left = sql.execute_sql(count)[0][0]  # type: ignore[attr-defined]
+        sql.execute_sql(f"delete from {name} where ({keys}) in ({copies})")
+        sql.execute_sql(f"insert into {name} select * from _insightly_copies")
+        sql.execute_sql("drop table _insightly_copies")
+    left = sql.execute_sql(count)[0][0]
     if left:
         log.error("%s: %d rows share a key with different values; left as they are", table, left)
     return int(surplus - left)

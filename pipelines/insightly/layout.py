@@ -104,12 +104,20 @@ class EntityRows:
         self.children = children(entity, self.naming)
         declared = FIELDS.get(fields_of(entity), {})
         self.root = Columns(_known(schema, entity.table), declared, self.naming)
+        child_fields = {
+            c.array: FIELDS.get(f"{fields_of(entity)}.{c.array}", {}) for c in self.children
+        }
         self.child_columns = {
-            c.array: Columns(
-                _known(schema, c.table),
-                FIELDS.get(f"{fields_of(entity)}.{c.array}", {}),
-                self.naming,
-            )
+            c.array: Columns(_known(schema, c.table), child_fields[c.array], self.naming)
+            for c in self.children
+        }
+        # each list's declared fields and the keys its items carry but its table doesn't
+        # (the parent key comes from the parent; a custom field's value is encoded apart)
+        self._child_declared = {
+            a: [k for k in fields if k != FIELD_VALUE] for a, fields in child_fields.items()
+        }
+        self._child_skip = {
+            c.array: [*c.parent_key, *([FIELD_VALUE] if c.array == CUSTOMFIELDS else [])]
             for c in self.children
         }
         self._declared = list(declared)
@@ -148,9 +156,7 @@ class EntityRows:
                         POSITION: pa.array([], pa.int64()),
                     }
                 )
-                yield dlt.mark.with_hints(
-                    table, self._child_hints(child), create_table_variant=True
-                )
+                yield self.hinted(child.table, table)
 
     def _child(self, child: Child, page: Sequence[dict], root: pa.Table) -> pa.Table | None:
         items, counts = flatten(page, child.array)
@@ -162,14 +168,9 @@ class EntityRows:
         columns[POSITION] = positions(counts)
         if items:
             items = as_items(items, child.array)
-            skip = [*child.parent_key, FIELD_VALUE] if child.array == CUSTOMFIELDS else []
-            skip = skip or list(child.parent_key)
-            declared = [
-                k
-                for k in FIELDS.get(f"{fields_of(self.entity)}.{child.array}", {})
-                if k != FIELD_VALUE
-            ]
-            keys = record_keys(items, declared, skip)
+            keys = record_keys(
+                items, self._child_declared[child.array], self._child_skip[child.array]
+            )
             built = self.child_columns[child.array].build(items, keys)
             if child.array == CUSTOMFIELDS:
                 built.update(custom_field_values(items))

@@ -12,10 +12,9 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from .rows import encode_values
+from .rows import encode_values, json_type_name
 
-UTC_SUFFIX = "_UTC"
-CUSTOMFIELDS = "CUSTOMFIELDS"
+json_type = json_type_name  # the JSON type of one value, named as the warehouse stores it
 
 
 def parse_utc(value: Any) -> Any:
@@ -26,21 +25,6 @@ def parse_utc(value: Any) -> Any:
         except ValueError:
             return value
     return value
-
-
-def json_type(value: Any) -> str:
-    """The JSON type name of a decoded value."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def encode_value(value: Any) -> str | None:

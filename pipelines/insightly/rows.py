@@ -86,6 +86,11 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def json_type_name(value: Any) -> str:
+    """The JSON type of a decoded value: `string`, `number`, `boolean`, `null`, ..."""
+    return JSON_TYPE_NAME.get(type(value), "object")
+
+
 def encode_values(values: list[Any]) -> list[str | None]:
     """Custom field values as text: strings as they are, everything else as JSON."""
     return [v if v is None or type(v) is str else dumps(v) for v in values]
@@ -106,8 +111,6 @@ def _timestamps(values: list[Any]) -> tuple[pa.Array, list[Any]]:
 def _array(values: list[Any], kind: str) -> pa.Array:
     if kind == "json":
         return pa.array([None if v is None else dumps(v) for v in values], pa.string())
-    if kind == "bigint":
-        return pa.array(values, pa.int64())
     return pa.array(values, ARROW_TYPE[kind])
 
 
@@ -126,7 +129,7 @@ class Columns:
             name = self._names[key] = self._naming.normalize_path(key)
         return name
 
-    def _kind(self, key: str, name: str, kinds: set[type], values: list[Any]) -> str:
+    def _kind(self, key: str, name: str, values: list[Any]) -> str:
         kind = self.types.get(name) or self._declared.get(key)
         if kind is None:
             first = next((v for v in values if v is not None), None)
@@ -148,7 +151,7 @@ class Columns:
             kinds = set(map(type, values))
             kinds.discard(_NONE)
             name = self.name(key)
-            kind = self._kind(key, name, kinds, values)
+            kind = self._kind(key, name, values)
             odd = kinds - ACCEPTS[kind]
             if str in odd and key.endswith(UTC_SUFFIX):
                 values = self._stamp_variant(name, values, extra)
@@ -257,7 +260,5 @@ def custom_field_values(items: list[dict]) -> dict[str, pa.Array]:
     values = values_of(items, FIELD_VALUE)
     return {
         "field_value": pa.array(encode_values(values), pa.string()),
-        "field_value_type": pa.array(
-            [JSON_TYPE_NAME.get(type(v), "object") for v in values], pa.string()
-        ),
+        "field_value_type": pa.array(list(map(json_type_name, values)), pa.string()),
     }
