@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import duckdb
 
-from insightly.client import InsightlyClient, page_count
+from insightly.client import InsightlyClient
 from insightly.deletes import VERIFY_MIN, IdRead, confirm_all, sample
 from insightly.models import build_models
 from insightly.pacing import Pacer
+from insightly.paging import page_count
 from insightly.settings import Connection
 from tests.conftest import API_KEY
 from tests.helpers import entity

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from insightly.catalogue import CUSTOM_FIELDS, ENTITIES, TAG_RECORD_TYPES, Load, Paging
-from insightly.client import page_count
 from insightly.errors import ApiResponseError, AuthenticationError
+from insightly.paging import page_count
 from insightly.runner import SyncOptions, default_memory_limit, make_pipeline
 from tests.helpers import column, custom_object_tables, differences, entity_paths
 

@@ -43,10 +43,11 @@ from typing import Any
 import dlt
 
 from .catalogue import CURSOR, Entity
-from .client import PAGE_SIZE, InsightlyClient, PageProgress, page_count
+from .client import InsightlyClient
 from .errors import EntityUnavailable, QuotaExhausted
 from .incremental import CURSOR_STATE
 from .layout import DELETED_AT, child_tables
+from .paging import PAGE_SIZE, PageProgress, page_count
 from .reading import drifted
 from .walk import (
     ID_CHECK_STATE,

@@ -21,8 +21,9 @@ from typing import Any
 import dlt
 
 from .catalogue import CURSOR, Entity
-from .client import PAGE_SIZE, InsightlyClient, PageProgress
+from .client import InsightlyClient
 from .errors import QuotaExhausted
+from .paging import PAGE_SIZE, PageProgress
 from .reading import base_params, drifted, read_pages
 from .records import parse_utc
 from .walk import (

@@ -17,9 +17,10 @@ from .catalogue import (
     Load,
     Paging,
 )
-from .client import InsightlyClient, page_count
+from .client import InsightlyClient
 from .errors import EntityUnavailable
 from .full_reads import discover_custom_objects
+from .paging import page_count
 from .source import custom_object_entities
 
 # Daily request quotas per plan (insightly-api.md 1.4).
