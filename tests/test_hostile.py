@@ -118,7 +118,7 @@ def test_huge_bodies_nulls_and_changed_types(hostile):
     assert notes["body"] == body and notes["title"] is None
     row = rows_by_key(wh, "contacts", ("CONTACT_ID",))[(contact["CONTACT_ID"],)]
     # a value that doesn't fit the column's type lands in a variant column, never lost
-    # (never converted: "12" stays text next to the numbers; see README)
+    # (never converted: "12" stays text next to the numbers; see docs/tables.md)
     assert row.get("email_opted_out__v_text") == "maybe"
     assert row.get("owner_user_id__v_text") == "12"
     with duckdb.connect(str(wh.path)) as con:

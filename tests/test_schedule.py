@@ -220,7 +220,9 @@ def test_readme_shows_the_recipes_as_they_are():
     readme = (ROOT / "README.md").read_text()
     ((_, command),) = crontab_entries()
     assert f"17 * * * * {command}\n" in readme
+    scheduling = (ROOT / "docs" / "scheduling.md").read_text()
+    assert f"17 * * * * {command}\n" in scheduling
     service = (DEPLOY / "insightly-sync.service").read_text().splitlines()
-    (shown,) = re.findall(r"```ini\n(.*?)```", readme, flags=re.S)
+    (shown,) = re.findall(r"```ini\n(.*?)```", scheduling, flags=re.S)
     for line in shown.splitlines():
         assert line in service, line

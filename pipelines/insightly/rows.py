@@ -1,7 +1,7 @@
 """The Arrow row path: a page of API records becomes Arrow tables, one per warehouse table.
 
 dlt's own normaliser unnests and types dict rows one value at a time in Python, and was
-about 90% of a large load's CPU (README, performance). Here a page is turned into typed
+about 90% of a large load's CPU (docs/performance.md). Here a page is turned into typed
 Arrow columns in bulk (one list comprehension and one `pa.array` per column, not per value),
 its nested lists into child tables keyed by the parent's primary key, and dlt loads the
 Arrow tables as they are: its normaliser does no per-row work.

@@ -4,7 +4,7 @@ Each custom field becomes one column named after its label (what users see in In
 typed from FIELD_TYPE. Labels are user text: they are only ever used as quoted
 identifiers (and field names only as string literals), never pasted into SQL.
 
-Naming rules (deterministic, documented in README):
+Naming rules (deterministic, documented in docs/models.md):
 - the column is the field's label, trimmed; an empty label falls back to the field name;
 - labels that collide (case-insensitively, with each other or with the view's own columns)
   become "<label> (<field_name>)" for every field involved;
