@@ -34,6 +34,9 @@ from .write_subs import SubWrites
 from .write_switches import write_switch
 
 CONTENT_TYPE = "application/json; charset=utf-8"
+# A fault that does not apply the write it hits: the lost-answer kinds on a read, and a
+# truncated answer to a write (a half-sent answer would mean the server acted).
+UNAPPLIED_FAULTS: dict[str, int | str] = {"lost_500": 500, "lost": "reset", "truncated": "reset"}
 SUBS = {"tags", "links", "notes", "pipeline", "pipelinestage", "statechange"}
 
 
