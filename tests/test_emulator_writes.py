@@ -68,8 +68,9 @@ def test_invalid_bodies_get_400_with_every_reason(api):
     r = api.post("Contacts", json=bad)
     assert r.status_code == 400
     message = r.json()["Message"]
-    for reason in ("FIRST_NAME is required", "ORGANISATION_ID", "'ten' is not a number",
-                   "'Pigeon' is not one of the options", "255", "No_Such__c", "valid date"):  # fmt: skip
+    reasons = ("FIRST_NAME is required", "ORGANISATION_ID", "'ten' is not a number",
+               "'Pigeon' is not one of the options", "255", "No_Such__c", "valid date")  # fmt: skip
+    for reason in reasons:
         assert reason in message, reason
     assert api.post("Countries", json={"COUNTRY_NAME": "X"}).status_code == 405
     assert api.post("Notes", json={"TITLE": "orphan"}).status_code == 405  # only under a parent
