@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from insightly_emulator.write_rules import REQUIRED
 from tests.conftest import API_KEY
 
 NEW = {"FIRST_NAME": "Ada", "LAST_NAME": "Lovelace", "EMAIL_ADDRESS": "ada@example.org"}
@@ -243,3 +244,49 @@ def test_other_faults_apply_nothing(emulator, api):
     with pytest.raises(httpx.TransportError):
         api.post("Contacts", json=NEW)
     assert emulator.tenant.count("Contacts") == before and emulator.writes.events() == []
+
+
+WRITABLE = ("Contacts", "Leads", "Organisations", "Opportunities", "Projects", "Tasks",
+            "Events", "Product", "Ticket", "Prospect", "Quotation", "Pricebook", "Fruit__c",
+            "Project_Site__c")  # fmt: skip
+
+
+def minimal_value(name: str):
+    """A value of the right JSON type for a required field."""
+    if name.endswith("_ID"):
+        return 1
+    if name in ("COMPLETED", "ACTIVE"):
+        return True
+    if name.endswith("_UTC"):
+        return "2026-01-02 03:04:05"
+    return 9.5 if name == "DEFAULT_PRICE" else "x"
+
+
+def test_every_writable_object_takes_post_put_delete_and_enforces_its_required_fields(
+    emulator, api
+):
+    for entity in WRITABLE:
+        required = REQUIRED["custom" if entity.endswith("__c") else entity]
+        refused = api.post(entity, json={})
+        assert refused.status_code == 400 and all(f in refused.text for f in required), entity
+        made = api.post(entity, json={f: minimal_value(f) for f in required})
+        assert made.status_code == 201, (entity, made.text)
+        pk = next(k for k in made.json() if k.endswith("_ID"))  # the key comes first
+        assert api.put(entity, json={pk: made.json()[pk]}).status_code == 201, entity
+        assert api.delete(f"{entity}/{made.json()[pk]}").status_code == 202, entity
+    email = emulator.tenant.records("Emails")[0]["EMAIL_ID"]
+    assert api.post("Emails", json={}).status_code == 405  # emails can only be deleted
+    assert api.delete(f"Emails/{email}").status_code == 202
+    methods = {e.method for e in emulator.writes.events()}
+    assert methods == {"POST", "PUT", "DELETE"} and len(emulator.writes.events()) == 43
+
+
+def test_lost_faults_in_the_fault_mix_reset_reads_and_apply_writes(emulator, api):
+    emulator.configure(fault_rate=1.0, fault_mix={"lost": 1.0})
+    with pytest.raises(httpx.TransportError):
+        api.get("Contacts")
+    with pytest.raises(httpx.TransportError):
+        api.post("Contacts", json=NEW)
+    emulator.configure(fault_rate=0.0)
+    query = {"field_name": "EMAIL_ADDRESS", "field_value": NEW["EMAIL_ADDRESS"]}
+    assert len(api.get("Contacts/Search", params=query).json()) == 1

@@ -119,7 +119,9 @@ class Actions:
         found: list[dict] = []
         while True:
             params = {"field_name": field, "field_value": text}
-            params |= {"skip": str(len(found)), "top": str(SEARCH_TOP), "brief": "false"}
+            params |= {"skip": str(len(found)), "top": str(SEARCH_TOP)}
+            if e.brief_param:
+                params["brief"] = "false"  # whole records, custom fields and tags included
             page = self.client.get_list(path, params, table=e.table)
             found.extend(page)
             if len(page) < SEARCH_TOP:
