@@ -290,3 +290,11 @@ def test_lost_faults_in_the_fault_mix_reset_reads_and_apply_writes(emulator, api
     emulator.configure(fault_rate=0.0)
     query = {"field_name": "EMAIL_ADDRESS", "field_value": NEW["EMAIL_ADDRESS"]}
     assert len(api.get("Contacts/Search", params=query).json()) == 1
+
+
+def test_writes_are_held_to_the_per_second_rate_like_reads(emulator, api):
+    emulator.configure(rate_limit_per_s=1.0)
+    assert api.post("Contacts", json=NEW).status_code == 201
+    burst = api.post("Contacts", json=NEW)  # the bucket holds one request
+    assert burst.status_code == 429 and int(burst.headers["X-RateLimit-Remaining"]) > 0
+    assert len(emulator.writes.events()) == 1  # refused before it was applied
