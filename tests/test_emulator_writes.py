@@ -234,6 +234,8 @@ def test_a_lost_answer_still_applies_the_write(emulator, api, kind):
     assert emulator.tenant.count("Contacts") == before + 1
     (event,) = emulator.writes.events()
     assert (event.method, event.lost) == ("POST", kind)
+    (logged,) = httpx.get(emulator.url + "/_emulator/writes").json()  # for other processes
+    assert (logged["record_id"], logged["lost"]) == (event.record_id, kind)
     assert [e.fault for e in emulator.requests] == [kind]
 
 

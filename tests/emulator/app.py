@@ -39,7 +39,7 @@ from .rendercache import gzip_bytes
 from .requestlog import FAULT, RequestLogMiddleware
 from .routing import Route, resolve
 from .state import EmulatorState
-from .writes import UNAPPLIED_FAULTS, resolve_write, serve_write
+from .writes import UNAPPLIED_FAULTS, admin_route, resolve_write, serve_write
 
 CONTENT_TYPE = "application/json; charset=utf-8"
 GZIP_MIN_SIZE = 500
@@ -289,6 +289,7 @@ def _admin_routes(state: EmulatorState) -> list[StarletteRoute]:
         StarletteRoute("/_emulator/health", health, methods=["GET"]),
         StarletteRoute("/_emulator/drift", drift, methods=["GET", "DELETE"]),
         StarletteRoute("/_emulator/quota", quota, methods=["GET", "POST"]),
+        admin_route(state.writes),
     ]
 
 

@@ -11,6 +11,7 @@ applied write for tests.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import anyio.to_thread
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route as StarletteRoute
 
 from .catalog import BY_LOWER
 from .config import EmulatorConfig
@@ -230,6 +232,16 @@ async def serve_write(
         return _error(500, "An error has occurred.", headers, shape)
     content = b"" if payload is None else orjson.dumps(payload)
     return Response(content, status_code=status, headers=headers)
+
+
+def admin_route(book: WriteBook) -> StarletteRoute:
+    """``GET /_emulator/writes``: every applied write, for tests in another process."""
+
+    async def writes(request: Request) -> Response:
+        events = [dataclasses.asdict(e) for e in book.events()]
+        return Response(orjson.dumps(events), headers={"content-type": CONTENT_TYPE})
+
+    return StarletteRoute("/_emulator/writes", writes, methods=["GET"])
 
 
 def _error(status: int, message: str, headers: dict[str, str], shape: str) -> Response:
