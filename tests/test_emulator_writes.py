@@ -86,9 +86,14 @@ def test_required_and_read_only_switches(emulator, api):
     stamp = {"CONTACT_ID": cid, "DATE_CREATED_UTC": "2001-01-01 00:00:00", "TITLE": "Dr"}
     r = api.put("Contacts", json=stamp)
     assert r.status_code == 201 and r.json()["DATE_CREATED_UTC"] != "2001-01-01 00:00:00"
+    number = [{"FIELD_NAME": "Member_Number__c", "FIELD_VALUE": "M-1"}]  # an AUTONUMBER
+    kept = api.put("Contacts", json={"CONTACT_ID": cid, "CUSTOMFIELDS": number}).json()
+    assert custom(kept, "Member_Number__c") != "M-1"
     emulator.configure(writes={"read_only_fields": "refused"})
     r = api.put("Contacts", json=stamp)
     assert r.status_code == 400 and "DATE_CREATED_UTC is read-only" in r.text
+    r = api.put("Contacts", json={"CONTACT_ID": cid, "CUSTOMFIELDS": number})
+    assert r.status_code == 400 and "Member_Number__c is read-only" in r.text
 
 
 def test_custom_fields_in_a_put_merge_or_replace(emulator, api):

@@ -26,6 +26,7 @@ from .write_rules import (
     kind_of,
     missing_required,
     server_set,
+    split_locked,
 )
 from .write_switches import RECORD_LIMIT, write_switch
 
@@ -170,6 +171,9 @@ class RecordWrites:
                     problems.append(f"{name} is read-only.")
                 continue
             changes[name] = value
+        if isinstance(changes.get("CUSTOMFIELDS"), list):
+            changes["CUSTOMFIELDS"], locked = split_locked(s, changes["CUSTOMFIELDS"])
+            problems += [f"CUSTOMFIELDS {n} is read-only." for n in locked if refuse]
         problems += field_problems(s, changes, self.switch("dropdown_values"))
         required = self.switch("required_fields")
         if required == "create_and_update" or (required == "create" and current is None):
