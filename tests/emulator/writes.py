@@ -39,7 +39,7 @@ CONTENT_TYPE = "application/json; charset=utf-8"
 # A fault that does not apply the write it hits: the lost-answer kinds on a read, and a
 # truncated answer to a write (a half-sent answer would mean the server acted).
 UNAPPLIED_FAULTS: dict[str, int | str] = {"lost_500": 500, "lost": "reset", "truncated": "reset"}
-SUBS = {"tags", "links", "notes", "pipeline", "pipelinestage", "statechange"}
+SUBS = {"tags", "links", "notes", "pipeline", "pipelinestage", "statechange", "statehistory"}
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,7 @@ _SUB_HANDLERS: dict[tuple[str, str], Any] = {
         b.subs.set_stage(w.entity, _rid(w), body),
     ),
     ("statechange", "PUT"): lambda b, w, body: (200, b.subs.change_state(_rid(w), body)),
+    ("statehistory", "GET"): lambda b, w, body: (200, b.subs.history(_rid(w))),
 }
 
 
