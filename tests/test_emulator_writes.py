@@ -200,15 +200,12 @@ def test_pipeline_stage_and_state_changes_of_an_opportunity(emulator, api):
     assert emulator.tenant.get("Opportunities", oid)["STAGE_ID"] == stages[1]
     wrong = {"PIPELINE_ID": pid, "PIPELINE_STAGE_CHANGE": {"STAGE_ID": 1}}
     assert api.put(f"Opportunities/{oid}/Pipeline", json=wrong).status_code == 404
-    won = api.put(f"Opportunities/{oid}/StateChange", json={"FOR_OPPORTUNITY_STATE": "WON"})
-    assert (
-        won.status_code == 200
-        and emulator.tenant.get("Opportunities", oid)["OPPORTUNITY_STATE"] == "WON"
-    )
-    assert (
-        api.put(f"Opportunities/{oid}/StateChange", json={"FOR_OPPORTUNITY_STATE": "x"}).status_code
-        == 400
-    )
+    state = f"Opportunities/{oid}/StateChange"
+    assert api.put(state, json={"FOR_OPPORTUNITY_STATE": "WON"}).status_code == 200
+    assert emulator.tenant.get("Opportunities", oid)["OPPORTUNITY_STATE"] == "WON"
+    assert api.put(state, json={"FOR_OPPORTUNITY_STATE": "x"}).status_code == 400
+    history = api.get(f"Opportunities/{oid}/StateHistory").json()
+    assert [h["FOR_OPPORTUNITY_STATE"] for h in history] == ["WON"]
     assert api.delete(f"Opportunities/{oid}/Pipeline").status_code == 202
     assert emulator.tenant.get("Opportunities", oid)["PIPELINE_ID"] is None
 
