@@ -136,6 +136,7 @@ def test_search_case_and_error_body_shape_switches(emulator, api):
     emulator.configure(writes={"error_body": "text"})
     r = api.post("Contacts", json={})
     assert r.headers["content-type"].startswith("text/plain") and "FIRST_NAME" in r.text
+    assert api.get("Contacts/1").text == "Contact not found"  # reads' errors too
 
 
 def untag(api: httpx.Client, cid: int, tag: str) -> int:

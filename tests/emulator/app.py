@@ -39,7 +39,8 @@ from .rendercache import gzip_bytes
 from .requestlog import FAULT, RequestLogMiddleware
 from .routing import Route, resolve
 from .state import EmulatorState
-from .writes import UNAPPLIED_FAULTS, admin_route, resolve_write, serve_write
+from .write_switches import write_switch
+from .writes import UNAPPLIED_FAULTS, admin_route, error_response, resolve_write, serve_write
 
 CONTENT_TYPE = "application/json; charset=utf-8"
 GZIP_MIN_SIZE = 500
@@ -104,7 +105,8 @@ class Api:
         headers = self._headers(remaining)
         if status == 429 and retry_after is not None and self.state.config.retry_after:
             headers["retry-after"] = str(retry_after)
-        return Response(dumps({"Message": message}), status_code=status, headers=headers)
+        shape = write_switch(self.state.config.writes, "error_body")
+        return error_response(status, message, headers, shape)
 
     async def _latency(self, number: int) -> None:
         seconds = self.state.latency_s(number)

@@ -220,17 +220,17 @@ async def serve_write(
         raw = await request.body()
         body = orjson.loads(raw) if raw.strip() else None
     except orjson.JSONDecodeError:
-        return _error(400, "The request body is not valid JSON.", headers, shape)
+        return error_response(400, "The request body is not valid JSON.", headers, shape)
     try:
         status, payload = await anyio.to_thread.run_sync(book.apply, w, body, lost)
     except ApiError as exc:
         if lost is not None:  # refused: nothing was applied, so nothing is lost either
             request.scope[FAULT] = None
-        return _error(exc.status, exc.message, headers, shape)
+        return error_response(exc.status, exc.message, headers, shape)
     if lost == "lost":
         return ConnectionFault("lost")  # closes without an answer
     if lost == "lost_500":
-        return _error(500, "An error has occurred.", headers, shape)
+        return error_response(500, "An error has occurred.", headers, shape)
     content = b"" if payload is None else orjson.dumps(payload)
     return Response(content, status_code=status, headers=headers)
 
@@ -245,7 +245,8 @@ def admin_route(book: WriteBook) -> StarletteRoute:
     return StarletteRoute("/_emulator/writes", writes, methods=["GET"])
 
 
-def _error(status: int, message: str, headers: dict[str, str], shape: str) -> Response:
+def error_response(status: int, message: str, headers: dict[str, str], shape: str) -> Response:
+    """An error answer in the ``error_body`` shape (every error, reads included)."""
     out = dict(headers)
     if shape == "text":
         out["content-type"] = "text/plain; charset=utf-8"
