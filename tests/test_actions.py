@@ -135,7 +135,11 @@ def test_refusals_carry_status_body_and_reason_but_never_the_key(emulator, act):
     with pytest.raises(WriteRefused) as as_text:
         act.create("contacts", {})
     assert "FIRST_NAME is required" in as_text.value.reason
-    emulator.configure(fail_next={"Contacts": ["lost_500"]})
+    emulator.configure(writes={"record_limit": 0, "error_body": "name_message"})
+    with pytest.raises(WriteRefused) as limit:
+        act.create("contacts", {"FIRST_NAME": "Z"})
+    assert (limit.value.status, limit.value.reason) == (402, "Record limit reached")
+    emulator.configure(fail_next={"Contacts": ["lost_500"]}, writes={})
     with pytest.raises(WriteOutcomeUnknown) as unknown:
         act.create("contacts", {"FIRST_NAME": "Y"})
     for exc in (refused.value, as_text.value, unknown.value):
