@@ -192,3 +192,14 @@ def test_writes_spend_the_quota_and_stop_at_the_reserve(emulator, act):
             other.update("contacts", cid, {"TITLE": "too many"})
     assert type(spent.value) is QuotaExhausted and spent.value.exit_code == 75
     assert emulator.tenant.get("Contacts", cid)["TITLE"] == "seen"
+
+
+def test_children_written_under_their_parent(emulator, act):
+    project = emulator.tenant.records("Projects")[0]["PROJECT_ID"]
+    made = act.create_child("projects", project, "milestones", {"TITLE": "Go live"})
+    mid = made["MILESTONE_ID"]
+    act.update_child("projects", project, "milestones", mid, {"TITLE": "Launch"})
+    assert emulator.tenant.get("Milestones", mid)["TITLE"] == "Launch"
+    assert mid in [m["MILESTONE_ID"] for m in act.children("projects", project, "milestones")]
+    assert act.delete_child("projects", project, "milestones", mid) is True
+    assert act.delete_child("projects", project, "milestones", mid) is False

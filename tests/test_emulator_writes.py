@@ -302,3 +302,20 @@ def test_writes_are_held_to_the_per_second_rate_like_reads(emulator, api):
     burst = api.post("Contacts", json=NEW)  # the bucket holds one request
     assert burst.status_code == 429 and int(burst.headers["X-RateLimit-Remaining"]) > 0
     assert len(emulator.writes.events()) == 1  # refused before it was applied
+
+
+def test_milestones_and_line_items_are_written_under_their_parent(emulator, api):
+    project = emulator.tenant.records("Projects")[0]["PROJECT_ID"]
+    made = api.post(f"Projects/{project}/Milestones", json={"TITLE": "Go live"})
+    assert made.status_code == 201 and made.json()["PROJECT_ID"] == project
+    mid = made.json()["MILESTONE_ID"]
+    assert api.post("Milestones", json={"TITLE": "orphan"}).status_code == 405
+    put = api.put(f"Projects/{project}/Milestones", json={"MILESTONE_ID": mid, "TITLE": "Launch"})
+    assert put.status_code == 200 and put.json()["TITLE"] == "Launch"
+    assert mid in [m["MILESTONE_ID"] for m in api.get(f"Projects/{project}/Milestones").json()]
+    assert api.delete(f"Projects/{project + 1}/Milestones/{mid}").status_code == 404
+    assert api.delete(f"Projects/{project}/Milestones/{mid}").status_code == 202
+    assert emulator.tenant.get("Milestones", mid) is None
+    opp = emulator.tenant.records("Opportunities")[0]["OPPORTUNITY_ID"]
+    item = api.post(f"Opportunities/{opp}/OpportunityLineItem", json={"QUANTITY": 3})
+    assert item.status_code == 201 and item.json()["OPPORTUNITY_ID"] == opp

@@ -31,6 +31,7 @@ from .params import ApiError
 from .requestlog import FAULT
 from .routing import API_PREFIX, Route
 from .store import Tenant
+from .write_children import SEGMENTS, ChildWrites
 from .write_records import Invalid, RecordWrites
 from .write_subs import SubWrites
 from .write_switches import write_switch
@@ -50,7 +51,8 @@ class WriteRoute:
     method: str
     entity: str
     record_id: int | None = None
-    arg: str | None = None  # a tag name or link id from the path
+    arg: str | None = None  # a tag name, link id or child id from the path
+    child: str | None = None  # the child's path segment (write_children.py)
 
     @property
     def route(self) -> Route:
@@ -91,6 +93,10 @@ def resolve_write(path: str, method: str) -> WriteRoute | None:
             return WriteRoute("update" if method == "PUT" else "delete", method, entity, record_id)
         return None
     sub = rest[1].lower()
+    if sub in SEGMENTS and len(rest) <= 3:
+        return WriteRoute(
+            "child", method, entity, record_id, rest[2] if len(rest) == 3 else None, sub
+        )
     if sub not in SUBS or len(rest) > 3:
         return None
     arg = rest[2] if len(rest) == 3 else None
@@ -104,6 +110,7 @@ class WriteBook:
         self.config = config
         self.records = RecordWrites(tenant, config)
         self.subs = SubWrites(self.records)
+        self.children = ChildWrites(self.records)
         self._lock = threading.Lock()
         self._events: list[WriteEvent] = []
 
@@ -141,10 +148,26 @@ class WriteBook:
         if w.op == "delete":
             rec.delete(w.entity, rid)
             return 202, None
+        if w.op == "child":
+            return self._child(w, body)
         handler = _SUB_HANDLERS.get((w.op, m))
         if handler is None:
             raise ApiError(405, f"The requested resource does not support http method '{m}'.")
         return handler(self, w, body)
+
+    def _child(self, w: WriteRoute, body: Any) -> tuple[int, Any]:
+        assert w.record_id is not None and w.child is not None
+        children = self.children
+        if w.method == "GET" and w.arg is None:
+            return 200, children.list(w.entity, w.record_id, w.child)
+        if w.method == "POST" and w.arg is None:
+            return 201, children.create(w.entity, w.record_id, w.child, body)
+        if w.method == "PUT" and w.arg is None:
+            return 200, children.update(w.entity, w.record_id, w.child, body)
+        if w.method == "DELETE" and w.arg is not None:
+            children.delete(w.entity, w.record_id, w.child, w.arg)
+            return 202, None
+        raise ApiError(405, f"The requested resource does not support http method '{w.method}'.")
 
     def _tag_delete(self, w: WriteRoute, body: Any) -> tuple[int, Any]:
         mode = write_switch(self.config.writes, "tag_delete")
