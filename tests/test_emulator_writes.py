@@ -32,11 +32,14 @@ def custom(record: dict, name: str):
 
 def test_create_answers_201_with_the_record_and_an_incremental_read_sees_it(emulator, api):
     before = api.get("Contacts/Search", params={"updated_after_utc": "2026-07-01T00:00:00Z"})
-    made = create(api, CUSTOMFIELDS=[{"FIELD_NAME": "Hobby__c", "FIELD_VALUE": "Chess"}])
+    values = [{"FIELD_NAME": "Hobby__c", "FIELD_VALUE": "Chess"},
+              {"FIELD_NAME": "Employees_Managed__c", "FIELD_VALUE": 12.0}]  # fmt: skip
+    made = create(api, CUSTOMFIELDS=values)
     assert made["CONTACT_ID"] > emulator.tenant.records("Contacts")[-2]["CONTACT_ID"]
     assert made["DATE_CREATED_UTC"] == made["DATE_UPDATED_UTC"]
     assert made["PHONE"] is None and made["TAGS"] == [] and made["LINKS"] == []
     assert custom(made, "Hobby__c") == "Chess" and custom(made, "Interests__c") is None
+    assert repr(custom(made, "Employees_Managed__c")) == "12"  # served as generated ones are
     after = api.get("Contacts/Search", params={"updated_after_utc": "2026-07-01T00:00:00Z"})
     assert before.json() == [] and [c["CONTACT_ID"] for c in after.json()] == [made["CONTACT_ID"]]
 

@@ -189,7 +189,7 @@ class RecordWrites:
             self._body_tags(changes, current)
         if "CUSTOMFIELDS" in changes:
             changes["CUSTOMFIELDS"] = {
-                canonical_custom_name(s, item["FIELD_NAME"]): item.get("FIELD_VALUE")
+                canonical_custom_name(s, item["FIELD_NAME"]): stored(item.get("FIELD_VALUE"))
                 for item in changes["CUSTOMFIELDS"]
             }
         return changes
@@ -216,6 +216,14 @@ def _body_id(s: EntitySpec, body: dict[str, Any], path_id: int | None) -> int:
         raise Invalid([f"{s.pk} is required to identify the record."])
     if path_id is not None and value != path_id:
         raise Invalid([f"{s.pk} in the body does not match the URL."])
+    return value
+
+
+def stored(value: Any) -> Any:
+    """A value as the API serves it back: an integral number as an int (87.0 -> 87), like
+    every generated NUMERIC and PERCENT value."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
