@@ -209,6 +209,8 @@ def test_pipeline_stage_and_state_changes_of_an_opportunity(emulator, api):
     assert api.put(state, json={"FOR_OPPORTUNITY_STATE": "x"}).status_code == 400
     history = api.get(f"Opportunities/{oid}/StateHistory").json()
     assert [h["FOR_OPPORTUNITY_STATE"] for h in history] == ["WON"]
+    lead = emulator.tenant.records("Leads")[0]["LEAD_ID"]
+    assert api.put(f"Leads/{lead}/Pipeline", json=body).status_code == 404
     assert api.delete(f"Opportunities/{oid}/Pipeline").status_code == 202
     assert emulator.tenant.get("Opportunities", oid)["PIPELINE_ID"] is None
 

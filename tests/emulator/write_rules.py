@@ -79,7 +79,8 @@ TAGGABLE = frozenset({"Contacts", "Leads", "Opportunities", "Organisations", "Pr
 LINKABLE = frozenset(
     {"Contacts", "Emails", "Events", "Notes", "Opportunities", "Organisations", "Projects"}
 ) | {"Tasks"}
-PIPELINED = frozenset({"Opportunities", "Projects", "Leads"})
+# The swagger has Leads/{id}/Pipeline too, but lead records carry no PIPELINE_ID to show it.
+PIPELINED = frozenset({"Opportunities", "Projects"})
 LENGTHS = {"OPPORTUNITY_STATE": 20, "ROLE": 255, "DETAILS": 255, "TAG_NAME": 255}
 CUSTOM_LENGTHS = {"TEXT": 255, "MULTILINETEXT": 4000}
 BOOLEAN_FIELDS = _names(
