@@ -111,6 +111,13 @@ def test_custom_fields_in_a_put_merge_or_replace(emulator, api):
     assert (custom(replaced, "Hobby__c"), custom(replaced, "Customer_Tier__c")) == ("Jazz", None)
 
 
+def test_dates_without_a_time_refused_or_taken_as_midnight(emulator, api):
+    day = [{"FIELD_NAME": "Customer_Since__c", "FIELD_VALUE": "2024-05-06"}]
+    assert api.post("Contacts", json={**NEW, "CUSTOMFIELDS": day}).status_code == 400
+    emulator.configure(writes={"short_dates": "accepted"})
+    assert custom(create(api, CUSTOMFIELDS=day), "Customer_Since__c") == "2024-05-06 00:00:00"
+
+
 def test_dropdown_values_outside_the_options_refused_or_accepted(emulator, api):
     odd = [{"FIELD_NAME": "Customer_Tier__c", "FIELD_VALUE": "Z"}]
     assert api.post("Contacts", json={**NEW, "CUSTOMFIELDS": odd}).status_code == 400
@@ -207,8 +214,12 @@ def test_pipeline_stage_and_state_changes_of_an_opportunity(emulator, api):
     assert api.put(state, json={"FOR_OPPORTUNITY_STATE": "WON"}).status_code == 200
     assert emulator.tenant.get("Opportunities", oid)["OPPORTUNITY_STATE"] == "WON"
     assert api.put(state, json={"FOR_OPPORTUNITY_STATE": "x"}).status_code == 400
-    history = api.get(f"Opportunities/{oid}/StateHistory").json()
-    assert [h["FOR_OPPORTUNITY_STATE"] for h in history] == ["WON"]
+    history = f"Opportunities/{oid}/StateHistory"
+    assert [h["FOR_OPPORTUNITY_STATE"] for h in api.get(history).json()] == ["WON"]
+    api.put("Opportunities", json={"OPPORTUNITY_ID": oid, "OPPORTUNITY_STATE": "LOST"})
+    emulator.configure(writes={"put_state_history": "not_recorded"})
+    api.put("Opportunities", json={"OPPORTUNITY_ID": oid, "OPPORTUNITY_STATE": "OPEN"})
+    assert [h["FOR_OPPORTUNITY_STATE"] for h in api.get(history).json()] == ["WON", "LOST"]
     lead = emulator.tenant.records("Leads")[0]["LEAD_ID"]
     assert api.put(f"Leads/{lead}/Pipeline", json=body).status_code == 404
     assert api.delete(f"Opportunities/{oid}/Pipeline").status_code == 202

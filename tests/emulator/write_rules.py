@@ -179,6 +179,22 @@ def value_problem(f: FieldDef, value: Any, dropdowns: str) -> str | None:
     return None
 
 
+SHORT_DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
+
+
+def widen_dates(spec: EntitySpec, body: dict[str, Any]) -> None:
+    """Dates sent as yyyy-MM-dd become yyyy-MM-dd 00:00:00 (the short_dates switch)."""
+    for name, value in body.items():
+        if name.endswith(("_UTC", "_DATE")) and isinstance(value, str) and SHORT_DATE.match(value):
+            body[name] = value + " 00:00:00"
+    dates = {f.name.lower() for f in field_defs(spec) if f.type in ("DATE", "DATETIME")}
+    for item in body.get("CUSTOMFIELDS") or []:
+        if isinstance(item, dict) and str(item.get("FIELD_NAME")).lower() in dates:
+            value = item.get("FIELD_VALUE")
+            if isinstance(value, str) and SHORT_DATE.match(value):
+                item["FIELD_VALUE"] = value + " 00:00:00"
+
+
 def _is_body_date(value: Any) -> bool:
     return isinstance(value, str) and bool(BODY_DATE.match(value))
 
