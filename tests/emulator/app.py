@@ -6,7 +6,9 @@ rate faults (``fault_rate``) -> routing (404/405) -> injected failures (fail_nex
 forbidden) -> the endpoint -> non_array / broken_json -> drift -> gzip.
 Every answer, errors included, carries X-RateLimit-Limit/Remaining and the
 ``application/json; charset=utf-8`` content type; bodies of 500 bytes or more are
-gzipped (``gzip_level``) for clients that accept it.  Faulted requests never change data.
+gzipped (``gzip_level``) for clients that accept it.  Faulted requests never change data,
+except the ``lost`` faults of writes.  Writes (POST/PUT/DELETE and the per-record
+sub-endpoints) pass the same checks, then ``writes.py`` answers them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp
 
-from .config import CONNECTION_FAULTS, EmulatorConfig, switches_as_json
+from .config import CONNECTION_FAULTS, LOST_FAULTS, EmulatorConfig, switches_as_json
 from .faults import ConnectionFault, hold
 from .handlers import LIST_KINDS, Reply, handle
 from .params import ApiError, parse_utc
@@ -37,6 +39,8 @@ from .rendercache import gzip_bytes
 from .requestlog import FAULT, RequestLogMiddleware
 from .routing import Route, resolve
 from .state import EmulatorState
+from .write_switches import write_switch
+from .writes import UNAPPLIED_FAULTS, admin_route, error_response, resolve_write, serve_write
 
 CONTENT_TYPE = "application/json; charset=utf-8"
 GZIP_MIN_SIZE = 500
@@ -101,7 +105,8 @@ class Api:
         headers = self._headers(remaining)
         if status == 429 and retry_after is not None and self.state.config.retry_after:
             headers["retry-after"] = str(retry_after)
-        return Response(dumps({"Message": message}), status_code=status, headers=headers)
+        shape = write_switch(self.state.config.writes, "error_body")
+        return error_response(status, message, headers, shape)
 
     async def _latency(self, number: int) -> None:
         seconds = self.state.latency_s(number)
@@ -134,12 +139,16 @@ class Api:
     async def _serve(self, request: Request, number: int) -> Response:
         state, cfg = self.state, self.state.config
         fault: int | str | None = state.rate_fault(number)
-        route = resolve(request.url.path, request.method)
+        write = resolve_write(request.url.path, request.method)
+        route = write.route if write else resolve(request.url.path, request.method)
         if fault is None:
             fault = state.pop_failure(route.entity)
         params = {k.lower(): v for k, v in request.query_params.multi_items()}
-        if fault is not None:
+        lost = str(fault) if write is not None and fault in LOST_FAULTS else None
+        if fault is not None and lost is None:
             request.scope[FAULT] = str(fault)
+            if fault in LOST_FAULTS or write is not None:  # nothing applied, nothing half-sent
+                fault = UNAPPLIED_FAULTS.get(str(fault), fault)
             if fault in CONNECTION_FAULTS:
                 return await self._connection_fault(request, str(fault), route, params)
             status = int(fault)
@@ -147,6 +156,9 @@ class Api:
         forbidden = state.switch_for(cfg.forbidden, route.entity)
         if forbidden and route.kind in LIST_KINDS | {"single", "tags"}:
             raise ApiError(forbidden, FORBIDDEN_MESSAGES[forbidden])
+        if write is not None:
+            request.scope[FAULT] = lost
+            return await serve_write(state.writes, request, write, self._headers(), lost)
         gzip_ok = "gzip" in request.headers.get("accept-encoding", "").lower()
         body, headers = await anyio.to_thread.run_sync(
             self._reply, route, params, cfg, gzip_ok, True
@@ -279,6 +291,7 @@ def _admin_routes(state: EmulatorState) -> list[StarletteRoute]:
         StarletteRoute("/_emulator/health", health, methods=["GET"]),
         StarletteRoute("/_emulator/drift", drift, methods=["GET", "DELETE"]),
         StarletteRoute("/_emulator/quota", quota, methods=["GET", "POST"]),
+        admin_route(state.writes),
     ]
 
 
