@@ -7,9 +7,8 @@ from typing import Any
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from insightly.catalogue import ENTITIES, Entity
+from insightly.catalogue import ENTITIES, Entity, custom_object_entities
 from insightly.records import decode_value
-from insightly.source import custom_object_entities
 
 naming = NamingConvention()
 NESTED = ("CUSTOMFIELDS", "TAGS", "LINKS", "DATES", "EMAILDOMAINS", "TEAMMEMBERS", "ACTIVITIES")

@@ -20,7 +20,7 @@ import threading
 from typing import Any
 from urllib.parse import quote
 
-from .catalogue import CUSTOM_OBJECTS, ENTITIES, Entity
+from .catalogue import CUSTOM_OBJECTS, ENTITIES, Entity, custom_object_entities
 from .client import InsightlyClient
 from .errors import ConfigurationError, EntityUnavailable
 from .write_outcomes import WriteOutcomeUnknown, WriteRefused, send_write
@@ -89,7 +89,6 @@ class Actions:
     def _custom_objects(self) -> dict[str, Entity]:
         with self._lock:
             if self._custom is None:
-                from .source import custom_object_entities  # the sync's own table naming
 
                 found = self.client.get_list(CUSTOM_OBJECTS.path, table=CUSTOM_OBJECTS.table)
                 self._custom = {e.table: e for e in custom_object_entities(found)}

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from dlt.common.normalizers.naming.snake_case import NamingConvention
+
 
 class Load(str, Enum):
     """How an entity is read and written."""
@@ -170,3 +172,24 @@ TABLES: tuple[str, ...] = (
 def custom_object_entity(object_name: str, table: str) -> Entity:
     """A custom object's records (`/Fruit__c`), discovered at run time from /CustomObjects."""
     return _inc(table, object_name, "RECORD_ID", custom_fields=True)
+
+
+_naming = NamingConvention()
+
+
+def custom_table_name(object_name: str, taken: set[str]) -> str:
+    """`Fruit__c` -> `custom_fruit`; a clash gets a numeric suffix, in name order."""
+    base = object_name[:-3] if object_name.lower().endswith("__c") else object_name
+    name = "custom_" + _naming.normalize_table_identifier(base).strip("_")
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}_{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def custom_object_entities(definitions: list[dict]) -> list[Entity]:
+    """One incremental entity per /CustomObjects definition, named in OBJECT_NAME order."""
+    taken: set[str] = set()
+    names = sorted(str(d["OBJECT_NAME"]) for d in definitions if d.get("OBJECT_NAME"))
+    return [custom_object_entity(name, custom_table_name(name, taken)) for name in names]

@@ -16,12 +16,12 @@ from .catalogue import (
     Entity,
     Load,
     Paging,
+    custom_object_entities,
 )
 from .client import InsightlyClient
 from .errors import EntityUnavailable
 from .full_reads import discover_custom_objects
 from .paging import page_count
-from .source import custom_object_entities
 
 # Daily request quotas per plan (insightly-api.md 1.4).
 PLANS: dict[str, int] = {

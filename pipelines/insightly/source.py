@@ -13,7 +13,6 @@ from typing import Any
 import dlt
 import pendulum
 import pyarrow as pa
-from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.sources import DltResource
 
 from .catalogue import (
@@ -23,7 +22,7 @@ from .catalogue import (
     TAGS,
     Entity,
     Load,
-    custom_object_entity,
+    custom_object_entities,
 )
 from .client import InsightlyClient
 from .full_reads import (
@@ -37,26 +36,7 @@ from .incremental import incremental_records
 from .layout import EntityRows
 from .settings import resolve_connection
 
-_naming = NamingConvention()
 BATCH_ROWS = 50_000  # rows (entity and child rows) per yielded batch: about ten pages
-
-
-def custom_table_name(object_name: str, taken: set[str]) -> str:
-    """`Fruit__c` -> `custom_fruit`; a clash gets a numeric suffix, in name order."""
-    base = object_name[:-3] if object_name.lower().endswith("__c") else object_name
-    name = "custom_" + _naming.normalize_table_identifier(base).strip("_")
-    candidate, n = name, 2
-    while candidate in taken:
-        candidate, n = f"{name}_{n}", n + 1
-    taken.add(candidate)
-    return candidate
-
-
-def custom_object_entities(definitions: list[dict]) -> list[Entity]:
-    """One incremental entity per /CustomObjects definition, named in OBJECT_NAME order."""
-    taken: set[str] = set()
-    names = sorted(str(d["OBJECT_NAME"]) for d in definitions if d.get("OBJECT_NAME"))
-    return [custom_object_entity(name, custom_table_name(name, taken)) for name in names]
 
 
 def entity_tables(entity: Entity, read: Callable[..., Iterator[Any]], args: tuple) -> Iterator[Any]:
