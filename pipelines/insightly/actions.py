@@ -89,7 +89,6 @@ class Actions:
     def _custom_objects(self) -> dict[str, Entity]:
         with self._lock:
             if self._custom is None:
-
                 found = self.client.get_list(CUSTOM_OBJECTS.path, table=CUSTOM_OBJECTS.table)
                 self._custom = {e.table: e for e in custom_object_entities(found)}
             return self._custom
