@@ -13,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,emulator,postgres,dbt]"
+	$(BIN)/pip install --quiet -e ".[dev,emulator,postgres,dbt,dagster]"
 	touch $(STAMP)
 
 ## sync: load Insightly into insightly.duckdb (needs SOURCES__INSIGHTLY__API_KEY and __POD)
