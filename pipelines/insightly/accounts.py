@@ -220,8 +220,10 @@ def _refuse_shared_targets(runs: Sequence[AccountRun], destination: str) -> None
     seen: dict[str, str] = {}
     for run in runs:
         options = run.options
-        target = os.path.abspath(options.duckdb_file or "") if options.duckdb_file else None
-        target = target or f"{destination} dataset {options.dataset}"
+        if options.duckdb_file:
+            target = os.path.abspath(options.duckdb_file)
+        else:
+            target = f"{destination} dataset {options.dataset}"
         if target in seen:
             raise ConfigurationError(
                 f"accounts {seen[target]} and {run.account} would both load {target}: "
@@ -230,11 +232,10 @@ def _refuse_shared_targets(runs: Sequence[AccountRun], destination: str) -> None
         seen[target] = str(run.account)
 
 
-def severity(code: int) -> int:
-    """Rank of an exit code in SEVERITY (0 = most severe)."""
-    if code in SEVERITY:
-        return SEVERITY.index(code)
-    return SEVERITY.index(1) + 1 if code else len(SEVERITY)
+def severity(code: int) -> float:
+    """Rank of an exit code in SEVERITY (0 = most severe); an unlisted code ranks just
+    after 1, any other failure."""
+    return SEVERITY.index(code) if code in SEVERITY else SEVERITY.index(1) + 0.5
 
 
 def most_severe(codes: Sequence[int]) -> int:
