@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from dagster import DagsterEventType, materialize
+from dagster import DagsterEventType, build_schedule_context, materialize
 from dlt.common.configuration.container import Container
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
@@ -74,7 +75,17 @@ def test_all_assets_materialize_per_account_and_a_quota_stop_is_retried(tmp_path
     assert raw_tables(defs) == set(STATIC_TABLES)
     job = defs.resolve_job_def("insightly_daily")
     assert job.partitions_def.get_partition_keys() == ["brand_a", "brand_b"]
-    assert {s.name for s in defs.schedules} == {"insightly_daily_schedule"}
+    daily = defs.resolve_schedule_def("insightly_daily_schedule")
+    assert daily.cron_schedule == "17 3 * * *" and daily.execution_timezone == "UTC"
+    tick = build_schedule_context(
+        repository_def=defs.get_repository_def(),
+        scheduled_execution_time=datetime(2026, 12, 1, 3, 17),
+    )
+    requests = daily.evaluate_tick(tick).run_requests
+    assert [(r.partition_key, r.run_key) for r in requests] == [
+        ("brand_a", "brand_a-2026-12-01"),
+        ("brand_b", "brand_b-2026-12-01"),
+    ]
 
     assets = list(defs.assets)
     result = materialize(assets, partition_key="brand_a")
@@ -113,3 +124,15 @@ def test_all_assets_materialize_per_account_and_a_quota_stop_is_retried(tmp_path
     assert kinds.count(DagsterEventType.STEP_FAILURE) == 1
     assert {e.api_key for e in tenant_b.requests} == {KEY_B}
     assert {e.api_key for e in tenant_a.requests} == {KEY_A}
+    events = "\n".join(str(e) for e in result.all_events + stopped.all_events)
+    assert KEY_A not in events and KEY_B not in events
+
+
+def test_without_accounts_the_assets_are_unpartitioned(tmp_path):
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / "config.toml").write_text('[dagster]\ncron = "0 5 * * *"\n')
+    with dlt_project(tmp_path):
+        defs = build_definitions()  # settings from [dagster]
+    assert defs.resolve_job_def("insightly_daily").partitions_def is None
+    assert defs.resolve_schedule_def("insightly_daily_schedule").cron_schedule == "0 5 * * *"
+    assert raw_tables(defs) == set(STATIC_TABLES)
