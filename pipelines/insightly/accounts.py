@@ -148,6 +148,7 @@ def add_account_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--parallel",
         type=int,
+        metavar="N",
         help=f"accounts run at the same time with --all ({DEFAULT_PARALLEL}; "
         "[sources.insightly] accounts_in_parallel)",
     )
