@@ -114,15 +114,14 @@ def _plan_one(run: AccountRun) -> int:
     settings = pacing_settings()
     with InsightlyClient(connection, pacer=Pacer(settings.rate, settings.in_flight)) as client:
         estimate = estimate_plan(client)
-    print(
-        render_plan(
-            estimate,
-            settings.rate,
-            settings.reserve,
-            settings.cadence_hours,
-            settings.delete_check_hours,
-        )
+    text = render_plan(
+        estimate,
+        settings.rate,
+        settings.reserve,
+        settings.cadence_hours,
+        settings.delete_check_hours,
     )
+    print(f"account {run.account}:\n{text}" if run.account else text)
     return 0
 
 
