@@ -6,14 +6,14 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install sync plan models dbt-sources query demo bench chaos test lint format clean
+.PHONY: install sync plan models dbt-sources query dagster demo bench chaos test lint format clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,emulator,postgres,dbt]"
+	$(BIN)/pip install --quiet -e ".[dev,emulator,postgres,dbt,dagster]"
 	touch $(STAMP)
 
 ## sync: load Insightly into insightly.duckdb (needs SOURCES__INSIGHTLY__API_KEY and __POD)
@@ -36,6 +36,10 @@ dbt-sources: install
 SQL ?= select table_name from information_schema.tables where table_schema = 'insightly'
 query: install
 	$(BIN)/insightly query "$(SQL)" $(ARGS)
+
+## dagster: the Dagster UI over the assets (docs/dagster.md), http://127.0.0.1:3000
+dagster: install
+	$(BIN)/dagster dev -m insightly.dagster_defs $(ARGS)
 
 ## bench: sync scenarios against the emulator; prints one table (ARGS="--scale 0.1" for a quick run)
 bench: install

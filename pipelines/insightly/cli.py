@@ -9,10 +9,17 @@ from collections.abc import Callable, Sequence
 
 import dlt
 
+from .accounts import (
+    AccountRun,
+    account_runs,
+    add_account_arguments,
+    models_command,
+    parallel_accounts,
+    run_accounts,
+)
 from .client import InsightlyClient
-from .errors import InsightlyError, ModelsFailed, QuotaExhausted
+from .errors import ModelsFailed, QuotaExhausted, find_user_error
 from .models import build_models
-from .models import main as models_main
 from .models.dbt_sources import main as dbt_sources_main
 from .pacing import Pacer
 from .plan import estimate as estimate_plan
@@ -57,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-models", action="store_true", help="don't build the SQL models after the load"
     )
     sync.add_argument("-v", "--verbose", action="store_true", help="log each retry and skip")
+    add_account_arguments(sync)
     commands.add_parser("models", help="build the SQL models on the warehouse", add_help=False)
     commands.add_parser(
         "dbt-sources", help="write dbt sources.yml from the loaded schema", add_help=False
@@ -65,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         "plan", help="count records; price a full load and a sync in requests per plan"
     )
     plan.add_argument("-v", "--verbose", action="store_true", help="log each request retry")
+    add_account_arguments(plan)
     query = commands.add_parser(
         "query", help="run SQL on the DuckDB warehouse (read-only) and print the answer"
     )
@@ -82,24 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _user_error(exc: BaseException) -> InsightlyError | None:
-    """Find our own error inside dlt's wrappers (PipelineStepFailed, ResourceExtractionError)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, InsightlyError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
 def _run(action: Callable[[], int]) -> int:
     """Run a command; our own errors become one line on stderr and their exit code."""
     try:
         return action()
     except Exception as exc:
-        error = _user_error(exc)
+        error = find_user_error(exc)
         if error is None:
             raise
         print(f"insightly: {error}", file=sys.stderr)
@@ -107,19 +104,24 @@ def _run(action: Callable[[], int]) -> int:
 
 
 def plan(args: argparse.Namespace) -> int:
-    connection = resolve_connection()
+    runs = account_runs(args, SyncOptions())
+    return run_accounts(runs, _plan_one, parallel_accounts(args))
+
+
+def _plan_one(run: AccountRun) -> int:
+    options = run.options
+    connection = resolve_connection(options.api_key, options.pod, options.base_url)
     settings = pacing_settings()
     with InsightlyClient(connection, pacer=Pacer(settings.rate, settings.in_flight)) as client:
         estimate = estimate_plan(client)
-    print(
-        render_plan(
-            estimate,
-            settings.rate,
-            settings.reserve,
-            settings.cadence_hours,
-            settings.delete_check_hours,
-        )
+    text = render_plan(
+        estimate,
+        settings.rate,
+        settings.reserve,
+        settings.cadence_hours,
+        settings.delete_check_hours,
     )
+    print(f"account {run.account}:\n{text}" if run.account else text)
     return 0
 
 
@@ -142,8 +144,14 @@ def sync(args: argparse.Namespace) -> int:
         progress=args.progress,
         wait=args.wait,
     )
+    runs = account_runs(args, options)
+    return run_accounts(runs, lambda run: _sync_one(args, run), parallel_accounts(args))
+
+
+def _sync_one(args: argparse.Namespace, run: AccountRun) -> int:
+    options = run.options
     result = run_sync(options)
-    print(render(result))
+    print(f"account {run.account}:\n{render(result)}" if run.account else render(result))
     code = QuotaExhausted.exit_code if result.stats.quota_stop else 0
     if args.no_models or dlt.config.get("sources.insightly.build_models") is False:
         return code
@@ -166,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["dbt-sources"]:
         return dbt_sources_main(argv[1:])
     if argv[:1] == ["models"]:
-        return models_main(argv[1:])
+        return _run(lambda: models_command(argv[1:]))
     args = _parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(

@@ -66,3 +66,15 @@ class EntityUnavailable(InsightlyError):
         self.path = path
         self.status = status
         self.reason = reason
+
+
+def find_user_error(exc: BaseException) -> InsightlyError | None:
+    """Our own error inside dlt's wrappers (PipelineStepFailed, ResourceExtractionError)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, InsightlyError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

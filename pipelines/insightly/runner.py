@@ -48,10 +48,11 @@ class SyncOptions:
     start_date: str | None = None
     progress: str | None = None
     wait: bool = False  # queue behind a running sync instead of exiting
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never in a log or a trace
     pod: str | None = None
     base_url: str | None = None
     client_options: dict[str, Any] = field(default_factory=dict)
+    duckdb_file: str | None = None  # this pipeline's own file (accounts.py), else from config
 
 
 @dataclass
@@ -75,7 +76,7 @@ def make_pipeline(options: SyncOptions) -> dlt.Pipeline:
         kwargs["progress"] = options.progress
     destination: Any = options.destination
     if destination == "duckdb":
-        destination = DuckDbWithMemoryLimit()
+        destination = DuckDbWithMemoryLimit(credentials=options.duckdb_file)
     return dlt.pipeline(
         pipeline_name=options.pipeline_name,
         destination=destination,

@@ -136,8 +136,8 @@ def _day(day: int) -> str:
 
 def _clock() -> list[str]:
     """'HH:MM:SS' for every second of a day, made on first use."""
-    if not _CLOCK:
-        _CLOCK.extend(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400))
+    if not _CLOCK:  # built whole, then put in place at once: another thread may be reading
+        _CLOCK[:] = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)]
     return _CLOCK
 
 

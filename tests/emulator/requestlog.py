@@ -37,6 +37,7 @@ class RequestLogEntry:
     started: float
     finished: float
     fault: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # the key sent (tests of accounts)
 
     @property
     def duration(self) -> float:
@@ -123,6 +124,10 @@ class RequestLogMiddleware:
             query = scope.get("query_string", b"").decode("latin-1")
             params = dict(parse_qsl(query, keep_blank_values=True))
             final = scope.get(STATUS, status)
+            from .app import api_key_from  # here: app imports this module
+
+            headers = dict(scope.get("headers") or [])
+            key = api_key_from(headers.get(b"authorization", b"").decode("latin-1") or None)
             entry = RequestLogEntry(
                 scope["method"],
                 scope["path"],
@@ -131,6 +136,7 @@ class RequestLogMiddleware:
                 started,
                 time.time(),
                 scope.get(FAULT),
+                key,
             )
             self.log.add(entry)
 
