@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 
 import dlt
 
@@ -17,7 +18,11 @@ from .models.dbt_sources import main as dbt_sources_main
 from .pacing import Pacer
 from .plan import estimate as estimate_plan
 from .plan import render as render_plan
+from .progress import CHOICES as PROGRESS_CHOICES
+from .progress import dlt_collector, live_progress
 from .query import run_query
+from .report import main as report_main
+from .runlog import record_run
 from .runner import (
     DATASET_NAME,
     PIPELINE_NAME,
@@ -27,9 +32,15 @@ from .runner import (
     run_sync,
 )
 from .settings import resolve_connection
+from .stats import RunStats
+from .status import main as status_main
 from .summary import render
 
 log = logging.getLogger("insightly")
+OPS_COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "status": status_main,
+    "report": report_main,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--start-date", help="limit the first load to records updated after it")
     sync.add_argument("--pipelines-dir", help="where dlt keeps its working state")
-    sync.add_argument("--progress", choices=["log", "tqdm", "enlighten", "alive_progress"])
+    sync.add_argument(
+        "--progress",
+        choices=PROGRESS_CHOICES,
+        default="auto",
+        help="auto: bars on a terminal, log lines otherwise; or one of dlt's collectors",
+    )
     sync.add_argument(
         "--wait", action="store_true", help="wait for a running sync instead of exiting"
     )
@@ -58,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("-v", "--verbose", action="store_true", help="log each retry and skip")
     commands.add_parser("models", help="build the SQL models on the warehouse", add_help=False)
+    commands.add_parser("status", help="last runs, freshness, backfills, quota", add_help=False)
+    commands.add_parser("report", help="write the HTML report page", add_help=False)
     commands.add_parser(
         "dbt-sources", help="write dbt sources.yml from the loaded schema", add_help=False
     )
@@ -129,7 +147,21 @@ def query(args: argparse.Namespace) -> int:
 
 
 def sync(args: argparse.Namespace) -> int:
-    options = SyncOptions(
+    """A sync, logged in the run log (runlog.py) whatever its outcome."""
+    options = _sync_options(args)
+    started, code = datetime.now(timezone.utc), 1
+    try:
+        code = _run(lambda: _sync(args, options))
+        return code
+    finally:
+        assert options.stats is not None
+        finished = datetime.now(timezone.utc)
+        account = getattr(args, "account", None)
+        record_run(options, "sync", account, started, finished, code, options.stats)
+
+
+def _sync_options(args: argparse.Namespace) -> SyncOptions:
+    return SyncOptions(
         destination=args.destination,
         dataset=args.dataset,
         pipeline_name=args.pipeline_name,
@@ -139,10 +171,16 @@ def sync(args: argparse.Namespace) -> int:
         full_refresh=args.full_refresh,
         pipelines_dir=args.pipelines_dir,
         start_date=args.start_date,
-        progress=args.progress,
+        progress=dlt_collector(args.progress),
         wait=args.wait,
+        stats=RunStats(),
     )
-    result = run_sync(options)
+
+
+def _sync(args: argparse.Namespace, options: SyncOptions) -> int:
+    assert options.stats is not None
+    with live_progress(args.progress, options.stats):
+        result = run_sync(options)
     print(render(result))
     code = QuotaExhausted.exit_code if result.stats.quota_stop else 0
     if args.no_models or dlt.config.get("sources.insightly.build_models") is False:
@@ -167,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return dbt_sources_main(argv[1:])
     if argv[:1] == ["models"]:
         return models_main(argv[1:])
+    if argv[:1] in (["status"], ["report"]):
+        return _run(lambda: OPS_COMMANDS[argv[0]](argv[1:]))
     args = _parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(

@@ -1,0 +1,199 @@
+"""Live progress of a sync, per table: pages read of the total, rows, rate and time left.
+
+On a terminal it is drawn with rich's progress bars; under cron, systemd or CI (no TTY) it
+is plain log lines without control codes: one line per table every `interval` seconds
+while it changes, and one when the sync ends. Both only read the run's counters
+(RunStats): the requests per table, the latest X-Total-Count per table (the size of the
+read, so the pages it needs), and the rows. Pages are requests, retries included.
+
+`--progress log|tqdm|enlighten|alive_progress` still choose one of dlt's own collectors
+(extract/normalize/load stages) instead.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import IO, Any
+
+from rich.console import Console, RenderableType
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from .paging import page_count
+from .stats import RunStats
+
+DLT_COLLECTORS = ("log", "tqdm", "enlighten", "alive_progress")
+CHOICES = ("auto", "rich", "lines", "off", *DLT_COLLECTORS)
+LINE_INTERVAL = 10.0  # seconds between two plain lines about the same table
+
+
+@dataclass
+class TableProgress:
+    """One table's read so far."""
+
+    table: str
+    pages: int  # requests sent for the table, retries included
+    total_pages: int | None  # from X-Total-Count; None before the first answer with it
+    rows: int
+    seconds: float  # since this table's first request was seen
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the pace so far (None: unknown)."""
+        if self.total_pages is None or self.pages == 0 or self.seconds <= 0:
+            return None
+        return max(0, self.total_pages - self.pages) * self.seconds / self.pages
+
+
+class Tracker:
+    """Per-table progress from RunStats, with the time each table was first seen."""
+
+    def __init__(self, stats: RunStats) -> None:
+        self.stats = stats
+        self.first_seen: dict[str, float] = {}
+
+    def snapshot(self) -> list[TableProgress]:
+        now = time.monotonic()
+        requests, rows = dict(self.stats.requests), dict(self.stats.rows)
+        totals = dict(self.stats.totals)
+        out = []
+        for table in sorted(set(requests) | set(rows)):
+            started = self.first_seen.setdefault(table, now)
+            pages = requests.get(table, 0)
+            total = totals.get(table)
+            total_pages = max(page_count(total), pages) if total is not None else None
+            out.append(TableProgress(table, pages, total_pages, rows.get(table, 0), now - started))
+        return out
+
+
+def dlt_collector(mode: str | None) -> str | None:
+    """The dlt progress collector to pass to the pipeline, if `mode` names one."""
+    return mode if mode in DLT_COLLECTORS else None
+
+
+@contextmanager
+def live_progress(
+    mode: str | None, stats: RunStats, stream: IO[str] | None = None
+) -> Iterator[None]:
+    """Show the sync's progress while the block runs: rich bars on a terminal, plain lines
+    elsewhere (mode "auto"), or nothing ("off", or one of dlt's collectors)."""
+    stream = stream or sys.stderr
+    mode = mode or "auto"
+    if mode == "auto":
+        mode = "rich" if _is_terminal(stream) else "lines"
+    if mode == "rich":
+        with BarsFromStats(Tracker(stats), Console(file=stream)):
+            yield
+    elif mode == "lines":
+        with ProgressLines(Tracker(stats), stream):
+            yield
+    else:
+        yield
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class BarsFromStats(Progress):
+    """rich's Progress, whose tasks follow RunStats each time rich redraws (its own refresh
+    thread calls get_renderables), so the sync's threads never call into rich."""
+
+    def __init__(self, tracker: Tracker, console: Console) -> None:
+        super().__init__(
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("pages"),
+            TextColumn("{task.fields[rows]:>9,} rows"),
+            TextColumn("{task.fields[rate]:>7,.0f} rows/s"),
+            TimeRemainingColumn(),
+            console=console,
+            refresh_per_second=4,
+            transient=False,
+        )
+        self.tracker = tracker
+        self.ids: dict[str, Any] = {}
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        self.follow()
+        yield from super().get_renderables()
+
+    def follow(self) -> None:
+        for item in self.tracker.snapshot():
+            fields = {"rows": item.rows, "rate": item.rate}
+            if item.table not in self.ids:
+                self.ids[item.table] = self.add_task(
+                    item.table, total=item.total_pages, completed=item.pages, **fields
+                )
+            else:
+                self.update(
+                    self.ids[item.table], total=item.total_pages, completed=item.pages, **fields
+                )
+
+    def stop(self) -> None:
+        self.follow()
+        super().stop()
+
+
+class ProgressLines:
+    """Plain lines for logs: `<UTC time> progress <table>: 3/6 pages, 1,500 rows, ...`."""
+
+    def __init__(self, tracker: Tracker, stream: IO[str], interval: float = LINE_INTERVAL) -> None:
+        self.tracker = tracker
+        self.stream = stream
+        self.interval = interval
+        self.said: dict[str, tuple[int, int]] = {}  # table -> (pages, rows) last written
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._every_interval, daemon=True)
+
+    def __enter__(self) -> ProgressLines:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.write(final=True)
+
+    def _every_interval(self) -> None:
+        while not self.stopped.wait(self.interval):
+            self.write(final=False)
+
+    def write(self, final: bool) -> None:
+        """A line for each table that moved since its last line (every table at the end)."""
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for item in self.tracker.snapshot():
+            now = (item.pages, item.rows)
+            if self.said.get(item.table) == now and not final:
+                continue
+            self.said[item.table] = now
+            print(f"{stamp} progress {describe(item, final)}", file=self.stream, flush=True)
+
+
+def describe(item: TableProgress, final: bool = False) -> str:
+    """One table's progress as words, for a log line."""
+    of = f"/{item.total_pages}" if item.total_pages is not None else ""
+    text = f"{item.table}: {item.pages}{of} pages, {item.rows:,} rows, {item.rate:,.0f} rows/s"
+    if final:
+        return f"{text}, {item.seconds:.1f} s (end of sync)"
+    eta = item.eta
+    return text + (f", about {eta:,.0f} s left" if eta is not None else "")

@@ -1,0 +1,3 @@
+"""placeholder"""
+def main(argv=None) -> int:
+    return 0
