@@ -36,6 +36,7 @@ from .stats import RunStats
 DLT_COLLECTORS = ("log", "tqdm", "enlighten", "alive_progress")
 CHOICES = ("auto", "rich", "lines", "off", *DLT_COLLECTORS)
 LINE_INTERVAL = 10.0  # seconds between two plain lines about the same table
+SAMPLE_SECONDS = 0.5
 
 
 @dataclass
@@ -155,15 +156,18 @@ class BarsFromStats(Progress):
 
 
 class ProgressLines:
-    """Plain lines for logs: `<UTC time> progress <table>: 3/6 pages, 1,500 rows, ...`."""
+    """Plain lines for logs: `<UTC time> progress <table>: 3/6 pages, 1,500 rows, ...`.
+
+    The counters are sampled twice a second (so a table's rate counts from its first
+    request), a line written per table at most every `interval` seconds while it moves."""
 
     def __init__(self, tracker: Tracker, stream: IO[str], interval: float = LINE_INTERVAL) -> None:
         self.tracker = tracker
         self.stream = stream
         self.interval = interval
-        self.said: dict[str, tuple[int, int]] = {}  # table -> (pages, rows) last written
+        self.said: dict[str, tuple[float, int, int]] = {}  # table -> (when, pages, rows)
         self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._every_interval, daemon=True)
+        self.thread = threading.Thread(target=self._sample, daemon=True)
 
     def __enter__(self) -> ProgressLines:
         self.thread.start()
@@ -174,18 +178,21 @@ class ProgressLines:
         self.thread.join()
         self.write(final=True)
 
-    def _every_interval(self) -> None:
-        while not self.stopped.wait(self.interval):
+    def _sample(self) -> None:
+        while not self.stopped.wait(SAMPLE_SECONDS):
             self.write(final=False)
 
     def write(self, final: bool) -> None:
-        """A line for each table that moved since its last line (every table at the end)."""
+        """A line for each table that moved and was last told `interval` seconds ago or
+        more; at the end, one for every table."""
+        now = time.monotonic()
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         for item in self.tracker.snapshot():
-            now = (item.pages, item.rows)
-            if self.said.get(item.table) == now and not final:
+            when, pages, rows = self.said.get(item.table, (now - self.interval, -1, -1))
+            moved = (pages, rows) != (item.pages, item.rows)
+            if not final and not (moved and now - when >= self.interval):
                 continue
-            self.said[item.table] = now
+            self.said[item.table] = (now, item.pages, item.rows)
             print(f"{stamp} progress {describe(item, final)}", file=self.stream, flush=True)
 
 

@@ -1,3 +1,5 @@
 """placeholder"""
+
+
 def main(argv=None) -> int:
     return 0
