@@ -47,7 +47,7 @@ class TableProgress:
     pages: int  # requests sent for the table, retries included
     total_pages: int | None  # from X-Total-Count; None before the first answer with it
     rows: int
-    seconds: float  # since this table's first request was seen
+    seconds: float  # from this table's first request seen to its latest
 
     @property
     def rate(self) -> float:
@@ -62,11 +62,15 @@ class TableProgress:
 
 
 class Tracker:
-    """Per-table progress from RunStats, with the time each table was first seen."""
+    """Per-table progress from RunStats. A table's time runs from the sample before the
+    one that first saw it to the last sample that saw it move, so a finished table keeps
+    its rate and a table read between two samples gets at least one sample's time."""
 
     def __init__(self, stats: RunStats) -> None:
         self.stats = stats
+        self.previous = time.monotonic()  # the time of the last sample
         self.first_seen: dict[str, float] = {}
+        self.last_moved: dict[str, tuple[float, int, int]] = {}  # table -> (when, pages, rows)
 
     def snapshot(self) -> list[TableProgress]:
         now = time.monotonic()
@@ -74,11 +78,15 @@ class Tracker:
         totals = dict(self.stats.totals)
         out = []
         for table in sorted(set(requests) | set(rows)):
-            started = self.first_seen.setdefault(table, now)
-            pages = requests.get(table, 0)
+            pages, read = requests.get(table, 0), rows.get(table, 0)
+            started = self.first_seen.setdefault(table, self.previous)
+            moved = self.last_moved.get(table)
+            if moved is None or moved[1:] != (pages, read):
+                moved = self.last_moved[table] = (now, pages, read)
             total = totals.get(table)
             total_pages = max(page_count(total), pages) if total is not None else None
-            out.append(TableProgress(table, pages, total_pages, rows.get(table, 0), now - started))
+            out.append(TableProgress(table, pages, total_pages, read, moved[0] - started))
+        self.previous = now
         return out
 
 
@@ -119,6 +127,9 @@ class BarsFromStats(Progress):
     thread calls get_renderables), so the sync's threads never call into rich."""
 
     def __init__(self, tracker: Tracker, console: Console) -> None:
+        self.tracker = tracker  # before rich's __init__, which may draw already
+        self.ids: dict[str, Any] = {}
+        self.following = False  # add_task redraws, which calls get_renderables again
         super().__init__(
             TextColumn("{task.description:<24}"),
             BarColumn(),
@@ -131,14 +142,21 @@ class BarsFromStats(Progress):
             refresh_per_second=4,
             transient=False,
         )
-        self.tracker = tracker
-        self.ids: dict[str, Any] = {}
 
     def get_renderables(self) -> Iterable[RenderableType]:
         self.follow()
         yield from super().get_renderables()
 
     def follow(self) -> None:
+        if self.following:
+            return
+        self.following = True
+        try:
+            self._follow()
+        finally:
+            self.following = False
+
+    def _follow(self) -> None:
         for item in self.tracker.snapshot():
             fields = {"rows": item.rows, "rate": item.rate}
             if item.table not in self.ids:

@@ -49,7 +49,7 @@ def status_text(pipeline, shown: int = 10) -> str:
                 runs = last_runs(sql, QUOTA_RUNS)
             fresh = freshness(sql, pipeline)
     except Exception as exc:  # no warehouse yet, or another process holds it
-        problem = f"the warehouse could not be read ({type(exc).__name__}: {exc})"
+        problem = f"the warehouse could not be read: {_reason(exc)}"
     runs = sorted(runs + kept_runs(pipeline), key=lambda r: r.started_at, reverse=True)
     tables = sorted({f.table for f in fresh} | set(state_tables(pipeline)))
     parts = [f"pipeline {pipeline.pipeline_name}, dataset {pipeline.dataset_name}"]
@@ -64,8 +64,16 @@ def status_text(pipeline, shown: int = 10) -> str:
     return "\n\n".join(parts)
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "never"
+def _reason(exc: BaseException) -> str:
+    """The destination's own words (dlt wraps them in advice about credentials)."""
+    text = str(exc)
+    marker = "The actual reason given is: "
+    text = text[text.index(marker) + len(marker) :] if marker in text else text
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _when(value: datetime | None, missing: str = "never") -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else missing
 
 
 def runs_section(runs: Sequence[Run]) -> str:
@@ -95,7 +103,7 @@ def freshness_section(fresh: Sequence[Freshness]) -> str:
     if not fresh:
         return "Tables: none loaded yet"
     columns = ["table", "newest DATE_UPDATED_UTC", "last complete read (UTC)"]
-    rows = [[f.table, _when(f.newest_update), _when(f.last_complete_read)] for f in fresh]
+    rows = [[f.table, _when(f.newest_update, "-"), _when(f.last_complete_read)] for f in fresh]
     return "Freshness:\n" + _table(columns, rows)
 
 
