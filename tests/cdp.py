@@ -102,16 +102,17 @@ class Page:
             if e["method"] == "Network.requestWillBeSent"
         ]
 
-    def screenshot(self, path: Path, width: int = 1100) -> None:
+    def screenshot(self, path: Path, width: int = 1400) -> None:
         """The whole page (not only the window) as a PNG."""
-        height = int(self.evaluate("document.documentElement.scrollHeight"))
-        self.send(
-            "Emulation.setDeviceMetricsOverride",
-            width=width,
-            height=height,
-            deviceScaleFactor=1,
-            mobile=False,
-        )
+        for height in (900, None):  # the page's height at this width, then all of it
+            height = height or int(self.evaluate("document.documentElement.scrollHeight"))
+            self.send(
+                "Emulation.setDeviceMetricsOverride",
+                width=width,
+                height=height,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
         shot = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         path.write_bytes(base64.b64decode(shot["data"]))
 

@@ -12,6 +12,7 @@ import altair as alt
 from .report_data import ReportData
 
 WIDTH = 400
+TASK_OWNERS = 15
 RUN_STEP = 40  # pixels per run (or day) in the sync health charts
 HEIGHT = 260
 STATE_COLOURS = alt.Scale(domain=["WON", "LOST"], range=["#2e7d32", "#c62828"])
@@ -77,8 +78,11 @@ def lead_funnel(rows: list[dict]) -> alt.Chart:
 
 
 def tasks_by_owner(rows: list[dict]) -> alt.Chart:
+    """The owners with the most open tasks (TASK_OWNERS of them): open and overdue bars."""
+    open_tasks = {r["owner"]: r["tasks"] for r in rows if r["kind"] == "open"}
+    shown = set(sorted(open_tasks, key=lambda o: (-open_tasks[o], o))[:TASK_OWNERS])
     return (
-        alt.Chart(_data(rows))
+        alt.Chart(_data([r for r in rows if r["owner"] in shown]))
         .mark_bar()
         .encode(
             y=alt.Y("owner:N", sort="-x", title=None),
@@ -137,7 +141,7 @@ def quota_left(rows: list[dict]) -> alt.Chart:
         .mark_line(point=True, color="#6a1b9a")
         .encode(
             x=alt.X("run:O", sort=None, title="run started (UTC)"),
-            y=alt.Y("quota_remaining:Q", title="daily quota left"),
+            y=alt.Y("quota_remaining:Q", title="daily quota left", scale=alt.Scale(zero=False)),
             tooltip=["started_at:N", "quota_remaining:Q"],
         )
     )
@@ -180,7 +184,14 @@ CHARTS: list[tuple[str, str, str, str, Callable[[list[dict]], alt.Chart], str]] 
     ("crm", "pipeline", "Open pipeline by stage", "pipeline_by_stage", pipeline_by_stage, MODELS),
     ("crm", "won-lost", "Won and lost by month", "won_lost_by_month", won_lost_by_month, MODELS),
     ("crm", "leads", "Lead funnel: leads by status and source", "lead_funnel", lead_funnel, MODELS),
-    ("crm", "tasks", "Open and overdue tasks by owner", "tasks_by_owner", tasks_by_owner, MODELS),
+    (
+        "crm",
+        "tasks",
+        f"Open and overdue tasks: the {TASK_OWNERS} owners with most open",
+        "tasks_by_owner",
+        tasks_by_owner,
+        MODELS,
+    ),
     ("health", "rows", "Rows loaded per run", "runs", rows_per_run, RUNS),
     ("health", "requests", "API requests per run", "runs", requests_per_run, RUNS),
     ("health", "quota-day", "Daily quota use", "quota_by_day", quota_by_day, RUNS),
