@@ -21,7 +21,6 @@ from .plan import render as render_plan
 from .progress import CHOICES as PROGRESS_CHOICES
 from .progress import dlt_collector, live_progress
 from .query import run_query
-from .report import main as report_main
 from .runlog import record_run
 from .runner import (
     DATASET_NAME,
@@ -33,14 +32,9 @@ from .runner import (
 )
 from .settings import resolve_connection
 from .stats import RunStats
-from .status import main as status_main
 from .summary import render
 
 log = logging.getLogger("insightly")
-OPS_COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
-    "status": status_main,
-    "report": report_main,
-}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -198,6 +192,18 @@ def _sync(args: argparse.Namespace, options: SyncOptions) -> int:
     return code
 
 
+def _ops(command: str, argv: Sequence[str]) -> int:
+    """`status` and `report` parse their own options; imported when used (altair is slow
+    to import, and every sync would pay for it)."""
+    if command == "status":
+        from .status import main as status_main
+
+        return status_main(argv)
+    from .report import main as report_main
+
+    return report_main(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # these two have their own parsers, so their options and --help reach them
@@ -206,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["models"]:
         return models_main(argv[1:])
     if argv[:1] in (["status"], ["report"]):
-        return _run(lambda: OPS_COMMANDS[argv[0]](argv[1:]))
+        return _run(lambda: _ops(argv[0], argv[1:]))
     args = _parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(

@@ -173,12 +173,33 @@ def record_run(
     the pipeline's sync lock (a push that logs before releasing it); else it is taken here.
     A run that never reached the warehouse (exit 2, 3 or 7) is kept for the next run.
     """
-    pipeline = pipeline_of(target)
-    tables_done = table_records(pipeline, stats, tables)
-    if exit_code not in LOADED_CODES:  # the run failed: nothing it read counts as complete
-        for table in tables_done:
-            table.read_complete = False
-    record = RunRecord(
+    try:
+        pipeline = pipeline_of(target)
+        record = _record(pipeline, command, account, started_at, finished_at, exit_code, stats)
+        record.tables = table_records(pipeline, stats, tables)
+        if exit_code not in LOADED_CODES:  # a failed run: nothing it read counts as complete
+            for table in record.tables:
+                table.read_complete = False
+        pending = PendingRuns(pipeline)
+        pending.keep(record)
+    except Exception as exc:  # no pipeline (a bad destination name), a read-only disk...
+        log.warning("this run could not be logged: %s", exc)
+        return False
+    if exit_code in KEPT_CODES and not locked:
+        return False
+    return flush(pipeline, pending, locked)
+
+
+def _record(
+    pipeline: dlt.Pipeline,
+    command: str,
+    account: str | None,
+    started_at: datetime,
+    finished_at: datetime,
+    exit_code: int,
+    stats: RunStats,
+) -> RunRecord:
+    return RunRecord(
         run_id=stats.sync,
         command=command,
         account=account,
@@ -188,13 +209,7 @@ def record_run(
         requests=stats.total_requests,
         responses_429=stats.statuses[429],
         quota_remaining=stats.rate_remaining,
-        tables=tables_done,
     )
-    pending = PendingRuns(pipeline)
-    pending.keep(record)
-    if exit_code in KEPT_CODES and not locked:
-        return False
-    return flush(pipeline, pending, locked)
 
 
 def flush(pipeline: dlt.Pipeline, pending: PendingRuns, locked: bool = False) -> bool:
