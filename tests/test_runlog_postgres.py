@@ -1,5 +1,5 @@
 """The run log on a real PostgreSQL server: the same two tables, one transaction, appending
-a kept run is idempotent by run id, and `insightly status` reads it back."""
+a kept run is idempotent by run id, and `insightly status` and the report read it back."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import dlt
 import pytest
 
+from insightly.report_data import read_report
 from insightly.runlog import PendingRuns, record_run
 from insightly.stats import RunStats
 from insightly.status import status_text
@@ -51,3 +52,8 @@ def test_run_log_on_postgres(postgres_url, tmp_path):  # noqa: F811
     text = status_text(pipeline)
     assert text.count(" brand_a ") == 2
     assert "3 requests in 2 runs; 900 left after the newest run" in text
+
+    data = read_report(pipeline)  # the report's reads, on a dataset without the marts
+    assert [r["exit_code"] for r in data.runs] in ([7, 75], [75, 7])
+    assert data.quota_by_day[0]["requests"] == 3
+    assert any("opportunity_pipeline" in m for m in data.missing)

@@ -202,16 +202,21 @@ class ProgressLines:
 
     def write(self, final: bool) -> None:
         """A line for each table that moved and was last told `interval` seconds ago or
-        more; at the end, one for every table."""
+        more; at the end, one for each table that moved since its last line, and a total."""
         now = time.monotonic()
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for item in self.tracker.snapshot():
+        snapshot = self.tracker.snapshot()
+        for item in snapshot:
             when, pages, rows = self.said.get(item.table, (now - self.interval, -1, -1))
             moved = (pages, rows) != (item.pages, item.rows)
-            if not final and not (moved and now - when >= self.interval):
+            if not moved or not (final or now - when >= self.interval):
                 continue
             self.said[item.table] = (now, item.pages, item.rows)
             print(f"{stamp} progress {describe(item, final)}", file=self.stream, flush=True)
+        if final and snapshot:
+            pages, rows = sum(i.pages for i in snapshot), sum(i.rows for i in snapshot)
+            total = f"{len(snapshot)} tables, {pages:,} pages, {rows:,} rows"
+            print(f"{stamp} progress done: {total}", file=self.stream, flush=True)
 
 
 def describe(item: TableProgress, final: bool = False) -> str:
