@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install sync plan models dbt-sources query demo bench chaos test lint format clean
+.PHONY: install sync plan models dbt-sources query status report demo bench chaos test lint format clean
 
 install: $(STAMP)
 
@@ -36,6 +36,14 @@ dbt-sources: install
 SQL ?= select table_name from information_schema.tables where table_schema = 'insightly'
 query: install
 	$(BIN)/insightly query "$(SQL)" $(ARGS)
+
+## status: last runs, freshness, pending backfills and today's quota, from the run log
+status: install
+	$(BIN)/insightly status $(ARGS)
+
+## report: one offline HTML page, CRM charts and sync health (ARGS="--out FILE")
+report: install
+	$(BIN)/insightly report $(ARGS)
 
 ## bench: sync scenarios against the emulator; prints one table (ARGS="--scale 0.1" for a quick run)
 bench: install

@@ -12,6 +12,7 @@ read, so the pages it needs), and the rows. Pages are requests, retries included
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -106,13 +107,31 @@ def live_progress(
     if mode == "auto":
         mode = "rich" if _is_terminal(stream) else "lines"
     if mode == "rich":
-        with BarsFromStats(Tracker(stats), Console(file=stream)):
+        with BarsFromStats(Tracker(stats), Console(file=stream)), _logs_above_bars(stream):
             yield
     elif mode == "lines":
         with ProgressLines(Tracker(stats), stream):
             yield
     else:
         yield
+
+
+@contextmanager
+def _logs_above_bars(stream: IO[str]) -> Iterator[None]:
+    """Log handlers writing to the terminal write through rich's redirected sys.stderr
+    while the bars are drawn, so a warning prints above them instead of through them."""
+    moved = [
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler) and h.stream is stream and sys.stderr is not stream
+    ]
+    for handler in moved:
+        handler.setStream(sys.stderr)
+    try:
+        yield
+    finally:
+        for handler in moved:
+            handler.setStream(stream)
 
 
 def _is_terminal(stream: IO[str]) -> bool:
