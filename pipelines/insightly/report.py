@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from .errors import QueryFailed
 from .models.pipeline_args import add_pipeline_arguments, pipeline_from
 from .report_charts import Chart, build_charts
 from .report_data import ReportData, read_report
@@ -49,7 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def write_report(pipeline, out: Path) -> Path:
     """Read the warehouse, build the charts and write the page; returns its path."""
-    data = read_report(pipeline)
+    try:
+        data = read_report(pipeline)
+    except Exception as exc:  # unreachable, or held by a running sync (DuckDB)
+        raise QueryFailed(f"the warehouse could not be read: {exc}") from None
     page = render_page(data, build_charts(data), vega_scripts())
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(out.name + ".tmp")
