@@ -67,9 +67,9 @@ def test_run_log_status_and_a_run_refused_by_the_lock(
     assert contacts == (1500, 3, None, 1, None, False)  # 1 page left, not complete
 
     status = _status(tmp_path, monkeypatch, capsys)
-    assert "contacts: backfill, 1,500 of ~2,000 records read, 1 pages left" in status
+    assert "contacts: backfill, 1,500 of ~2,000 records read, 1 page left" in status
     assert re.search(r"\n\S+ \S+\s+sync\s+-\s+75\s", status)
-    assert "4 requests in 1 runs; 0 left after the newest run" in status
+    assert "4 requests in 1 run; 0 left after the newest run" in status
 
     # another sync holds the lock: this run can't touch the warehouse, its row is kept
     with FileLock(str(tmp_path / "pipelines" / "insightly.sync.lock")):

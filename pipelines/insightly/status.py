@@ -113,14 +113,19 @@ def pending_section(pending: Sequence[PendingRead]) -> str:
     lines = ["Pending backfills and id checks (continued by the next run):"]
     for item in pending:
         of = f" of ~{item.total:,}" if item.total is not None else ""
-        left = f", {item.pages_left:,} pages left" if item.pages_left is not None else ""
+        left = "" if item.pages_left is None else f", {_pages(item.pages_left)} left"
         noun = "records" if item.kind == "backfill" else "ids"
         lines.append(f"  {item.table}: {item.kind}, {item.done:,}{of} {noun} read{left}")
     return "\n".join(lines)
 
 
+def _pages(n: int) -> str:
+    return f"{n:,} page" + ("" if n == 1 else "s")
+
+
 def quota_section(quota: QuotaToday) -> str:
-    text = f"Daily API quota today (UTC): {quota.requests:,} requests in {quota.runs} runs"
+    runs = f"{quota.runs} run" + ("" if quota.runs == 1 else "s")
+    text = f"Daily API quota today (UTC): {quota.requests:,} requests in {runs}"
     if quota.remaining is not None:
         text += f"; {quota.remaining:,} left after the newest run"
     return text
