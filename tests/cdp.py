@@ -157,8 +157,7 @@ def _devtools_url(profile: Path, process: subprocess.Popen, timeout: float = 60)
 
 
 def _attach(socket: ClientConnection) -> Page:
-    browser = Page(socket, session="")
-    del browser  # the browser target takes calls without a session id
+    """A new tab, attached as a flat session (the browser target takes calls without one)."""
     socket.send(json.dumps({"id": 1, "method": "Target.createTarget", "params": {"url": ""}}))
     target = _answer(socket, 1)["targetId"]
     params = {"targetId": target, "flatten": True}
