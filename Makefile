@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install sync plan models dbt-sources query dagster demo bench chaos test lint format clean
+.PHONY: install sync plan models dbt-sources query dagster status report demo bench chaos test lint format clean
 
 install: $(STAMP)
 
@@ -40,6 +40,14 @@ query: install
 ## dagster: the Dagster UI over the assets (docs/dagster.md), http://127.0.0.1:3000
 dagster: install
 	$(BIN)/dagster dev -m insightly.dagster_defs $(ARGS)
+
+## status: last runs, freshness, pending backfills and today's quota, from the run log
+status: install
+	$(BIN)/insightly status $(ARGS)
+
+## report: one offline HTML page, CRM charts and sync health (ARGS="--out FILE")
+report: install
+	$(BIN)/insightly report $(ARGS)
 
 ## bench: sync scenarios against the emulator; prints one table (ARGS="--scale 0.1" for a quick run)
 bench: install

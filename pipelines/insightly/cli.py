@@ -6,6 +6,8 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
 
 import dlt
 
@@ -24,7 +26,10 @@ from .models.dbt_sources import main as dbt_sources_main
 from .pacing import Pacer
 from .plan import estimate as estimate_plan
 from .plan import render as render_plan
+from .progress import CHOICES as PROGRESS_CHOICES
+from .progress import dlt_collector, live_progress
 from .query import run_query
+from .runlog import record_run
 from .runner import (
     DATASET_NAME,
     PIPELINE_NAME,
@@ -34,6 +39,7 @@ from .runner import (
     run_sync,
 )
 from .settings import resolve_connection
+from .stats import RunStats
 from .summary import render
 
 log = logging.getLogger("insightly")
@@ -56,7 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--start-date", help="limit the first load to records updated after it")
     sync.add_argument("--pipelines-dir", help="where dlt keeps its working state")
-    sync.add_argument("--progress", choices=["log", "tqdm", "enlighten", "alive_progress"])
+    sync.add_argument(
+        "--progress",
+        choices=PROGRESS_CHOICES,
+        default="auto",
+        help="auto: bars on a terminal, log lines otherwise; or one of dlt's collectors",
+    )
     sync.add_argument(
         "--wait", action="store_true", help="wait for a running sync instead of exiting"
     )
@@ -66,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("-v", "--verbose", action="store_true", help="log each retry and skip")
     add_account_arguments(sync)
     commands.add_parser("models", help="build the SQL models on the warehouse", add_help=False)
+    commands.add_parser("status", help="last runs, freshness, backfills, quota", add_help=False)
+    commands.add_parser("report", help="write the HTML report page", add_help=False)
     commands.add_parser(
         "dbt-sources", help="write dbt sources.yml from the loaded schema", add_help=False
     )
@@ -131,7 +144,14 @@ def query(args: argparse.Namespace) -> int:
 
 
 def sync(args: argparse.Namespace) -> int:
-    options = SyncOptions(
+    """One sync per selected account (accounts.py), each logged in the run log."""
+    runs = account_runs(args, _sync_options(args))
+    many = len(runs) > 1
+    return run_accounts(runs, lambda run: _sync_logged(args, run, many), parallel_accounts(args))
+
+
+def _sync_options(args: argparse.Namespace) -> SyncOptions:
+    return SyncOptions(
         destination=args.destination,
         dataset=args.dataset,
         pipeline_name=args.pipeline_name,
@@ -141,17 +161,32 @@ def sync(args: argparse.Namespace) -> int:
         full_refresh=args.full_refresh,
         pipelines_dir=args.pipelines_dir,
         start_date=args.start_date,
-        progress=args.progress,
+        progress=dlt_collector(args.progress),
         wait=args.wait,
     )
-    runs = account_runs(args, options)
-    return run_accounts(runs, lambda run: _sync_one(args, run), parallel_accounts(args))
 
 
-def _sync_one(args: argparse.Namespace, run: AccountRun) -> int:
-    options = run.options
-    result = run_sync(options)
-    print(f"account {run.account}:\n{render(result)}" if run.account else render(result))
+def _sync_logged(args: argparse.Namespace, run: AccountRun, many: bool) -> int:
+    """One account's sync, logged in its run log (runlog.py) whatever its outcome; its own
+    RunStats, so accounts running side by side never share counters."""
+    options = replace(run.options, stats=RunStats())
+    started, code = datetime.now(timezone.utc), 1
+    try:
+        code = _run(lambda: _sync_one(args, run.account, options, many))
+        return code
+    finally:
+        assert options.stats is not None
+        finished = datetime.now(timezone.utc)
+        record_run(options, "sync", run.account, started, finished, code, options.stats)
+
+
+def _sync_one(args: argparse.Namespace, account: str | None, options: SyncOptions, many: bool):
+    assert options.stats is not None
+    # One live display per terminal: accounts side by side report in plain lines.
+    mode = "lines" if many and args.progress in (None, "auto", "rich") else args.progress
+    with live_progress(mode, options.stats):
+        result = run_sync(options)
+    print(f"account {account}:\n{render(result)}" if account else render(result))
     code = QuotaExhausted.exit_code if result.stats.quota_stop else 0
     if args.no_models or dlt.config.get("sources.insightly.build_models") is False:
         return code
@@ -168,6 +203,18 @@ def _sync_one(args: argparse.Namespace, run: AccountRun) -> int:
     return code
 
 
+def _ops(command: str, argv: Sequence[str]) -> int:
+    """`status` and `report` parse their own options; imported when used (altair is slow
+    to import, and every sync would pay for it)."""
+    if command == "status":
+        from .status import main as status_main
+
+        return status_main(argv)
+    from .report import main as report_main
+
+    return report_main(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # these two have their own parsers, so their options and --help reach them
@@ -175,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return dbt_sources_main(argv[1:])
     if argv[:1] == ["models"]:
         return _run(lambda: models_command(argv[1:]))
+    if argv[:1] in (["status"], ["report"]):
+        return _run(lambda: _ops(argv[0], argv[1:]))
     args = _parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(

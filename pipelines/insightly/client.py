@@ -208,6 +208,7 @@ class InsightlyClient(PagedReads):
                     response.status_code,
                     headers.get("X-RateLimit-Limit"),
                     headers.get("X-RateLimit-Remaining"),
+                    headers.get("X-Total-Count"),
                 )
             self._in_flight -= 1
 

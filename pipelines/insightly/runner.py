@@ -53,6 +53,7 @@ class SyncOptions:
     base_url: str | None = None
     client_options: dict[str, Any] = field(default_factory=dict)
     duckdb_file: str | None = None  # this pipeline's own file (accounts.py), else from config
+    stats: RunStats | None = None  # the caller's, to count a run that fails (run log, progress)
 
 
 @dataclass
@@ -209,12 +210,12 @@ def run_sync(options: SyncOptions) -> SyncResult:
     started = time.monotonic()
     connection = resolve_connection(options.api_key, options.pod, options.base_url)
     pipeline = make_pipeline(options)
-    with _exclusive(pipeline, options.wait):
+    with exclusive(pipeline, options.wait):
         return _sync_locked(options, pipeline, connection, started)
 
 
 @contextmanager
-def _exclusive(pipeline: dlt.Pipeline, wait: bool) -> Iterator[None]:
+def exclusive(pipeline: dlt.Pipeline, wait: bool) -> Iterator[None]:
     """One sync per pipeline at a time: two would race on the same state and packages."""
     path = Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.sync.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -235,7 +236,7 @@ def _exclusive(pipeline: dlt.Pipeline, wait: bool) -> Iterator[None]:
 def _sync_locked(
     options: SyncOptions, pipeline: dlt.Pipeline, connection: Connection, started: float
 ) -> SyncResult:
-    stats = RunStats()
+    stats = options.stats or RunStats()
     loader_format = file_format(options.destination)
     pending_loaded = False
     if pipeline.has_pending_data:

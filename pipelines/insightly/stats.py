@@ -46,12 +46,22 @@ class RunStats:
     checks_pending: list[str] = field(default_factory=list)  # id checks left for next run
     rate_limit: int | None = None
     rate_remaining: int | None = None
+    totals: dict[str, int] = field(default_factory=dict)  # latest X-Total-Count per table
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def count_request(self, table: str, status: int, limit: str | None, remaining: str | None):
+    def count_request(
+        self,
+        table: str,
+        status: int,
+        limit: str | None,
+        remaining: str | None,
+        total: str | None = None,
+    ):
         with self._lock:
             self.requests[table] += 1
             self.statuses[status] += 1
+            if total and total.isdigit():  # for progress and the run log's pages left
+                self.totals[table] = int(total)
             if limit and limit.isdigit():
                 self.rate_limit = int(limit)
             if remaining and remaining.lstrip("-").isdigit():
