@@ -49,6 +49,8 @@ class Plan:
 def _count(client: InsightlyClient, entity: Entity) -> int | None:
     """Records of an entity from X-Total-Count, None when the plan lacks it."""
     path = entity.list_path if entity.load is Load.INCREMENTAL else entity.path
+    if entity.single:
+        return 1
     if entity.paging is Paging.NONE:
         try:
             return len(client.get_list(path, table=entity.table))
