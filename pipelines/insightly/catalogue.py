@@ -145,15 +145,9 @@ ENTITIES: tuple[Entity, ...] = (
     _lookup("document_templates", "DocumentTemplates", "TEMPLATE_ID"),
     _lookup("marketing_visits", "MarketingVisits", "VISIT_ID"),
     _lookup("instance", "Instance", "INSTANCE_SUBDOMAIN", paging=Paging.NONE, single=True),
-    # One object for the calling user; its state names the one row, its list is a child table.
-    _lookup(
-        "permissions",
-        "Permissions",
-        "PERMISSIONS_STATE",
-        paging=Paging.NONE,
-        single=True,
-        nested=("OBJECT_PERMISSIONS",),
-    ),
+    # One object for the calling user; its state names the one row. OBJECT_PERMISSIONS stays
+    # a JSON column: its items' own PERMISSIONS_STATE would collide with a child's parent key.
+    _lookup("permissions", "Permissions", "PERMISSIONS_STATE", paging=Paging.NONE, single=True),
 )
 
 # /Tags needs a record_type; one table holds them all, keyed by (RECORD_TYPE, TAG_NAME).

@@ -16,6 +16,7 @@ import pyarrow as pa
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.sources import DltResource
 
+from .activity import activity_resources
 from .catalogue import (
     CUSTOM_FIELDS,
     CUSTOM_OBJECTS,
@@ -172,3 +173,5 @@ def insightly_source(
 
     field_objects = [(e.path, e.table) for e in (*ENTITIES, *custom_entities) if e.custom_fields]
     yield _rows_resource(CUSTOM_FIELDS, custom_field_records, client, field_objects)
+    # comments and file attachments of the records that changed (activity.py)
+    yield from activity_resources(client, ENTITIES, custom_entities)
