@@ -292,3 +292,52 @@ def _flush(rows: ActivityRows, buffer: list[dict]) -> Iterator[Any]:
     for name, table in rows.tables(buffer):
         yield rows.hinted(name, table)
     buffer.clear()
+
+
+@dataclass
+class ActivityCost:
+    """What the activity tables cost (`insightly plan`): one request per parent record for
+    the one-time backfill and for each periodic full pass, read at most `per_sync` requests
+    a table per sync; between passes, one request per changed parent (per new email)."""
+
+    backfill: dict[str, int]  # activity table -> requests of its backfill (its parents)
+    per_sync: int  # activity_requests_per_table
+    full_pass_hours: float
+    enabled: bool = True
+
+    @property
+    def total(self) -> int:
+        return sum(self.backfill.values()) if self.enabled else 0
+
+    def in_sync(self, n: int) -> int:
+        """Backfill requests of the n-th sync (from 0) of a new warehouse, nothing changing."""
+        if not self.enabled:
+            return 0
+        return sum(
+            max(0, min(self.per_sync, b - n * self.per_sync)) for b in self.backfill.values()
+        )
+
+    @property
+    def syncs(self) -> int:
+        """Syncs the backfill takes."""
+        return max((math.ceil(b / self.per_sync) for b in self.backfill.values()), default=0)
+
+    @property
+    def per_day(self) -> float:
+        """The full pass's requests spread over the days between two passes (0 hours, a
+        full pass whenever one ends, is priced as one a day)."""
+        hours = self.full_pass_hours if self.full_pass_hours > 0 else 24.0
+        return self.total * 24 / hours
+
+
+def activity_cost(counts: dict[str, int | None], custom_tables: Iterable[str]) -> ActivityCost:
+    """Price the activity tables from the counted records of their parents."""
+    settings = activity_settings()
+    custom = list(custom_tables)
+    backfill = {}
+    for kind in PER_RECORD:
+        parents = [*kind.parents, *(custom if kind.custom_objects else [])]
+        backfill[kind.table] = sum(counts.get(p) or 0 for p in parents)
+    return ActivityCost(
+        backfill, settings.requests_per_table, settings.full_pass_hours, settings.enabled
+    )
