@@ -160,10 +160,13 @@ def _changed(
     """Read the items of the parents loaded since the cursor, as far as the budget allows."""
     progress = progress_of(state, table)
     changed = table.changed(progress.after, budget.left) if budget.left > 0 else []
-    result = yield from _pass(client, kind, table, [i for i, _ in changed], buffer, rows, budget)
-    if result.done:
-        parent_id, key = changed[result.done - 1]
-        progress.after = [key, parent_id]
+    todo = [c for c in changed if not progress.unchanged(c)]
+    result = yield from _pass(client, kind, table, [c.id for c in todo], buffer, rows, budget)
+    # the cursor moves past every parent up to the first one not read (skipped ones too)
+    passed = changed if result.done == len(todo) else changed[: changed.index(todo[result.done])]
+    if passed:
+        progress.after = [passed[-1].key, passed[-1].id]
+        progress.remember(passed)
     save(state, table, progress)
     if result.stop is not None:
         raise result.stop
@@ -192,12 +195,14 @@ def _backfill(
         if progress.upto is None:  # an empty table: nothing to pass over
             progress.finish_backfill()
     while progress.backfilling and budget.left > 0:
-        ids = table.backlog(progress.upto, progress.last, budget.left)
-        if not ids:
+        backlog = table.backlog(progress.upto, progress.last, budget.left)
+        if not backlog:
             break
+        ids = [c.id for c in backlog]
         result = yield from _pass(client, kind, table, ids, buffer, rows, budget)
         if result.done:
             progress.last = ids[result.done - 1]
+            progress.remember(backlog[: result.done])
         if result.cut:
             save(state, table, progress)
             if result.stop is not None:

@@ -9,6 +9,12 @@ one processed (ids ascend with creation). Reading off the warehouse makes the pa
 under chunked reads, resumed walks, id-check fetches and kills: the cursor is state, and
 dlt commits state in the same load package as the rows read with it.
 
+The incremental read re-reads the records updated in the same second as its cursor (the
+look-back, incremental.py), and a read that moved re-reads its whole window; that gives
+rows a new load id although they did not change. So the parents read lately are remembered
+with the DATE_UPDATED_UTC they had (`boundary`), and a parent loaded again with the same
+stamp is not read again: an unchanged sync costs no activity request.
+
 Each parent table has two passes:
 - incremental: rows with (key, id) after the cursor, in that order;
 - backfill: the rows that were already there when the table was first seen (key up to
@@ -19,16 +25,17 @@ Each parent table has two passes:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .catalogue import Entity, Load
+from .catalogue import CURSOR, Entity, Load
 from .layout import DELETED_AT
 from .walk import parse_stamp, utc_stamp
 
 LOAD_ID = "_dlt_load_id"
 PARENTS_STATE = "parents"  # resource state: parent table -> ParentProgress
+BOUNDARY_MAX = 2_000  # parents remembered as read, per parent table
 
 
 @dataclass
@@ -39,6 +46,8 @@ class ParentProgress:
     upto: Any = None  # the running backfill's key bound (None: no backfill running)
     last: Any = None  # id of the last parent the running backfill read
     full_pass_at: str | None = None  # when the last backfill (or full pass) completed
+    # parents read lately, id (as text) -> the DATE_UPDATED_UTC they were read at
+    boundary: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_state(cls, value: dict[str, Any]) -> ParentProgress:
@@ -58,9 +67,36 @@ class ParentProgress:
             return True
         return now - parse_stamp(self.full_pass_at) >= timedelta(hours=hours)
 
+    def unchanged(self, parent: Changed) -> bool:
+        """Read before with this very stamp (a look-back re-read, not a change)."""
+        return parent.stamp is not None and self.boundary.get(str(parent.id)) == parent.stamp
+
+    def remember(self, parents: list[Changed]) -> None:
+        """Keep the parents read within a day of the newest stamp read (what a look-back,
+        or a read that moved and is read again, loads again unchanged), at most
+        BOUNDARY_MAX of them. Only parents whose lists were read (or skipped as read) are
+        kept, never a table's rows at first sight: one loaded again before the backfill
+        reached it must be read."""
+        self.boundary.update({str(p.id): p.stamp for p in parents if p.stamp is not None})
+        if not self.boundary:
+            return
+        newest = parse_stamp(max(self.boundary.values()))
+        cutoff = utc_stamp(newest - timedelta(days=1))
+        kept = sorted(((s, i) for i, s in self.boundary.items() if s >= cutoff), reverse=True)
+        self.boundary = {i: s for s, i in kept[:BOUNDARY_MAX]}
+
     def finish_backfill(self) -> None:
         self.upto = self.last = None
         self.full_pass_at = utc_stamp(datetime.now(timezone.utc))
+
+
+@dataclass(frozen=True)
+class Changed:
+    """A parent row loaded after the cursor."""
+
+    id: Any
+    key: Any  # its load id (emails: its id)
+    stamp: str | None  # its DATE_UPDATED_UTC, "YYYY-MM-DD HH:MM:SS" (emails: None)
 
 
 class ParentTable:
@@ -76,13 +112,15 @@ class ParentTable:
         columns = _columns(sql, naming.normalize_table_identifier(entity.table))
         self.exists = bool(columns)
         self.alive = f"{DELETED_AT} is null" if DELETED_AT in columns else "true"
+        stamp = naming.normalize_identifier(CURSOR)
+        self.stamp = stamp if stamp in columns and entity.load is Load.INCREMENTAL else "null"
 
     def max_key(self) -> Any:
         rows = self.sql.execute_sql(f"select max({self.key}) from {self.name} where {self.alive}")
         return rows[0][0] if rows else None
 
-    def changed(self, after: list[Any] | None, limit: int) -> list[tuple[Any, Any]]:
-        """(id, key) of rows after the cursor, in (key, id) order."""
+    def changed(self, after: list[Any] | None, limit: int) -> list[Changed]:
+        """The rows after the cursor, in (key, id) order."""
         where, args = self.alive, []
         if after is not None:
             key, last_id = after
@@ -93,19 +131,26 @@ class ParentTable:
                 where += f" and ({self.key} > %s or ({self.key} = %s and {self.id} > %s))"
                 args = [key, key, last_id]
         query = (
-            f"select {self.id}, {self.key} from {self.name} where {where} "
+            f"select {self.id}, {self.key}, {self.stamp} from {self.name} where {where} "
             f"order by {self.key}, {self.id} limit {int(limit)}"
         )
-        return [(r[0], r[1]) for r in self.sql.execute_sql(query, *args) or []]
+        return _changed(self.sql.execute_sql(query, *args))
 
-    def backlog(self, upto: Any, last: Any, limit: int) -> list[Any]:
-        """Ids of the rows the backfill still has to read, in id order."""
+    def backlog(self, upto: Any, last: Any, limit: int) -> list[Changed]:
+        """The rows the backfill still has to read, in id order."""
         where, args = f"{self.alive} and {self.key} <= %s", [upto]
         if last is not None:
             where += f" and {self.id} > %s"
             args.append(last)
-        query = f"select {self.id} from {self.name} where {where} order by {self.id} limit {limit}"
-        return [r[0] for r in self.sql.execute_sql(query, *args) or []]
+        query = (
+            f"select {self.id}, {self.key}, {self.stamp} from {self.name} where {where} "
+            f"order by {self.id} limit {int(limit)}"
+        )
+        return _changed(self.sql.execute_sql(query, *args))
+
+
+def _changed(rows: Any) -> list[Changed]:
+    return [Changed(r[0], r[1], utc_stamp(r[2]) if r[2] is not None else None) for r in rows or []]
 
 
 def _columns(sql: Any, table: str) -> set[str]:
