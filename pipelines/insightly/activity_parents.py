@@ -35,7 +35,7 @@ from .walk import parse_stamp, utc_stamp
 
 LOAD_ID = "_dlt_load_id"
 PARENTS_STATE = "parents"  # resource state: parent table -> ParentProgress
-BOUNDARY_MAX = 2_000  # parents remembered as read, per parent table
+BOUNDARY_MAX = 500  # parents remembered as read, per parent table (a page of a read)
 
 
 @dataclass
@@ -72,18 +72,14 @@ class ParentProgress:
         return parent.stamp is not None and self.boundary.get(str(parent.id)) == parent.stamp
 
     def remember(self, parents: list[Changed]) -> None:
-        """Keep the parents read within a day of the newest stamp read (what a look-back,
-        or a read that moved and is read again, loads again unchanged), at most
-        BOUNDARY_MAX of them. Only parents whose lists were read (or skipped as read) are
-        kept, never a table's rows at first sight: one loaded again before the backfill
-        reached it must be read."""
+        """Keep the BOUNDARY_MAX parents with the newest stamps read: a look-back, or a read
+        that moved and is read again, loads the table's newest rows again unchanged. Only
+        parents whose lists were read (or skipped as read) are kept, never a table's rows at
+        first sight: one loaded again before the backfill reached it must be read."""
         self.boundary.update({str(p.id): p.stamp for p in parents if p.stamp is not None})
-        if not self.boundary:
-            return
-        newest = parse_stamp(max(self.boundary.values()))
-        cutoff = utc_stamp(newest - timedelta(days=1))
-        kept = sorted(((s, i) for i, s in self.boundary.items() if s >= cutoff), reverse=True)
-        self.boundary = {i: s for s, i in kept[:BOUNDARY_MAX]}
+        if len(self.boundary) > BOUNDARY_MAX:
+            kept = sorted(((s, i) for i, s in self.boundary.items()), reverse=True)
+            self.boundary = {i: s for s, i in kept[:BOUNDARY_MAX]}
 
     def finish_backfill(self) -> None:
         self.upto = self.last = None
