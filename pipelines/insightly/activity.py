@@ -40,7 +40,7 @@ from .paging import PAGE_SIZE
 
 log = logging.getLogger(__name__)
 FLUSH_ROWS = 5_000  # rows per yielded Arrow table (one page per parent would be thousands)
-DEFAULT_REQUESTS_PER_TABLE = 1_000
+DEFAULT_REQUESTS_PER_TABLE = 500
 DEFAULT_FULL_PASS_HOURS = 168.0
 
 
@@ -61,7 +61,9 @@ def activity_settings() -> ActivitySettings:
     enabled = str(get("activity", "true")).strip().lower() not in ("0", "false", "no", "off")
     return ActivitySettings(
         enabled=enabled,
-        requests_per_table=max(1, int(get("activity_requests_per_table", 1_000))),
+        requests_per_table=max(
+            1, int(get("activity_requests_per_table", DEFAULT_REQUESTS_PER_TABLE))
+        ),
         full_pass_hours=float(get("activity_full_pass_hours", DEFAULT_FULL_PASS_HOURS)),
     )
 
