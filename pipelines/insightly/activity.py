@@ -34,7 +34,7 @@ from dlt.sources import DltResource
 from .activity_parents import ParentTable, progress_of, save
 from .catalogue import CURSOR, PARENT_ENTITY, PARENT_ID, PER_RECORD, Entity, Load, PerRecord
 from .client import InsightlyClient
-from .errors import EntityUnavailable, QuotaExhausted
+from .errors import ConfigurationError, EntityUnavailable, QuotaExhausted
 from .layout import EntityRows
 from .paging import PAGE_SIZE
 
@@ -54,21 +54,36 @@ class ActivitySettings:
 
 
 def activity_settings() -> ActivitySettings:
-    def get(name: str, default: Any) -> Any:
-        value = dlt.config.get(f"sources.insightly.{name}")
-        return default if value is None else value
-
-    enabled = str(get("activity", "true")).strip().lower() not in ("0", "false", "no", "off")
+    """The settings from dlt config; a value that isn't a number is a one-line error."""
+    enabled = str(_setting("activity", "true")).strip().lower()
     return ActivitySettings(
-        enabled=enabled,
+        enabled=enabled not in ("0", "false", "no", "off"),
         requests_per_table=max(
-            1, int(get("activity_requests_per_table", DEFAULT_REQUESTS_PER_TABLE))
+            1, int(_number("activity_requests_per_table", DEFAULT_REQUESTS_PER_TABLE))
         ),
-        full_pass_hours=float(get("activity_full_pass_hours", DEFAULT_FULL_PASS_HOURS)),
+        full_pass_hours=_number("activity_full_pass_hours", DEFAULT_FULL_PASS_HOURS),
     )
 
 
-def parents_of(kind: PerRecord, entities: Iterable[Entity], custom: Iterable[Entity]):
+def _setting(name: str, default: Any) -> Any:
+    value = dlt.config.get(f"sources.insightly.{name}")
+    return default if value is None else value
+
+
+def _number(name: str, default: float) -> float:
+    value = _setting(name, default)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"{name} must be a number, got {value!r}: set SOURCES__INSIGHTLY__{name.upper()} "
+            f"or [sources.insightly] {name}"
+        ) from None
+
+
+def parents_of(
+    kind: PerRecord, entities: Iterable[Entity], custom: Iterable[Entity]
+) -> list[Entity]:
     """The parent entities of a per-record list, custom objects included where it has them."""
     chosen = [e for e in entities if e.table in kind.parents]
     return chosen + (list(custom) if kind.custom_objects else [])
