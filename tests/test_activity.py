@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from datetime import datetime, timezone
 
 import httpx
 
@@ -216,3 +217,30 @@ def test_the_new_lookups_land(emulator_factory, tmp_path, monkeypatch):
     (row,) = wh.query("select permissions_state, object_permissions from permissions")
     assert row[0] == permissions["PERMISSIONS_STATE"]
     assert json.loads(row[1]) == permissions["OBJECT_PERMISSIONS"]
+
+
+def test_the_emulator_serves_activity_as_documented(emulator_factory):
+    emu = emulator_factory(profile="tiny", sizes=SIZES)
+    api = httpx.Client(base_url=emu.base_url, auth=(API_KEY, ""))
+    task = emu.tenant.records("Tasks")[0]
+    before = task["DATE_UPDATED_UTC"]
+    old = emu.tenant.activity.add("Comments", "Tasks", task["TASK_ID"], at=_utc("2026-01-01"))
+    assert emu.tenant.get("Tasks", task["TASK_ID"])["DATE_UPDATED_UTC"] == before  # "no"
+    emu.configure(activity_updates_parent="yes")
+    new = emu.tenant.activity.add("Comments", "Tasks", task["TASK_ID"], at=_utc("2026-02-01"))
+    assert emu.tenant.get("Tasks", task["TASK_ID"])["DATE_UPDATED_UTC"] == "2026-02-01 00:00:00"
+    path = f"Tasks/{task['TASK_ID']}/Comments"
+    answer = api.get(path, params={"count_total": "true"})
+    ids = [c["COMMENT_ID"] for c in answer.json()]
+    assert {old["COMMENT_ID"], new["COMMENT_ID"]} <= set(ids)
+    assert answer.headers["X-Total-Count"] == str(len(ids)) and ids == sorted(ids)
+    after = api.get(path, params={"updated_after_utc": "2026-01-15T00:00:00Z"}).json()
+    assert [c["COMMENT_ID"] for c in after] == [new["COMMENT_ID"]]
+    assert api.get(path, params={"top": 1, "skip": 1}).json() == answer.json()[1:2]
+    emu.tenant.delete("Tasks", task["TASK_ID"])
+    assert api.get(path).status_code == 404
+    assert api.get("Tasks/1/FileAttachments").status_code == 404  # tasks have none
+
+
+def _utc(day: str) -> datetime:
+    return datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
