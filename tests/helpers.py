@@ -25,8 +25,9 @@ def custom_object_tables(emulator) -> dict[str, str]:
 
 
 def entity_paths(emulator) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Warehouse table -> (API path, primary key) for every record entity."""
-    out = {e.table: (e.path, e.primary_key) for e in ENTITIES}
+    """Warehouse table -> (API path, primary key) for every list entity (not Instance and
+    Permissions, which answer one object)."""
+    out = {e.table: (e.path, e.primary_key) for e in ENTITIES if not e.single}
     for name, table in custom_object_tables(emulator).items():
         out[table] = (name, ("RECORD_ID",))
     return out

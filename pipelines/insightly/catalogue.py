@@ -41,6 +41,7 @@ class Entity:
     custom_fields: bool = False  # records carry CUSTOMFIELDS; /CustomFields/{path} has metadata
     lookup: bool = False  # rarely-changing reference data
     nested: tuple[str, ...] = ()  # nested arrays the records carry besides CUSTOMFIELDS
+    single: bool = False  # the endpoint answers one object (Instance, Permissions), not a list
 
     @property
     def arrays(self) -> tuple[str, ...]:
@@ -74,6 +75,7 @@ def _lookup(
     *pk: str,
     paging: Paging = Paging.PAGED,
     nested: tuple[str, ...] = (),
+    single: bool = False,
     **params: str,
 ) -> Entity:
     return Entity(
@@ -86,6 +88,7 @@ def _lookup(
         params=dict(params),
         lookup=True,
         nested=nested,
+        single=single,
     )
 
 
@@ -138,6 +141,15 @@ ENTITIES: tuple[Entity, ...] = (
     _lookup("lead_statuses", "LeadStatuses", "LEAD_STATUS_ID", include_converted="true"),
     _lookup("countries", "Countries", "COUNTRY_NAME", paging=Paging.NONE),
     _lookup("currencies", "Currencies", "CURRENCY_CODE", paging=Paging.NONE),
+    # The calling user's follows only (insightly-api.md 2.2): what the API key's user follows.
+    _lookup("follows", "Follows", "RECORD_TYPE", "RECORD_ID"),
+    # DocumentTemplates and MarketingVisits have /Search but no DATE_UPDATED_UTC: re-read.
+    _lookup("document_templates", "DocumentTemplates", "TEMPLATE_ID"),
+    _lookup("marketing_visits", "MarketingVisits", "VISIT_ID"),
+    _lookup("instance", "Instance", "INSTANCE_SUBDOMAIN", paging=Paging.NONE, single=True),
+    # One object for the calling user; its state names the one row. OBJECT_PERMISSIONS stays
+    # a JSON column: its items' own PERMISSIONS_STATE would collide with a child's parent key.
+    _lookup("permissions", "Permissions", "PERMISSIONS_STATE", paging=Paging.NONE, single=True),
 )
 
 # /Tags needs a record_type; one table holds them all, keyed by (RECORD_TYPE, TAG_NAME).
@@ -161,11 +173,40 @@ CUSTOM_FIELDS = _lookup(
     nested=("CUSTOM_FIELD_OPTIONS",),
 )
 
+
+@dataclass(frozen=True)
+class PerRecord:
+    """A list every record of some entities has, `/{Parent}/{id}/{path}` (activity.py reads
+    it for the parents that changed, plus a resumable backfill). Rows carry PARENT_ENTITY
+    (the parent's table) and PARENT_ID besides their own fields."""
+
+    table: str
+    path: str
+    primary_key: tuple[str, ...]
+    parents: tuple[str, ...]  # parent tables, from ENTITIES
+    custom_objects: bool = False  # custom object records are parents too
+
+
+PARENT_ENTITY, PARENT_ID = "PARENT_ENTITY", "PARENT_ID"
+# insightly-write-api.md section 9. Ticket comments have a shape (and an id) of their own.
+PER_RECORD: tuple[PerRecord, ...] = (
+    PerRecord("comments", "Comments", ("COMMENT_ID",), ("tasks", "notes", "emails")),
+    PerRecord("ticket_comments", "Comments", ("TICKET_COMMENT_ID",), ("tickets",)),
+    PerRecord(
+        "file_attachments",
+        "FileAttachments",
+        ("FILE_ID",),
+        ("contacts", "leads", "organisations", "opportunities", "projects", "notes", "emails"),
+        custom_objects=True,
+    ),
+)
+
 TABLES: tuple[str, ...] = (
     *(e.table for e in ENTITIES),
     TAGS.table,
     CUSTOM_OBJECTS.table,
     CUSTOM_FIELDS.table,
+    *(p.table for p in PER_RECORD),
 )
 
 

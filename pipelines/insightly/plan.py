@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .activity import ActivityCost, activity_cost
 from .catalogue import (
     ENTITIES,
     TAG_RECORD_TYPES,
@@ -44,11 +45,14 @@ class Plan:
     deletes: int = 0  # requests per delete check (brief id pages of incremental tables)
     counting: int = 0  # requests this estimate itself made
     daily_limit: int | None = None
+    activity: ActivityCost | None = None  # comments and file attachments (activity.py)
 
 
 def _count(client: InsightlyClient, entity: Entity) -> int | None:
     """Records of an entity from X-Total-Count, None when the plan lacks it."""
     path = entity.list_path if entity.load is Load.INCREMENTAL else entity.path
+    if entity.single:
+        return 1
     if entity.paging is Paging.NONE:
         try:
             return len(client.get_list(path, table=entity.table))
@@ -91,6 +95,7 @@ def estimate(client: InsightlyClient) -> Plan:
     plan.lookups += metadata + 1  # tags, custom field metadata, custom objects
     plan.full_load += metadata + 1
     plan.incremental += 1  # custom object discovery
+    plan.activity = activity_cost(plan.counts, [e.table for e in customs])
     plan.counting = client.stats.total_requests
     plan.daily_limit = client.stats.rate_limit
     return plan
@@ -109,6 +114,7 @@ def render(
         lines.append(f"{table:<30} {'not in plan' if n is None else n:>8}")
     lookups_per_day = plan.lookups * (24 / cadence_hours if cadence_hours > 0 else 0)
     lookups_per_day += plan.deletes * (24 / delete_check_hours if delete_check_hours > 0 else 0)
+    lookups_per_day += plan.activity.per_day if plan.activity else 0
     lines += [
         "",
         f"full load:        {plan.full_load} requests "
@@ -120,6 +126,7 @@ def render(
         f"this estimate:    {plan.counting} requests",
         "backfill:         a first load spanning days is followed by one id check of it;",
         "                  'full load fits' counts that",
+        *activity_lines(plan.activity),
         "",
         f"plan          daily quota  usable ({reserve:.0%} reserve)  full load fits  "
         "incremental syncs/day",
@@ -147,3 +154,17 @@ def backfill_days(plan: Plan, usable: int) -> float:
     if plan.full_load <= usable:
         return 1
     return math.ceil((plan.full_load + plan.deletes) / usable)
+
+
+def activity_lines(cost: ActivityCost | None) -> list[str]:
+    """What comments and file attachments cost, for the plan's text."""
+    if cost is None or not cost.enabled:
+        return ["activity:         off (activity = false)"]
+    tables = ", ".join(f"{t} {n}" for t, n in cost.backfill.items())
+    return [
+        f"activity backfill: {cost.total} requests, one per parent record ({tables}),",
+        f"                  at most {cost.per_sync} per table per sync: {cost.syncs} syncs; "
+        f"again as the full pass every {cost.full_pass_hours:g} h",
+        "activity per sync: 1 request per changed record per activity table it has "
+        "(emails: per new email)",
+    ]

@@ -13,6 +13,7 @@ import dlt
 from .catalogue import Entity, Paging
 from .client import InsightlyClient
 from .errors import EntityUnavailable
+from .paging import require_list
 from .records import with_constants
 from .walk import utc_stamp
 
@@ -36,7 +37,9 @@ def read_pages(
     first = True
     try:
         if entity.paging is Paging.NONE:
-            page = client.get_list(path, params, table=entity.table)
+            body = client.get_json(path, params, table=entity.table)
+            # Instance and Permissions answer one object: a one-row table
+            page = [body] if entity.single and isinstance(body, dict) else require_list(path, body)
             pages: Iterator[list[dict]] = iter([page] if page else [])
             if paging.get("progress") is not None:
                 paging["progress"].complete = True

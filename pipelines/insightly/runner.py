@@ -15,7 +15,7 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 from filelock import FileLock, Timeout
 
-from .catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, TAGS, Load
+from .catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, PER_RECORD, TAGS, Load
 from .client import InsightlyClient
 from .deletes import discard_checks, reconcile
 from .errors import ConfigurationError, SyncAlreadyRunning
@@ -275,9 +275,11 @@ def _sync_locked(
         loaded = set() if options.full_refresh else _warehouse_tables(pipeline)
         first_sync = {t for t in tables if t not in loaded}
         run = Runs(pipeline, source, stats, loader_format)
+        activity = {p.table for p in PER_RECORD}  # read off the parents loaded before it
         for phase in (
             [t for t in tables if t in full and t not in held],
-            [t for t in tables if t not in full],
+            [t for t in tables if t not in full and t not in activity],
+            [t for t in tables if t in activity],
         ):
             if phase and not stats.quota_stop:
                 run.until_read(phase, refresh)

@@ -15,6 +15,7 @@ import pendulum
 import pyarrow as pa
 from dlt.sources import DltResource
 
+from .activity import activity_resources
 from .catalogue import (
     CUSTOM_FIELDS,
     CUSTOM_OBJECTS,
@@ -152,3 +153,5 @@ def insightly_source(
 
     field_objects = [(e.path, e.table) for e in (*ENTITIES, *custom_entities) if e.custom_fields]
     yield _rows_resource(CUSTOM_FIELDS, custom_field_records, client, field_objects)
+    # comments and file attachments of the records that changed (activity.py)
+    yield from activity_resources(client, ENTITIES, custom_entities)

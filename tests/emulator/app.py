@@ -154,7 +154,7 @@ class Api:
             status = int(fault)
             raise ApiError(status, INJECTED_MESSAGES.get(status, "Injected failure"), 1)
         forbidden = state.switch_for(cfg.forbidden, route.entity)
-        if forbidden and route.kind in LIST_KINDS | {"single", "tags"}:
+        if forbidden and route.kind in LIST_KINDS | {"single", "tags", "activity"}:
             raise ApiError(forbidden, FORBIDDEN_MESSAGES[forbidden])
         if write is not None:
             request.scope[FAULT] = lost
@@ -309,7 +309,9 @@ def _mutate(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
     if op == "delete":
         tenant.delete(entity, int(body["id"]))
         return {"deleted": int(body["id"]), "entity": entity}
-    raise ValueError("op must be create, update or delete")
+    if op == "add_activity":  # a comment or file attachment (activity.py)
+        return tenant.activity.add(str(body["kind"]), entity, int(body["id"]))
+    raise ValueError("op must be create, update, delete or add_activity")
 
 
 def build_app(state: EmulatorState) -> ASGIApp:

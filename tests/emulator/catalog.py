@@ -327,7 +327,9 @@ TAG_TYPES: dict[str, str] = {s.tag_type: s.name for s in SPECS if s.tag_type}
 
 # Endpoints that are not collections of records but still have a name for switches
 # (fail_next={"Instance": [500]} etc.).
-SPECIAL_ENDPOINTS = ("Tags", "CustomFields", "Instance", "Permissions")
+SPECIAL_ENDPOINTS = (
+    "Tags", "CustomFields", "Instance", "Permissions", "Comments", "FileAttachments",
+)  # fmt: skip
 SPECIAL_WRONG_FORMS = frozenset({"tag", "customfield", "instances", "permission"})
 
 

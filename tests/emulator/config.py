@@ -34,6 +34,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "search_filter_combination": ("allow", "error"),
     # custom fields without a value: FIELD_VALUE null, or left out  [facts §4 both observed]
     "unset_custom_fields": ("null", "omit"),
+    # a new comment or attachment bumps its parent's DATE_UPDATED_UTC  [write facts §9 UNCONF.]
+    "activity_updates_parent": ("no", "yes"),
 }
 
 # Fields that shape the generated data; they cannot change while a tenant exists.
@@ -92,6 +94,7 @@ class EmulatorConfig:
     list_updated_after: str = "ignored"
     search_filter_combination: str = "allow"
     unset_custom_fields: str = "null"
+    activity_updates_parent: str = "no"
     # the API grows: create/update accept fields v3.1 doesn't list, and records carry them
     new_fields: bool = False
 

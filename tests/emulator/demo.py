@@ -122,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
             "SOURCES__INSIGHTLY__RATE_PER_S": os.environ.get(
                 "SOURCES__INSIGHTLY__RATE_PER_S", "25"
             ),
+            # A taste of the comments/attachments backfill (one request per record, 500 per
+            # table per sync by default): 100 keeps each demo sync within a few seconds of it.
+            "SOURCES__INSIGHTLY__ACTIVITY_REQUESTS_PER_TABLE": os.environ.get(
+                "SOURCES__INSIGHTLY__ACTIVITY_REQUESTS_PER_TABLE", "100"
+            ),
         }
         print(f"demo: emulator at {root_url}/v3.1/ ({args.profile} tenant, seed {args.seed})\n")
         print("== first sync: everything ==")

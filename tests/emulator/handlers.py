@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import customfields
+from .activity import activity_reply
 from .catalog import BY_NAME, TAG_TYPES, EntitySpec
 from .config import EmulatorConfig
 from .params import ApiError, bad_request, parse_bool, parse_paging, parse_utc
@@ -58,6 +59,9 @@ def handle(route: Route, params: dict[str, str], cfg: EmulatorConfig, tenant: Te
             if obj["OBJECT_NAME"].lower() == str(route.arg).lower():
                 return Reply(obj)
         raise ApiError(404, "Custom object not found")
+    if kind == "activity":
+        page, total = activity_reply(tenant, route.arg, params, cfg.top_over_max)
+        return Reply(page, total)
     if kind == "instance":
         return Reply(_instance(tenant))
     if kind == "permissions":

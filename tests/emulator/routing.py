@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .activity import PARENTS
 from .catalog import BY_LOWER, SPECIAL_WRONG_FORMS, WRONG_FORMS
 from .params import ApiError
 
 API_PREFIX = "v3.1"
+ACTIVITY_KINDS = {k.lower(): k for k in PARENTS}  # /{Parent}/{id}/{Comments|FileAttachments}
 
 
 @dataclass(frozen=True)
 class Route:
     kind: str  # list | search | searchbytag | single | me | tags | customfields |
-    #            customfields_search | customobject | instance | permissions
+    #            customfields_search | customobject | instance | permissions | activity
     entity: str  # canonical name used by per-entity switches
-    arg: str | int | None = None
+    arg: str | int | tuple | None = None
 
 
 def not_found(path: str) -> ApiError:
@@ -78,4 +80,8 @@ def _resolve(segments: list[str], path: str) -> Route:
             return Route("me", spec.name)
         if spec.numeric_pk and sub.isdigit():
             return Route("single", spec.name, int(sub))
+    if len(rest) == 2 and rest[0].isdigit():
+        kind = ACTIVITY_KINDS.get(rest[1].lower())
+        if kind is not None and spec.name in PARENTS[kind]:
+            return Route("activity", kind, (kind, spec.name, int(rest[0])))
     raise not_found(path)

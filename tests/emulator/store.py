@@ -31,6 +31,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
+from .activity import ActivityStore
 from .catalog import SPECS, EntitySpec, spec
 from .config import EmulatorConfig
 from .gen_config import STATIC_SIZES, team_memberships
@@ -167,6 +168,7 @@ class Tenant:
         self._foreground = 0  # callers serving a request right now (read-ahead yields)
         self._foreground_lock = threading.Lock()
         self.search_index = SearchIndex()
+        self.activity = ActivityStore(self)  # comments and file attachments (activity.py)
 
     # ---------------------------------------------------------------- construction
     def _make_table(self, entity: EntitySpec, n: int) -> Table:

@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 from sqlglot import exp
 
-from ..catalogue import Load
+from ..catalogue import PER_RECORD, Load
 from ..layout import POSITION
 from .dialects import column, literal, render, table
 from .raw import (
@@ -220,6 +220,14 @@ def table_description(t: LoadedTable) -> str:
     entity = CATALOGUE.get(t.name)
     if entity is None and t.name.startswith(CUSTOM_PREFIX):
         return "Records of an Insightly custom object, one row per record; merged on RECORD_ID."
+    per_record = next((p for p in PER_RECORD if p.table == t.name), None)
+    if entity is None and per_record is not None:  # comments, file attachments (activity.py)
+        key = ", ".join(per_record.primary_key)
+        return (
+            f"Insightly /{{Parent}}/{{id}}/{per_record.path} of the records that changed "
+            f"(parents: {', '.join(per_record.parents)}), one row per item (key {key}); "
+            "`parent_entity` and `parent_id` name the parent; merged on the key."
+        )
     if entity is None:
         return "A table loaded by the Insightly pipeline."
     how = (
