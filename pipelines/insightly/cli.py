@@ -17,6 +17,8 @@ from .models.dbt_sources import main as dbt_sources_main
 from .pacing import Pacer
 from .plan import estimate as estimate_plan
 from .plan import render as render_plan
+from .push.command import main as push_main
+from .push.command import register as register_push
 from .query import run_query
 from .runner import (
     DATASET_NAME,
@@ -79,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument(
         "--max-rows", type=int, default=100, help="rows printed at most (100; 0 for all)"
     )
+    register_push(commands)
     return parser
 
 
@@ -175,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    command = {"plan": plan, "sync": sync, "query": query}[args.command]
+    command = {"plan": plan, "sync": sync, "query": query, "push": push_main}[args.command]
     return _run(lambda: command(args))
 
 

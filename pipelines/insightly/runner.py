@@ -52,6 +52,7 @@ class SyncOptions:
     pod: str | None = None
     base_url: str | None = None
     client_options: dict[str, Any] = field(default_factory=dict)
+    lock_held: bool = False  # the caller holds exclusive() around several syncs (a push)
 
 
 @dataclass
@@ -208,13 +209,15 @@ def run_sync(options: SyncOptions) -> SyncResult:
     started = time.monotonic()
     connection = resolve_connection(options.api_key, options.pod, options.base_url)
     pipeline = make_pipeline(options)
-    with _exclusive(pipeline, options.wait):
+    if options.lock_held:
+        return _sync_locked(options, pipeline, connection, started)
+    with exclusive(pipeline, options.wait):
         return _sync_locked(options, pipeline, connection, started)
 
 
 @contextmanager
-def _exclusive(pipeline: dlt.Pipeline, wait: bool) -> Iterator[None]:
-    """One sync per pipeline at a time: two would race on the same state and packages."""
+def exclusive(pipeline: dlt.Pipeline, wait: bool) -> Iterator[None]:
+    """One sync (or push) per pipeline at a time: two would race on the same state."""
     path = Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.sync.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path), timeout=-1 if wait else 0)

@@ -1,0 +1,239 @@
+"""`insightly push`: bring the object's copy up to date, plan, check the guard rails, send,
+let the copy follow, record the results (issue 11). The sync's lock is held throughout, so
+a sync and a push of one pipeline never run at once."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..actions import Actions
+from ..catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS
+from ..client import InsightlyClient
+from ..errors import InsightlyError, QuotaExhausted
+from ..pacing import Pacer
+from ..runner import (
+    DATASET_NAME,
+    PIPELINE_NAME,
+    SyncOptions,
+    exclusive,
+    make_pipeline,
+    pacing_settings,
+    run_sync,
+)
+from ..settings import resolve_connection
+from ..stats import RunStats
+from . import config
+from .apply import Applier
+from .journal import Journal
+from .mapping import build
+from .plan import INVALID, Plan, Planner
+from .results import REFUSED, UNKNOWN, PushReport, load_results, render, render_dry_run
+from .snapshot import open_warehouse
+
+INVALID_ROWS, MASS_CHANGE = 5, 8
+
+
+class MassChangeStopped(InsightlyError):
+    """The plan deletes, clears or untags more records than the guard rail allows."""
+
+    exit_code = MASS_CHANGE
+
+
+@dataclass
+class PushOptions:
+    """How to run a push: the sync's destination options plus the push's switches."""
+
+    destination: str = "duckdb"
+    dataset: str = DATASET_NAME
+    pipeline_name: str = PIPELINE_NAME
+    pipelines_dir: str | None = None
+    dry_run: bool = False
+    allow_mass_change: bool = False
+    wait: bool = False
+    api_key: str | None = None
+    pod: str | None = None
+    base_url: str | None = None
+    client_options: dict[str, Any] = field(default_factory=dict)
+
+    def sync(self, tables: list[str]) -> SyncOptions:
+        return SyncOptions(
+            destination=self.destination,
+            dataset=self.dataset,
+            pipeline_name=self.pipeline_name,
+            entities=tables,
+            pipelines_dir=self.pipelines_dir,
+            api_key=self.api_key,
+            pod=self.pod,
+            base_url=self.base_url,
+            client_options=dict(self.client_options),
+            lock_held=True,
+        )
+
+
+@dataclass
+class PushResult:
+    code: int
+    text: str
+    report: PushReport | None = None
+    plan: Plan | None = None
+
+
+def run_push(spec: config.PushSpec, options: PushOptions) -> PushResult:
+    """One push run; InsightlyError subclasses for what stops it (2, 7, 8, 75)."""
+    pipeline = make_pipeline(options.sync([]))
+    with exclusive(pipeline, options.wait):
+        return _locked(spec, options, Path(pipeline.pipelines_dir))
+
+
+def _locked(spec: config.PushSpec, options: PushOptions, pipelines_dir: Path) -> PushResult:
+    tables = [spec.object, CUSTOM_FIELDS.table]
+    if spec.object.startswith("custom_"):
+        tables.append(CUSTOM_OBJECTS.table)
+    before = run_sync(options.sync(tables))
+    if before.stats.quota_stop:
+        raise QuotaExhausted(f"bringing {spec.object} up to date: {before.stats.quota_stop}")
+    stats = RunStats()
+    settings = pacing_settings()
+    client = InsightlyClient(
+        resolve_connection(options.api_key, options.pod, options.base_url),
+        stats,
+        **{
+            "pacer": Pacer(settings.rate, settings.in_flight),
+            "quota_reserve": settings.reserve,
+            **options.client_options,
+        },
+    )
+    stats.rate_limit, stats.rate_remaining = before.stats.rate_limit, before.stats.rate_remaining
+    journal = Journal(pipelines_dir / f"{options.pipeline_name}.push" / f"{spec.name}.journal")
+    try:
+        with open_warehouse(make_pipeline(options.sync([]))) as warehouse:
+            target = warehouse.target(spec.object)
+            customs = warehouse.custom_fields(target.table)
+            columns, rows = warehouse.relation(spec.relation)
+            copy = warehouse.copy(target)
+        mapping = build(spec, columns, target, customs)
+        report = PushReport(spec.name, stats.sync, Plan([], len(copy), 0))
+        applier = Applier(Actions(client), journal, target, report)
+        if not options.dry_run:
+            report.recovered = applier.recover(copy)
+        plan = Planner(spec, target, mapping, copy, customs).plan(rows)
+        report.plan = plan
+        _guard(spec, plan, options)
+        if options.dry_run:
+            text = render_dry_run(
+                plan, spec.name, stats.rate_remaining, stats.rate_limit, settings.reserve
+            )
+            code = INVALID_ROWS if plan.counts().get(INVALID) else 0
+            return PushResult(code, text, None, plan)
+        applier.run(plan.rows, client.pacer.max_in_flight)
+        journal.compact()
+    finally:
+        journal.close()
+        client.close()
+    report.reads = stats.total_requests - report.writes
+    report.quota_left, report.quota_limit = stats.rate_remaining, stats.rate_limit
+    _follow(spec, options, report)
+    load_results(options.sync([]), report.rows())
+    return PushResult(_exit_code(report), render(report), report, plan)
+
+
+def _guard(spec: config.PushSpec, plan: Plan, options: PushOptions) -> None:
+    """Stop before sending anything when a bad model would change too much at once."""
+    over = plan.over_threshold()
+    if not over or options.allow_mass_change:
+        return
+    lines = [
+        f"push {spec.name}: stopped before sending anything: the plan would "
+        + "; ".join(f"{kind} {len(rows)} records" for kind, rows in over.items())
+        + f", more than the guard rail's {plan.threshold} (max(50, 5% of {plan.object_count}) "
+        "unless max_mass_change is set). Check the model; if this is intended, run again "
+        "with --allow-mass-change."
+    ]
+    for kind, rows in over.items():
+        ids = ", ".join(str(r.record_id) for r in rows)
+        lines.append(f"  would {kind} ({len(rows)}): {ids}")
+    raise MassChangeStopped("\n".join(lines))
+
+
+def _follow(spec: config.PushSpec, options: PushOptions, report: PushReport) -> None:
+    """The copy follows: an incremental sync of the object written (issue 11 item 10)."""
+    if not report.writes:
+        report.follow_up = "nothing written, no sync needed"
+        return
+    try:
+        after = run_sync(options.sync([spec.object]))
+    except InsightlyError as exc:
+        report.follow_up = f"the sync after the push failed ({exc}): run `insightly sync`"
+        return
+    if after.stats.quota_stop:
+        report.follow_up = f"the sync after the push stopped: {after.stats.quota_stop}"
+        report.stop = report.stop or after.stats.quota_stop
+    else:
+        report.follow_up = f"{spec.object} synced ({after.stats.total_requests} requests)"
+
+
+def _exit_code(report: PushReport) -> int:
+    if report.stop:
+        return QuotaExhausted.exit_code
+    statuses = report.statuses()
+    bad = statuses[REFUSED] + statuses[UNKNOWN] + report.plan.counts().get(INVALID, 0)
+    return INVALID_ROWS if bad else 0
+
+
+def register(commands: Any) -> None:
+    """The `push` subcommand's arguments (cli.py calls this)."""
+    push = commands.add_parser(
+        "push", help="apply a warehouse table or view to an Insightly object (reverse ETL)"
+    )
+    push.add_argument("name", nargs="?", help="a [pushes.<name>] section of .dlt/config.toml")
+    push.add_argument("--object", help="the object's table: contacts, leads, custom_fruit, ...")
+    push.add_argument("--from", dest="relation", help="<schema>.<relation> to push")
+    push.add_argument("--mode", choices=config.MODES, default="upsert")
+    push.add_argument("--match", help="match key: EMAIL_ADDRESS, a field, or Some_Id__c")
+    push.add_argument("--tags-column", help="column with a list or ';'-joined string of tags")
+    push.add_argument("--tags-mode", choices=config.TAG_MODES, default="add")
+    push.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
+    push.add_argument(
+        "--allow-mass-change",
+        action="store_true",
+        help="send even when deletes, cleared fields or removed tags pass the guard rail",
+    )
+    push.add_argument("--destination", default="duckdb", help="any dlt destination (duckdb)")
+    push.add_argument("--dataset", default=DATASET_NAME, help="the copy's dataset (insightly)")
+    push.add_argument("--pipeline-name", default=PIPELINE_NAME, help="dlt pipeline name")
+    push.add_argument("--pipelines-dir", help="where dlt keeps its working state")
+    push.add_argument("--wait", action="store_true", help="wait for a running sync or push")
+    push.add_argument("-v", "--verbose", action="store_true", help="log each retry")
+
+
+def spec_of(args: argparse.Namespace) -> config.PushSpec:
+    if args.name and (args.object or args.relation):
+        raise config.ConfigurationError("give a push name, or --object and --from, not both")
+    if args.name:
+        return config.from_config(args.name)
+    if not (args.object and args.relation):
+        raise config.ConfigurationError(
+            "name a push declared in .dlt/config.toml, or give --object and --from"
+        )
+    return config.from_arguments(
+        args.object, args.relation, args.mode, args.match, args.tags_column, args.tags_mode
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """`insightly push`: print the summary; the exit code says how it went."""
+    options = PushOptions(
+        destination=args.destination,
+        dataset=args.dataset,
+        pipeline_name=args.pipeline_name,
+        pipelines_dir=args.pipelines_dir,
+        dry_run=args.dry_run,
+        allow_mass_change=args.allow_mass_change,
+        wait=args.wait,
+    )
+    result = run_push(spec_of(args), options)
+    print(result.text)
+    return result.code
