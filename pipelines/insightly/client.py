@@ -57,6 +57,13 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, RetryableResponse | httpx.TransportError)
 
 
+def _unsent(exc: BaseException) -> bool:
+    """Failures that prove the request never reached the server: safe to send again."""
+    if isinstance(exc, RetryableResponse):
+        return exc.status == 429
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     try:
@@ -244,6 +251,50 @@ class InsightlyClient(PagedReads):
         if status in RETRY_STATUSES:
             raise RetryableResponse(f"{path}: HTTP {status}", status, _retry_after(response), sent)
         raise ApiResponseError(f"{path}: HTTP {status}: {response.text[:200]}")
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        table: str,
+        body: Any = None,
+        params: Params | None = None,
+        resend: bool = False,
+    ) -> httpx.Response:
+        """One request of any method through the run's pacer, quota and counters; the
+        answer is returned unread for the caller (actions.py) to judge.
+
+        A burst 429 and a connection never made reach no server, so they are retried for
+        every method; 5xx and other transport errors only when `resend` (idempotent
+        requests). After the last attempt the RetryableResponse or httpx error is raised.
+        """
+        retrying = Retrying(
+            retry=retry_if_exception(_unsent if not resend else _retryable),
+            wait=self._wait,
+            stop=self._stop,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        return retrying(self._send_once, method, path, table, body, params)
+
+    def _send_once(
+        self, method: str, path: str, table: str, body: Any, params: Params | None
+    ) -> httpx.Response:
+        self._claim_quota()
+        response: httpx.Response | None = None
+        try:
+            with self.pacer.request() as sent:
+                response = self._http.request(method, path, json=body, params=params)
+        finally:
+            self._release_quota(table, response)
+        status = response.status_code
+        if status == 429 and response.headers.get("X-RateLimit-Remaining") == "0":
+            self._raise_for_status(path, response, sent)  # the daily quota: QuotaExhausted
+        if status in RETRY_STATUSES:
+            raise RetryableResponse(f"{path}: HTTP {status}", status, _retry_after(response), sent)
+        self.pacer.succeeded()
+        return response
 
     # -- lists -----------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp
 
-from .config import CONNECTION_FAULTS, EmulatorConfig, switches_as_json
+from .config import CONNECTION_FAULTS, LOST_FAULTS, EmulatorConfig, switches_as_json
 from .faults import ConnectionFault, hold
 from .handlers import LIST_KINDS, Reply, handle
 from .params import ApiError, parse_utc
@@ -37,6 +37,7 @@ from .rendercache import gzip_bytes
 from .requestlog import FAULT, RequestLogMiddleware
 from .routing import Route, resolve
 from .state import EmulatorState
+from .writes import resolve_write, serve_write
 
 CONTENT_TYPE = "application/json; charset=utf-8"
 GZIP_MIN_SIZE = 500
@@ -134,12 +135,16 @@ class Api:
     async def _serve(self, request: Request, number: int) -> Response:
         state, cfg = self.state, self.state.config
         fault: int | str | None = state.rate_fault(number)
-        route = resolve(request.url.path, request.method)
+        write = resolve_write(request.url.path, request.method)
+        route = write.route if write else resolve(request.url.path, request.method)
         if fault is None:
             fault = state.pop_failure(route.entity)
         params = {k.lower(): v for k, v in request.query_params.multi_items()}
-        if fault is not None:
+        lost = str(fault) if write is not None and fault in LOST_FAULTS else None
+        if fault is not None and lost is None:
             request.scope[FAULT] = str(fault)
+            if fault in LOST_FAULTS:  # on a read there is nothing to apply
+                fault = "reset" if fault == "lost" else 500
             if fault in CONNECTION_FAULTS:
                 return await self._connection_fault(request, str(fault), route, params)
             status = int(fault)
@@ -147,6 +152,9 @@ class Api:
         forbidden = state.switch_for(cfg.forbidden, route.entity)
         if forbidden and route.kind in LIST_KINDS | {"single", "tags"}:
             raise ApiError(forbidden, FORBIDDEN_MESSAGES[forbidden])
+        if write is not None:
+            request.scope[FAULT] = lost
+            return await serve_write(state.writes, request, write, self._headers(), lost)
         gzip_ok = "gzip" in request.headers.get("accept-encoding", "").lower()
         body, headers = await anyio.to_thread.run_sync(
             self._reply, route, params, cfg, gzip_ok, True

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .catalog import spec
+from .write_switches import validate_writes
 
 DEFAULT_ANCHOR = datetime(2026, 6, 30, 0, 0, 0, tzinfo=timezone.utc)
 
@@ -47,6 +48,9 @@ PROFILES = ("test", "demo", "tiny")
 CONNECTION_FAULTS = ("timeout", "reset", "truncated")
 FAULT_KINDS = ("500", "502", "503", *CONNECTION_FAULTS)
 DEFAULT_FAULT_MIX = dict.fromkeys(FAULT_KINDS, 1.0)
+# Writes only (writes.py): the server applies the write, then the answer is lost: "lost"
+# resets the connection, "lost_500" answers 500. On a read they act as "reset" and "500".
+LOST_FAULTS = ("lost", "lost_500")
 # drift: after every_n_pages served pages of a list/search of ``entity``, create, update
 # (DATE_UPDATED_UTC = now) and delete that many records, chosen from the seed.
 DRIFT_KEYS = {"entity": None, "every_n_pages": 1, "creates": 0, "updates": 0, "deletes": 0}
@@ -104,6 +108,8 @@ class EmulatorConfig:
     timeout_hold_s: float = 65.0  # how long a "timeout" fault holds the request
     # records change between the pages of one read, see ``DRIFT_KEYS``
     drift: dict[str, Any] = field(default_factory=dict)
+    # the write side's open questions, see write_switches.WRITE_CHOICES
+    writes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fail_next = {k: [_failure(c) for c in v] for k, v in self.fail_next.items()}
@@ -145,13 +151,14 @@ def validate(cfg: EmulatorConfig) -> None:
     if not 0.0 <= cfg.fault_rate <= 1.0:
         raise ValueError("fault_rate must be between 0 and 1")
     for kind, weight in cfg.fault_mix.items():
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"fault_mix keys must be among {FAULT_KINDS}, not {kind!r}")
+        if kind not in FAULT_KINDS + LOST_FAULTS:
+            raise ValueError(f"fault_mix keys must be among {FAULT_KINDS + LOST_FAULTS}")
         if weight < 0:
             raise ValueError(f"fault_mix[{kind!r}] must be >= 0")
     if cfg.fault_rate > 0 and sum(cfg.fault_mix.values()) <= 0:
         raise ValueError("fault_mix needs a positive weight when fault_rate > 0")
     _validate_drift(cfg.drift)
+    validate_writes(cfg.writes)
     for entity, code in cfg.forbidden.items():
         if code not in (403, 404):
             raise ValueError(f"forbidden[{entity!r}] must be 403 or 404, not {code!r}")
@@ -163,7 +170,7 @@ def validate(cfg: EmulatorConfig) -> None:
 
 
 def _is_failure(item: Any) -> bool:
-    if isinstance(item, str) and item in CONNECTION_FAULTS:
+    if isinstance(item, str) and item in CONNECTION_FAULTS + LOST_FAULTS:
         return True
     if isinstance(item, str) and item.isdigit():
         item = int(item)
@@ -205,6 +212,8 @@ def coerce_switch(name: str, value: Any) -> Any:
         return {str(k): float(v) for k, v in (value or {}).items()}
     if name == "drift":
         return _drift(value)
+    if name == "writes":
+        return dict(value or {})
     if name in ("fault_rate", "timeout_hold_s", "latency_jitter_ms", "cache_mb"):
         return float(value)
     if name in ("gzip_level", "readahead_pages", "render_workers"):

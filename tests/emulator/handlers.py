@@ -15,6 +15,7 @@ from .config import EmulatorConfig
 from .params import ApiError, bad_request, parse_bool, parse_paging, parse_utc
 from .routing import Route
 from .store import ARRAY_KEYS, Page, Query, Tenant
+from .write_switches import write_switch
 
 LIST_KINDS = frozenset({"list", "search", "searchbytag"})
 
@@ -117,6 +118,7 @@ def _query(route: Route, spec: EntitySpec, params: dict[str, str], cfg: Emulator
         field_name=field_name,
         field_value=field_value,
         exclude=exclude,
+        fold_case=write_switch(cfg.writes, "search_case") == "insensitive",
     )
 
 

@@ -73,6 +73,7 @@ class RequestLog:
         return {
             "total": len(entries),
             "by_path": dict(Counter(e.path for e in entries)),
+            "by_method": dict(Counter(e.method for e in entries)),
             "by_status": dict(Counter(str(e.status) for e in entries)),
             "by_path_status": {p: dict(c) for p, c in by_path_status.items()},
             "by_path_span": span,

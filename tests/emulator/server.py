@@ -22,6 +22,7 @@ from .config import EmulatorConfig
 from .requestlog import RequestLogEntry
 from .state import EmulatorState
 from .store import DriftEvent, Tenant
+from .writes import WriteBook
 
 START_TIMEOUT_S = 15.0
 SWITCH_INTERVAL_S = 0.001
@@ -148,6 +149,11 @@ class Emulator:
     @property
     def requests(self) -> list[RequestLogEntry]:
         return self._state.log.entries()
+
+    @property
+    def writes(self) -> WriteBook:
+        """The write side: ``writes.events()`` lists every applied write."""
+        return self._state.writes
 
     def clear_requests(self) -> None:
         self._state.log.clear()

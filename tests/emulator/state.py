@@ -18,6 +18,7 @@ from .rand import key, unit
 from .requestlog import RequestLog
 from .store import DriftEvent, Tenant
 from .workers import RenderPool
+from .writes import WriteBook
 
 # Switches whose change restarts the request numbering (so a run is reproducible from
 # the moment they are set, whatever came before).
@@ -30,6 +31,7 @@ class EmulatorState:
         self.tenant = Tenant(config)
         self.limits = Limits()
         self.log = RequestLog()
+        self.writes = WriteBook(self.tenant, config)  # POST/PUT/DELETE (writes.py)
         self.stopping = threading.Event()  # set on shutdown: held requests end at once
         self._lock = threading.Lock()
         self._requests = 0  # API requests numbered so far

@@ -108,6 +108,7 @@ class Query:
     field_value: str | None = None
     tag: str | None = None
     exclude: tuple[str, Any] | None = None  # (field, value) to leave out
+    fold_case: bool = False  # field_value matched case-insensitively (write switch)
 
 
 class Table:
@@ -514,7 +515,10 @@ class Tenant:
             )
         if q.field_name is not None:
             name, value = q.field_name, q.field_value or ""
-            found = array("q", (i for i in found if field_matches(self._record(t, i), name, value)))
+            fold = q.fold_case
+            found = array(
+                "q", (i for i in found if field_matches(self._record(t, i), name, value, fold))
+            )
         if q.exclude is not None:
             field, value = q.exclude
             found = array("q", (i for i in found if self._record(t, i).get(field) != value))
@@ -685,19 +689,19 @@ def brief_record(record: dict[str, Any], mode: str) -> dict[str, Any]:
     return {k: v for k, v in record.items() if not isinstance(v, list)}
 
 
-def field_matches(rec: dict[str, Any], name: str, wanted: str) -> bool:
+def field_matches(rec: dict[str, Any], name: str, wanted: str, fold: bool = False) -> bool:
     """Exact match of a standard field or a custom field (by FIELD_NAME) against text."""
     lowered = name.lower()
     for k, v in rec.items():
         if k.lower() == lowered and k not in ARRAY_KEYS:
-            return value_equals(v, wanted)
+            return value_equals(v, wanted, fold)
     for item in rec.get("CUSTOMFIELDS") or ():
         if item["FIELD_NAME"].lower() == lowered:
-            return value_equals(item["FIELD_VALUE"], wanted)
+            return value_equals(item["FIELD_VALUE"], wanted, fold)
     return False
 
 
-def value_equals(value: Any, wanted: str) -> bool:
+def value_equals(value: Any, wanted: str, fold: bool = False) -> bool:
     if value is None:
         return False
     if isinstance(value, bool):
@@ -707,7 +711,7 @@ def value_equals(value: Any, wanted: str) -> bool:
             return float(wanted) == float(value)
         except ValueError:
             return False
-    return str(value) == wanted
+    return str(value).casefold() == wanted.casefold() if fold else str(value) == wanted
 
 
 def _copy(value: Any) -> Any:
