@@ -89,6 +89,7 @@ def run_push(spec: config.PushSpec, options: PushOptions) -> PushResult:
 
 
 def _locked(spec: config.PushSpec, options: PushOptions, pipelines_dir: Path) -> PushResult:
+    _check_early(spec, options)
     tables = [spec.object, CUSTOM_FIELDS.table]
     if spec.object.startswith("custom_"):
         tables.append(CUSTOM_OBJECTS.table)
@@ -138,6 +139,17 @@ def _locked(spec: config.PushSpec, options: PushOptions, pipelines_dir: Path) ->
     _follow(spec, options, report)
     load_results(options.sync([]), report.rows())
     return PushResult(_exit_code(report), render(report), report, plan)
+
+
+def _check_early(spec: config.PushSpec, options: PushOptions) -> None:
+    """The mapping checked against the copy as it is, before any request: a configuration
+    error costs no sync. (A first push, before any sync, is checked after its sync.)"""
+    with open_warehouse(make_pipeline(options.sync([]))) as warehouse:
+        if spec.object not in warehouse.tables:
+            return
+        target = warehouse.target(spec.object)
+        columns, _ = warehouse.relation(spec.relation, limit=0)
+        build(spec, columns, target, warehouse.custom_fields(target.table))
 
 
 def _guard(spec: config.PushSpec, plan: Plan, options: PushOptions) -> None:

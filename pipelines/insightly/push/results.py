@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import dlt
+import pyarrow as pa
 
-from ..runner import SyncOptions, make_pipeline
+from ..runner import SyncOptions, file_format, make_pipeline
 from .plan import ADD_LINK, ADD_TAG, CREATE, DELETE, INVALID, REMOVE_TAG, UNCHANGED, UPDATE, Plan
 
 # Row statuses: applied (every write answered 2xx, or found applied after a lost answer),
@@ -21,6 +22,18 @@ APPLIED, EQUAL, INVALID_STATUS, REFUSED, UNKNOWN, PENDING = (
 )  # fmt: skip
 RESULTS_TABLE = "push_results"
 ACTIONS = (CREATE, UPDATE, DELETE, ADD_TAG, REMOVE_TAG, ADD_LINK, UNCHANGED, INVALID)
+RESULTS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("push", pa.string()),
+        ("row_key", pa.string()),
+        ("action", pa.string()),
+        ("insightly_id", pa.int64()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("at", pa.timestamp("us", tz="UTC")),
+    ]
+)
 LABELS = {
     CREATE: "create",
     UPDATE: "update",
@@ -151,15 +164,9 @@ def load_results(options: SyncOptions, rows: list[dict[str, Any]]) -> None:
             pipelines_dir=options.pipelines_dir,
         )
     )
-    columns = {
-        "run_id": {"data_type": "text", "nullable": False},
-        "push": {"data_type": "text", "nullable": False},
-        "row_key": {"data_type": "text"},
-        "action": {"data_type": "text"},
-        "insightly_id": {"data_type": "bigint"},
-        "status": {"data_type": "text"},
-        "error": {"data_type": "text"},
-        "at": {"data_type": "timestamp"},
-    }
-    resource = dlt.resource(rows, name=RESULTS_TABLE, write_disposition="append", columns=columns)
-    pipeline.run(resource).raise_on_failed_jobs()
+    # An Arrow table, as the sync loads: dlt adds no `_dlt_id` row id to it (the sync's
+    # migration drops that column from every table of the dataset, migrate.py).
+    table = pa.Table.from_pylist(rows, schema=RESULTS_SCHEMA)
+    resource = dlt.resource(table, name=RESULTS_TABLE, write_disposition="append")
+    fmt = file_format(options.destination)
+    pipeline.run(resource, loader_file_format=fmt).raise_on_failed_jobs()

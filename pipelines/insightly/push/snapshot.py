@@ -67,10 +67,13 @@ class Warehouse:
             return self.sql.make_qualified_table_name(relation)
         return ".".join(self.sql.escape_column_name(p) for p in parts)
 
-    def relation(self, relation: str) -> tuple[list[str], list[dict[str, Any]]]:
-        """Every row of the relation to push, as dicts keyed by column name."""
+    def relation(
+        self, relation: str, limit: int | None = None
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        """The rows of the relation to push (every one unless `limit`), as dicts."""
+        clause = "" if limit is None else f" limit {int(limit)}"
         try:
-            names, rows = self._query(f"select * from {self.qualified(relation)}")
+            names, rows = self._query(f"select * from {self.qualified(relation)}{clause}")
         except Exception as exc:  # the destination's own "no such table" error
             raise ConfigurationError(
                 f"cannot read relation {relation}: {str(exc).splitlines()[0]}"
