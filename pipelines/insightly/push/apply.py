@@ -17,9 +17,9 @@ from ..errors import QuotaExhausted
 from .journal import APPLIED, REFUSED, UNKNOWN, Intent, Journal
 from .mapping import MatchKey
 from .objects import Target
-from .plan import ADD_LINK, ADD_TAG, CREATE, DELETE, REMOVE_TAG, UPDATE, RowPlan, Step
+from .plan import ADD_LINK, ADD_TAG, CREATE, DELETE, INVALID, REMOVE_TAG, UPDATE, RowPlan, Step
 from .results import APPLIED as ROW_APPLIED
-from .results import EQUAL, PENDING, Outcome, PushReport
+from .results import EQUAL, INVALID_STATUS, PENDING, Outcome, PushReport
 from .results import REFUSED as ROW_REFUSED
 from .results import UNKNOWN as ROW_UNKNOWN
 from .snapshot import Current
@@ -119,7 +119,9 @@ class Applier:
     def run(self, rows: list[RowPlan], workers: int) -> None:
         todo = [(i, r) for i, r in enumerate(rows) if r.steps]
         for i, r in enumerate(rows):
-            if not r.steps and r.action != "invalid":
+            if r.action == INVALID:
+                self.report.outcomes[i] = Outcome(INVALID_STATUS, r.record_id, r.error)
+            elif not r.steps:
                 self.report.outcomes[i] = Outcome(EQUAL, r.record_id, r.error)
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="push") as pool:
             for index, outcome in zip(
