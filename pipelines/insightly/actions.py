@@ -119,7 +119,9 @@ class Actions:
         found: list[dict] = []
         while True:
             params = {"field_name": field, "field_value": text}
-            params |= {"skip": str(len(found)), "top": str(SEARCH_TOP), "brief": "false"}
+            params |= {"skip": str(len(found)), "top": str(SEARCH_TOP)}
+            if e.brief_param:
+                params["brief"] = "false"  # whole records, custom fields and tags included
             page = self.client.get_list(path, params, table=e.table)
             found.extend(page)
             if len(page) < SEARCH_TOP:
@@ -191,6 +193,29 @@ class Actions:
         top-level POST (write facts §1.2). Not re-sent: list the parent's notes first."""
         path, e = self._path(obj, record_id, "Notes")
         return self._send("POST", path, e, body)
+
+    # ------------------------------------------------------------------ children
+    # Milestones of a project, line items of an opportunity or quotation, price-book entries:
+    # written only under their parent (write facts §1.2, §2.8), e.g.
+    # create_child("projects", 12, "milestones", {"TITLE": "Go live"}).
+
+    def children(self, obj: str, record_id: int, child: str) -> list[dict]:
+        path, e = self._path(obj, record_id, self.entity(child).path)
+        return self.client.get_list(path, table=e.table)
+
+    def create_child(self, obj: str, record_id: int, child: str, body: dict) -> dict:
+        """Not re-sent on an unknown outcome: list the parent's children to resolve it."""
+        path, e = self._path(obj, record_id, self.entity(child).path)
+        return self._send("POST", path, e, body)
+
+    def update_child(self, obj: str, record_id: int, child: str, child_id: int, body: dict) -> dict:
+        kid = self.entity(child)
+        path, e = self._path(obj, record_id, kid.path)
+        return self._send("PUT", path, e, {**body, kid.primary_key[0]: int(child_id)}, True)
+
+    def delete_child(self, obj: str, record_id: int, child: str, child_id: int) -> bool:
+        path, e = self._path(obj, record_id, self.entity(child).path, str(int(child_id)))
+        return self._delete(path, e)
 
     # ------------------------------------------------------------------ pipelines, state
     def set_pipeline(self, obj: str, record_id: int, pipeline_id: int, stage_id: int) -> dict:

@@ -6,7 +6,9 @@ rate faults (``fault_rate``) -> routing (404/405) -> injected failures (fail_nex
 forbidden) -> the endpoint -> non_array / broken_json -> drift -> gzip.
 Every answer, errors included, carries X-RateLimit-Limit/Remaining and the
 ``application/json; charset=utf-8`` content type; bodies of 500 bytes or more are
-gzipped (``gzip_level``) for clients that accept it.  Faulted requests never change data.
+gzipped (``gzip_level``) for clients that accept it.  Faulted requests never change data,
+except the ``lost`` faults of writes.  Writes (POST/PUT/DELETE and the per-record
+sub-endpoints) pass the same checks, then ``writes.py`` answers them.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from .rendercache import gzip_bytes
 from .requestlog import FAULT, RequestLogMiddleware
 from .routing import Route, resolve
 from .state import EmulatorState
-from .writes import resolve_write, serve_write
+from .write_switches import write_switch
+from .writes import UNAPPLIED_FAULTS, admin_route, error_response, resolve_write, serve_write
 
 CONTENT_TYPE = "application/json; charset=utf-8"
 GZIP_MIN_SIZE = 500
@@ -102,7 +105,8 @@ class Api:
         headers = self._headers(remaining)
         if status == 429 and retry_after is not None and self.state.config.retry_after:
             headers["retry-after"] = str(retry_after)
-        return Response(dumps({"Message": message}), status_code=status, headers=headers)
+        shape = write_switch(self.state.config.writes, "error_body")
+        return error_response(status, message, headers, shape)
 
     async def _latency(self, number: int) -> None:
         seconds = self.state.latency_s(number)
@@ -143,8 +147,8 @@ class Api:
         lost = str(fault) if write is not None and fault in LOST_FAULTS else None
         if fault is not None and lost is None:
             request.scope[FAULT] = str(fault)
-            if fault in LOST_FAULTS:  # on a read there is nothing to apply
-                fault = "reset" if fault == "lost" else 500
+            if fault in LOST_FAULTS or write is not None:  # nothing applied, nothing half-sent
+                fault = UNAPPLIED_FAULTS.get(str(fault), fault)
             if fault in CONNECTION_FAULTS:
                 return await self._connection_fault(request, str(fault), route, params)
             status = int(fault)
@@ -287,6 +291,7 @@ def _admin_routes(state: EmulatorState) -> list[StarletteRoute]:
         StarletteRoute("/_emulator/health", health, methods=["GET"]),
         StarletteRoute("/_emulator/drift", drift, methods=["GET", "DELETE"]),
         StarletteRoute("/_emulator/quota", quota, methods=["GET", "POST"]),
+        admin_route(state.writes),
     ]
 
 

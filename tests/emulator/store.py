@@ -49,6 +49,7 @@ from .profiles import resolve_sizes
 from .rand import DAY, fmt_ts, key, mix64
 from .readahead import ReadAhead
 from .rendercache import RenderCache, gzip_bytes
+from .search_index import SearchIndex
 from .vocab import JOB_TITLES, TAGS, USER_TIMEZONES
 from .workers import MIN_SHARE, RenderPool, split
 
@@ -165,6 +166,7 @@ class Tenant:
         self._mutations = 0  # any change anywhere (a delete changes other tables' LINKS)
         self._foreground = 0  # callers serving a request right now (read-ahead yields)
         self._foreground_lock = threading.Lock()
+        self.search_index = SearchIndex()
 
     # ---------------------------------------------------------------- construction
     def _make_table(self, entity: EntitySpec, n: int) -> Table:
@@ -515,10 +517,11 @@ class Tenant:
             )
         if q.field_name is not None:
             name, value = q.field_name, q.field_value or ""
-            fold = q.fold_case
-            found = array(
-                "q", (i for i in found if field_matches(self._record(t, i), name, value, fold))
-            )
+            hits = self.search_index.matching(
+                t.spec.name, name, value, q.fold_case, lambda: range(len(t.ids)),
+                lambda i: field_value(self._record(t, i), name),
+            )  # fmt: skip
+            found = array("q", (i for i in found if i in hits))
         if q.exclude is not None:
             field, value = q.exclude
             found = array("q", (i for i in found if self._record(t, i).get(field) != value))
@@ -565,6 +568,7 @@ class Tenant:
         """A mutation happened (to record ``index``): drop stale cached results."""
         t.version += 1
         self._mutations += 1
+        self.search_index.touch(t.spec.name, index)
         if index is not None:
             self.rendered.drop(t.spec.name, index)
         for cache_key in [k for k in self._cache if k[0] in (t.spec.name, "tags")]:
@@ -689,29 +693,17 @@ def brief_record(record: dict[str, Any], mode: str) -> dict[str, Any]:
     return {k: v for k, v in record.items() if not isinstance(v, list)}
 
 
-def field_matches(rec: dict[str, Any], name: str, wanted: str, fold: bool = False) -> bool:
-    """Exact match of a standard field or a custom field (by FIELD_NAME) against text."""
+def field_value(rec: dict[str, Any], name: str) -> Any:
+    """A standard field's value or a custom field's (by FIELD_NAME), for /Search, which
+    matches it exactly (search_index.py)."""
     lowered = name.lower()
     for k, v in rec.items():
         if k.lower() == lowered and k not in ARRAY_KEYS:
-            return value_equals(v, wanted, fold)
+            return v
     for item in rec.get("CUSTOMFIELDS") or ():
         if item["FIELD_NAME"].lower() == lowered:
-            return value_equals(item["FIELD_VALUE"], wanted, fold)
-    return False
-
-
-def value_equals(value: Any, wanted: str, fold: bool = False) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return wanted.strip().lower() == ("true" if value else "false")
-    if isinstance(value, (int, float)):
-        try:
-            return float(wanted) == float(value)
-        except ValueError:
-            return False
-    return str(value).casefold() == wanted.casefold() if fold else str(value) == wanted
+            return item["FIELD_VALUE"]
+    return None
 
 
 def _copy(value: Any) -> Any:

@@ -26,6 +26,7 @@ from .write_rules import (
     kind_of,
     missing_required,
     server_set,
+    split_locked,
 )
 from .write_switches import RECORD_LIMIT, write_switch
 
@@ -56,8 +57,10 @@ class RecordWrites:
 
     # ------------------------------------------------------------------ create
     def create(self, entity: str, body: Any, extra: dict[str, Any] | None = None) -> dict:
+        """A new record; `extra` (its parent's key) marks one created under a parent, the
+        only way for notes, milestones and line items (write facts §1.2)."""
         s = spec(entity)
-        if kind_of(s) not in CREATABLE and not (extra is not None and s.name == "Notes"):
+        if kind_of(s) not in CREATABLE and extra is None:
             raise ApiError(405, "The requested resource does not support http method 'POST'.")
         self._check_limit()
         changes = self.prepare(s, body, None)
@@ -98,15 +101,18 @@ class RecordWrites:
             raise ApiError(402, "Record limit reached")
 
     # ------------------------------------------------------------------ update
-    def update(self, entity: str, body: Any, path_id: int | None) -> dict:
+    def update(
+        self, entity: str, body: Any, path_id: int | None, parent: tuple[str, int] | None = None
+    ) -> dict:
+        """A partial update; `parent` (key, id) for one addressed under its parent."""
         s = spec(entity)
-        if kind_of(s) not in UPDATABLE:
+        if kind_of(s) not in UPDATABLE and parent is None:
             raise ApiError(405, "The requested resource does not support http method 'PUT'.")
         if not isinstance(body, dict):
             raise Invalid(["The body must be a JSON object."])
         record_id = _body_id(s, body, path_id)
         current = self.tenant.get(s.name, record_id)
-        if current is None:
+        if current is None or (parent is not None and current.get(parent[0]) != parent[1]):
             raise not_found()
         changes = self.prepare(s, body, current)
         if "CUSTOMFIELDS" in changes:
@@ -170,6 +176,9 @@ class RecordWrites:
                     problems.append(f"{name} is read-only.")
                 continue
             changes[name] = value
+        if isinstance(changes.get("CUSTOMFIELDS"), list):
+            changes["CUSTOMFIELDS"], locked = split_locked(s, changes["CUSTOMFIELDS"])
+            problems += [f"CUSTOMFIELDS {n} is read-only." for n in locked if refuse]
         problems += field_problems(s, changes, self.switch("dropdown_values"))
         required = self.switch("required_fields")
         if required == "create_and_update" or (required == "create" and current is None):

@@ -182,6 +182,20 @@ def _is_body_date(value: Any) -> bool:
     return isinstance(value, str) and bool(BODY_DATE.match(value))
 
 
+def split_locked(spec: EntitySpec, items: list[Any]) -> tuple[list[Any], list[str]]:
+    """CUSTOMFIELDS items without the not-editable ones (AUTONUMBER, §2.4), and the names
+    of those: read-only fields like the server-set ones (the read_only_fields switch)."""
+    locked = {f.name.lower(): f.name for f in field_defs(spec) if f.type == "AUTONUMBER"}
+    kept, names = [], []
+    for item in items:
+        name = item.get("FIELD_NAME") if isinstance(item, dict) else None
+        if isinstance(name, str) and name.lower() in locked:
+            names.append(locked[name.lower()])
+        else:
+            kept.append(item)
+    return kept, names
+
+
 def canonical_custom_name(spec: EntitySpec, name: str) -> str:
     """The FIELD_NAME as defined (names match case-insensitively)."""
     for f in field_defs(spec):

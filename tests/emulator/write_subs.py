@@ -186,6 +186,12 @@ class SubWrites:
         raise not_found("Record, Pipeline or Pipeline Stage")
 
     # ------------------------------------------------------------------ state
+    def history(self, record_id: int) -> list[dict[str, Any]]:
+        """GET /Opportunities/{id}/StateHistory: the StateChange calls made here (a
+        generated opportunity has none)."""
+        self._record("Opportunities", record_id, frozenset({"Opportunities"}))
+        return list(self.state_history.get(record_id, []))
+
     def change_state(self, record_id: int, body: Any) -> dict:
         self._record("Opportunities", record_id, frozenset({"Opportunities"}))
         if not isinstance(body, dict) or str(body.get("FOR_OPPORTUNITY_STATE")) not in STATES:

@@ -11,6 +11,7 @@ applied write for tests.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import anyio.to_thread
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route as StarletteRoute
 
 from .catalog import BY_LOWER
 from .config import EmulatorConfig
@@ -29,12 +31,16 @@ from .params import ApiError
 from .requestlog import FAULT
 from .routing import API_PREFIX, Route
 from .store import Tenant
+from .write_children import SEGMENTS, ChildWrites
 from .write_records import Invalid, RecordWrites
 from .write_subs import SubWrites
 from .write_switches import write_switch
 
 CONTENT_TYPE = "application/json; charset=utf-8"
-SUBS = {"tags", "links", "notes", "pipeline", "pipelinestage", "statechange"}
+# A fault that does not apply the write it hits: the lost-answer kinds on a read, and a
+# truncated answer to a write (a half-sent answer would mean the server acted).
+UNAPPLIED_FAULTS: dict[str, int | str] = {"lost_500": 500, "lost": "reset", "truncated": "reset"}
+SUBS = {"tags", "links", "notes", "pipeline", "pipelinestage", "statechange", "statehistory"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,8 @@ class WriteRoute:
     method: str
     entity: str
     record_id: int | None = None
-    arg: str | None = None  # a tag name or link id from the path
+    arg: str | None = None  # a tag name, link id or child id from the path
+    child: str | None = None  # the child's path segment (write_children.py)
 
     @property
     def route(self) -> Route:
@@ -86,6 +93,10 @@ def resolve_write(path: str, method: str) -> WriteRoute | None:
             return WriteRoute("update" if method == "PUT" else "delete", method, entity, record_id)
         return None
     sub = rest[1].lower()
+    if sub in SEGMENTS and len(rest) <= 3:
+        return WriteRoute(
+            "child", method, entity, record_id, rest[2] if len(rest) == 3 else None, sub
+        )
     if sub not in SUBS or len(rest) > 3:
         return None
     arg = rest[2] if len(rest) == 3 else None
@@ -99,6 +110,7 @@ class WriteBook:
         self.config = config
         self.records = RecordWrites(tenant, config)
         self.subs = SubWrites(self.records)
+        self.children = ChildWrites(self.records)
         self._lock = threading.Lock()
         self._events: list[WriteEvent] = []
 
@@ -136,10 +148,26 @@ class WriteBook:
         if w.op == "delete":
             rec.delete(w.entity, rid)
             return 202, None
+        if w.op == "child":
+            return self._child(w, body)
         handler = _SUB_HANDLERS.get((w.op, m))
         if handler is None:
             raise ApiError(405, f"The requested resource does not support http method '{m}'.")
         return handler(self, w, body)
+
+    def _child(self, w: WriteRoute, body: Any) -> tuple[int, Any]:
+        assert w.record_id is not None and w.child is not None
+        children = self.children
+        if w.method == "GET" and w.arg is None:
+            return 200, children.list(w.entity, w.record_id, w.child)
+        if w.method == "POST" and w.arg is None:
+            return 201, children.create(w.entity, w.record_id, w.child, body)
+        if w.method == "PUT" and w.arg is None:
+            return 200, children.update(w.entity, w.record_id, w.child, body)
+        if w.method == "DELETE" and w.arg is not None:
+            children.delete(w.entity, w.record_id, w.child, w.arg)
+            return 202, None
+        raise ApiError(405, f"The requested resource does not support http method '{w.method}'.")
 
     def _tag_delete(self, w: WriteRoute, body: Any) -> tuple[int, Any]:
         mode = write_switch(self.config.writes, "tag_delete")
@@ -181,6 +209,7 @@ _SUB_HANDLERS: dict[tuple[str, str], Any] = {
         b.subs.set_stage(w.entity, _rid(w), body),
     ),
     ("statechange", "PUT"): lambda b, w, body: (200, b.subs.change_state(_rid(w), body)),
+    ("statehistory", "GET"): lambda b, w, body: (200, b.subs.history(_rid(w))),
 }
 
 
@@ -214,22 +243,33 @@ async def serve_write(
         raw = await request.body()
         body = orjson.loads(raw) if raw.strip() else None
     except orjson.JSONDecodeError:
-        return _error(400, "The request body is not valid JSON.", headers, shape)
+        return error_response(400, "The request body is not valid JSON.", headers, shape)
     try:
         status, payload = await anyio.to_thread.run_sync(book.apply, w, body, lost)
     except ApiError as exc:
         if lost is not None:  # refused: nothing was applied, so nothing is lost either
             request.scope[FAULT] = None
-        return _error(exc.status, exc.message, headers, shape)
+        return error_response(exc.status, exc.message, headers, shape)
     if lost == "lost":
         return ConnectionFault("lost")  # closes without an answer
     if lost == "lost_500":
-        return _error(500, "An error has occurred.", headers, shape)
+        return error_response(500, "An error has occurred.", headers, shape)
     content = b"" if payload is None else orjson.dumps(payload)
     return Response(content, status_code=status, headers=headers)
 
 
-def _error(status: int, message: str, headers: dict[str, str], shape: str) -> Response:
+def admin_route(book: WriteBook) -> StarletteRoute:
+    """``GET /_emulator/writes``: every applied write, for tests in another process."""
+
+    async def writes(request: Request) -> Response:
+        events = [dataclasses.asdict(e) for e in book.events()]
+        return Response(orjson.dumps(events), headers={"content-type": CONTENT_TYPE})
+
+    return StarletteRoute("/_emulator/writes", writes, methods=["GET"])
+
+
+def error_response(status: int, message: str, headers: dict[str, str], shape: str) -> Response:
+    """An error answer in the ``error_body`` shape (every error, reads included)."""
     out = dict(headers)
     if shape == "text":
         out["content-type"] = "text/plain; charset=utf-8"
