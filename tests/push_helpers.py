@@ -14,9 +14,9 @@ import duckdb
 
 from insightly.push import config
 from insightly.push.command import PushOptions, PushResult, run_push
+from insightly.push.snapshot import CustomField
 from insightly.push.validate import custom as custom_value
 from insightly.push.validate import standard as standard_value
-from insightly.push.snapshot import CustomField
 from insightly_emulator import Emulator, EmulatorConfig
 
 from .conftest import API_KEY, FAST_RETRIES, Warehouse

@@ -128,7 +128,7 @@ def test_faults_and_kills_apply_every_row_exactly_once(request, tmp_path):
     # push_results agrees: the last run has each row applied or equal, with its record's id
     last = env.warehouse.query(
         "select row_key, status, insightly_id from push_results where run_id = "
-        "(select run_id from push_results order by \"at\" desc limit 1)"
+        '(select run_id from push_results order by "at" desc limit 1)'
     )
     assert len(last) == 200
     assert {s for _, s, _ in last} <= {"applied", "equal"}

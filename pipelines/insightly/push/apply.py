@@ -27,7 +27,8 @@ from .snapshot import Current
 log = logging.getLogger(__name__)
 
 NOT_SENT, REPLANNED, NOT_APPLIED = "not_sent", "replanned", "not_applied"
-CREATE_ATTEMPTS = 3  # sends of one create, each after a lookup found it not applied
+CREATE_ATTEMPTS = 3  # sends of one create, tag or link, each after a lookup found it missing
+LOOKABLE = frozenset({ADD_TAG, REMOVE_TAG, ADD_LINK})  # resolved by looking at the record
 
 
 class Stopped(Exception):
@@ -149,21 +150,39 @@ class Applier:
         if step.kind == CREATE:
             return self._create(row, step)
         assert record_id is not None
-        intent = self.journal.intend(row.key, step.kind, record_id, step.value, self.report.run_id)
-        try:
-            self._call(step, record_id)
-        except QuotaExhausted as exc:
-            self._halt(intent, exc)
-        except WriteRefused:
-            self.journal.settle(intent, REFUSED)
-            raise
-        except WriteOutcomeUnknown:
-            self.journal.settle(intent, UNKNOWN)
-            if step.kind != ADD_LINK or not self._linked(record_id, step.value):
+        for _ in range(CREATE_ATTEMPTS):
+            intent = self.journal.intend(
+                row.key, step.kind, record_id, step.value, self.report.run_id
+            )
+            try:
+                self._call(step, record_id)
+            except QuotaExhausted as exc:
+                self._halt(intent, exc)
+            except WriteRefused:
+                self.journal.settle(intent, REFUSED)
                 raise
-        self._count()
-        self.journal.settle(intent, APPLIED, record_id)
-        return record_id
+            except WriteOutcomeUnknown:
+                self._count()
+                landed = step.kind in LOOKABLE and self._landed(step, record_id)
+                status = NOT_APPLIED if step.kind in LOOKABLE else UNKNOWN
+                self.journal.settle(intent, APPLIED if landed else status, record_id)
+                if landed:
+                    return record_id
+                if step.kind not in LOOKABLE:
+                    raise  # an update or delete was already retried by the transport
+                continue
+            self._count()
+            self.journal.settle(intent, APPLIED, record_id)
+            return record_id
+        raise WriteOutcomeUnknown(f"{step.kind} {row.key}", f"{CREATE_ATTEMPTS} lost answers")
+
+    def _landed(self, step: Step, record_id: int) -> bool:
+        """After a lost answer: does the record show the tag or link change?"""
+        if step.kind == ADD_LINK:
+            return self._linked(record_id, step.value)
+        record = self.actions.get(self.object, record_id) or {}
+        tags = {t.get("TAG_NAME") for t in record.get("TAGS") or []}
+        return (step.value in tags) == (step.kind == ADD_TAG)
 
     def _call(self, step: Step, record_id: int) -> None:
         obj = self.object
