@@ -13,7 +13,7 @@ from .config import PushSpec
 from .objects import EMAIL_FIELD, SINGULAR, Target
 from .snapshot import CustomField, column
 
-# Search on these objects needs a custom field as external id (issue 11 item 6).
+# These have no natural key: a custom external id, or a TITLE the model makes unique.
 CUSTOM_KEY_ONLY = frozenset({"tasks", "events"})
 
 
@@ -167,10 +167,10 @@ def _match(
     else:
         if found in target.read_only:
             raise ConfigurationError(f"{where}: match {found} is read-only")
-        if target.table in CUSTOM_KEY_ONLY:
+        if target.table in CUSTOM_KEY_ONLY and found != "TITLE":
             raise ConfigurationError(
-                f"{where}: {target.table} can only be matched on a custom field used as an "
-                "external id (their Search cannot find a created record by a standard field)"
+                f"{where}: {target.table} have no natural key: match them on a custom field "
+                "used as an external id, or on a TITLE the model makes unique"
             )
         key_column = next((c for c, f in mapping.standard.items() if f == found), None)
         key = MatchKey(found, False, key_column or "")

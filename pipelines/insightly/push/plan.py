@@ -58,6 +58,10 @@ class Plan:
                     counts[step.kind] += 1
         return counts
 
+    def requests(self) -> Counter[str]:
+        """Write requests per kind (a row's update may be tags only: no PUT)."""
+        return Counter(step.kind for row in self.rows for step in row.steps)
+
     @property
     def writes(self) -> int:
         return sum(len(r.steps) for r in self.rows)

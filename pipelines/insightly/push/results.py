@@ -101,11 +101,22 @@ def counts_table(plan: Plan) -> str:
     return "\n".join(f"  {LABELS[a]:<{width}}  {counts.get(a, 0):>7,}" for a in ACTIONS)
 
 
+KINDS = {CREATE: "POST", UPDATE: "PUT", DELETE: "DELETE", ADD_TAG: "tag", REMOVE_TAG: "untag",
+         ADD_LINK: "link"}  # fmt: skip
+
+
+def writes_line(plan: Plan) -> str:
+    """ "2,495 writes (1,245 PUT, 1,250 tag)": the requests behind the row counts."""
+    kinds = plan.requests()
+    parts = ", ".join(f"{kinds[k]:,} {name}" for k, name in KINDS.items() if kinds[k])
+    return f"{plan.writes:,} writes" + (f" ({parts})" if parts else "")
+
+
 def render_dry_run(
     plan: Plan, name: str, left: int | None, limit: int | None, reserve: float
 ) -> str:
     lines = [f"push {name}: dry run, nothing sent", counts_table(plan)]
-    lines.append(f"  requests: {plan.writes:,} writes, plus an incremental sync of the object")
+    lines.append(f"  requests: {writes_line(plan)}, plus an incremental sync of the object")
     if left is not None and limit:
         usable = left - int(limit * reserve)
         verdict = "fits" if plan.writes <= usable else "does NOT fit: the push would stop (75)"
