@@ -11,15 +11,15 @@ import httpx
 import pytest
 
 from insightly.actions import Actions, WriteOutcomeUnknown, WriteRefused
-from insightly.errors import QuotaExhausted, QuotaReserveReached
+from insightly.errors import AuthenticationError, QuotaExhausted, QuotaReserveReached
 from insightly.pacing import Pacer
 from tests.conftest import API_KEY, FAST_RETRIES
 
 
-def connect(emulator, **options) -> Actions:
+def connect(emulator, api_key: str = API_KEY, **options) -> Actions:
     """Actions on the emulator, paced fast (the emulator has no rate limit unless set)."""
     options = {"pacer": Pacer(500, 4), **FAST_RETRIES, **options}
-    return Actions.connect(api_key=API_KEY, base_url=emulator.base_url, **options)
+    return Actions.connect(api_key=api_key, base_url=emulator.base_url, **options)
 
 
 @pytest.fixture
@@ -203,3 +203,11 @@ def test_children_written_under_their_parent(emulator, act):
     assert mid in [m["MILESTONE_ID"] for m in act.children("projects", project, "milestones")]
     assert act.delete_child("projects", project, "milestones", mid) is True
     assert act.delete_child("projects", project, "milestones", mid) is False
+
+
+def test_a_wrong_key_stops_with_exit_3_and_is_not_echoed(emulator):
+    wrong = "wrong-0f1e2d3c-4b5a-6978"
+    with connect(emulator, wrong) as act, pytest.raises(AuthenticationError) as denied:
+        act.create("contacts", {"FIRST_NAME": "Nobody"})
+    assert denied.value.exit_code == 3 and wrong not in str(denied.value)
+    assert emulator.writes.events() == []

@@ -32,11 +32,14 @@ def custom(record: dict, name: str):
 
 def test_create_answers_201_with_the_record_and_an_incremental_read_sees_it(emulator, api):
     before = api.get("Contacts/Search", params={"updated_after_utc": "2026-07-01T00:00:00Z"})
-    made = create(api, CUSTOMFIELDS=[{"FIELD_NAME": "Hobby__c", "FIELD_VALUE": "Chess"}])
+    values = [{"FIELD_NAME": "Hobby__c", "FIELD_VALUE": "Chess"},
+              {"FIELD_NAME": "Employees_Managed__c", "FIELD_VALUE": 12.0}]  # fmt: skip
+    made = create(api, CUSTOMFIELDS=values)
     assert made["CONTACT_ID"] > emulator.tenant.records("Contacts")[-2]["CONTACT_ID"]
     assert made["DATE_CREATED_UTC"] == made["DATE_UPDATED_UTC"]
     assert made["PHONE"] is None and made["TAGS"] == [] and made["LINKS"] == []
     assert custom(made, "Hobby__c") == "Chess" and custom(made, "Interests__c") is None
+    assert repr(custom(made, "Employees_Managed__c")) == "12"  # served as generated ones are
     after = api.get("Contacts/Search", params={"updated_after_utc": "2026-07-01T00:00:00Z"})
     assert before.json() == [] and [c["CONTACT_ID"] for c in after.json()] == [made["CONTACT_ID"]]
 
@@ -106,6 +109,13 @@ def test_custom_fields_in_a_put_merge_or_replace(emulator, api):
     emulator.configure(writes={"put_custom_fields": "replace"})
     replaced = api.put("Contacts", json=one).json()
     assert (custom(replaced, "Hobby__c"), custom(replaced, "Customer_Tier__c")) == ("Jazz", None)
+
+
+def test_dates_without_a_time_refused_or_taken_as_midnight(emulator, api):
+    day = [{"FIELD_NAME": "Customer_Since__c", "FIELD_VALUE": "2024-05-06"}]
+    assert api.post("Contacts", json={**NEW, "CUSTOMFIELDS": day}).status_code == 400
+    emulator.configure(writes={"short_dates": "accepted"})
+    assert custom(create(api, CUSTOMFIELDS=day), "Customer_Since__c") == "2024-05-06 00:00:00"
 
 
 def test_dropdown_values_outside_the_options_refused_or_accepted(emulator, api):
@@ -204,8 +214,14 @@ def test_pipeline_stage_and_state_changes_of_an_opportunity(emulator, api):
     assert api.put(state, json={"FOR_OPPORTUNITY_STATE": "WON"}).status_code == 200
     assert emulator.tenant.get("Opportunities", oid)["OPPORTUNITY_STATE"] == "WON"
     assert api.put(state, json={"FOR_OPPORTUNITY_STATE": "x"}).status_code == 400
-    history = api.get(f"Opportunities/{oid}/StateHistory").json()
-    assert [h["FOR_OPPORTUNITY_STATE"] for h in history] == ["WON"]
+    history = f"Opportunities/{oid}/StateHistory"
+    assert [h["FOR_OPPORTUNITY_STATE"] for h in api.get(history).json()] == ["WON"]
+    api.put("Opportunities", json={"OPPORTUNITY_ID": oid, "OPPORTUNITY_STATE": "LOST"})
+    emulator.configure(writes={"put_state_history": "not_recorded"})
+    api.put("Opportunities", json={"OPPORTUNITY_ID": oid, "OPPORTUNITY_STATE": "OPEN"})
+    assert [h["FOR_OPPORTUNITY_STATE"] for h in api.get(history).json()] == ["WON", "LOST"]
+    lead = emulator.tenant.records("Leads")[0]["LEAD_ID"]
+    assert api.put(f"Leads/{lead}/Pipeline", json=body).status_code == 404
     assert api.delete(f"Opportunities/{oid}/Pipeline").status_code == 202
     assert emulator.tenant.get("Opportunities", oid)["PIPELINE_ID"] is None
 

@@ -14,7 +14,8 @@ from typing import Any
 from .catalog import SPECS, EntitySpec, spec
 from .customfields import field_defs
 from .params import ApiError
-from .store import ARRAY_KEYS, Tenant
+from .rand import fmt_ts
+from .store import ARRAY_KEYS, Tenant, to_epoch
 from .write_rules import (
     BOOLEAN_FIELDS,
     CREATABLE,
@@ -27,6 +28,7 @@ from .write_rules import (
     missing_required,
     server_set,
     split_locked,
+    widen_dates,
 )
 from .write_switches import RECORD_LIMIT, write_switch
 
@@ -51,6 +53,19 @@ class RecordWrites:
     def __init__(self, tenant: Tenant, config: Any) -> None:
         self.tenant = tenant
         self.config = config
+        self.state_history: dict[int, list[dict[str, Any]]] = {}  # opportunity id -> rows
+
+    def record_state(self, record_id: int, state: str, reason_id: Any, reason: Any) -> dict:
+        """A StateHistory row (GET /Opportunities/{id}/StateHistory) for a state change."""
+        entry = {
+            "OPPORTUNITY_ID": record_id,
+            "DATE_CHANGED_UTC": fmt_ts(to_epoch(None)),
+            "FOR_OPPORTUNITY_STATE": state,
+            "STATE_REASON_ID": reason_id,
+            "STATE_REASON": reason,
+        }
+        self.state_history.setdefault(record_id, []).append(entry)
+        return entry
 
     def switch(self, name: str) -> Any:
         return write_switch(self.config.writes, name)
@@ -122,6 +137,10 @@ class RecordWrites:
                 changes["CUSTOMFIELDS"] = _apply_custom(blank, given)
             else:
                 changes["CUSTOMFIELDS"] = _apply_custom(current["CUSTOMFIELDS"] or [], given)
+        state = changes.get("OPPORTUNITY_STATE")
+        moved = s.name == "Opportunities" and state not in (None, current["OPPORTUNITY_STATE"])
+        if moved and self.switch("put_state_history") == "recorded":
+            self.record_state(record_id, state, None, None)
         return self.tenant.update(s.name, record_id, changes)
 
     # ------------------------------------------------------------------ delete
@@ -179,6 +198,8 @@ class RecordWrites:
         if isinstance(changes.get("CUSTOMFIELDS"), list):
             changes["CUSTOMFIELDS"], locked = split_locked(s, changes["CUSTOMFIELDS"])
             problems += [f"CUSTOMFIELDS {n} is read-only." for n in locked if refuse]
+        if self.switch("short_dates") == "accepted":
+            widen_dates(s, changes)
         problems += field_problems(s, changes, self.switch("dropdown_values"))
         required = self.switch("required_fields")
         if required == "create_and_update" or (required == "create" and current is None):
@@ -189,7 +210,7 @@ class RecordWrites:
             self._body_tags(changes, current)
         if "CUSTOMFIELDS" in changes:
             changes["CUSTOMFIELDS"] = {
-                canonical_custom_name(s, item["FIELD_NAME"]): item.get("FIELD_VALUE")
+                canonical_custom_name(s, item["FIELD_NAME"]): stored(item.get("FIELD_VALUE"))
                 for item in changes["CUSTOMFIELDS"]
             }
         return changes
@@ -216,6 +237,14 @@ def _body_id(s: EntitySpec, body: dict[str, Any], path_id: int | None) -> int:
         raise Invalid([f"{s.pk} is required to identify the record."])
     if path_id is not None and value != path_id:
         raise Invalid([f"{s.pk} in the body does not match the URL."])
+    return value
+
+
+def stored(value: Any) -> Any:
+    """A value as the API serves it back: an integral number as an int (87.0 -> 87), like
+    every generated NUMERIC and PERCENT value."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 

@@ -79,7 +79,8 @@ TAGGABLE = frozenset({"Contacts", "Leads", "Opportunities", "Organisations", "Pr
 LINKABLE = frozenset(
     {"Contacts", "Emails", "Events", "Notes", "Opportunities", "Organisations", "Projects"}
 ) | {"Tasks"}
-PIPELINED = frozenset({"Opportunities", "Projects", "Leads"})
+# The swagger has Leads/{id}/Pipeline too, but lead records carry no PIPELINE_ID to show it.
+PIPELINED = frozenset({"Opportunities", "Projects"})
 LENGTHS = {"OPPORTUNITY_STATE": 20, "ROLE": 255, "DETAILS": 255, "TAG_NAME": 255}
 CUSTOM_LENGTHS = {"TEXT": 255, "MULTILINETEXT": 4000}
 BOOLEAN_FIELDS = _names(
@@ -176,6 +177,22 @@ def value_problem(f: FieldDef, value: Any, dropdowns: str) -> str | None:
         if bad:
             return f"'{';'.join(bad)}' is not one of the options."
     return None
+
+
+SHORT_DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
+
+
+def widen_dates(spec: EntitySpec, body: dict[str, Any]) -> None:
+    """Dates sent as yyyy-MM-dd become yyyy-MM-dd 00:00:00 (the short_dates switch)."""
+    for name, value in body.items():
+        if name.endswith(("_UTC", "_DATE")) and isinstance(value, str) and SHORT_DATE.match(value):
+            body[name] = value + " 00:00:00"
+    dates = {f.name.lower() for f in field_defs(spec) if f.type in ("DATE", "DATETIME")}
+    for item in body.get("CUSTOMFIELDS") or []:
+        if isinstance(item, dict) and str(item.get("FIELD_NAME")).lower() in dates:
+            value = item.get("FIELD_VALUE")
+            if isinstance(value, str) and SHORT_DATE.match(value):
+                item["FIELD_VALUE"] = value + " 00:00:00"
 
 
 def _is_body_date(value: Any) -> bool:

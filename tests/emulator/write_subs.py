@@ -14,8 +14,6 @@ from typing import Any
 
 from .catalog import BY_NAME, spec
 from .params import ApiError
-from .rand import fmt_ts
-from .store import to_epoch
 from .write_records import LINK_ENTITY, Invalid, RecordWrites, not_found
 from .write_rules import LENGTHS, LINKABLE, NOTE_PARENTS, PIPELINED, TAGGABLE
 
@@ -30,7 +28,6 @@ class SubWrites:
         self.records = records
         self.tenant = records.tenant
         self._link_ids = itertools.count(NEW_LINK_IDS)
-        self.state_history: dict[int, list[dict[str, Any]]] = {}
 
     def _record(self, entity: str, record_id: int, allowed: frozenset[str]) -> dict:
         if entity not in allowed:
@@ -190,7 +187,7 @@ class SubWrites:
         """GET /Opportunities/{id}/StateHistory: the StateChange calls made here (a
         generated opportunity has none)."""
         self._record("Opportunities", record_id, frozenset({"Opportunities"}))
-        return list(self.state_history.get(record_id, []))
+        return list(self.records.state_history.get(record_id, []))
 
     def change_state(self, record_id: int, body: Any) -> dict:
         self._record("Opportunities", record_id, frozenset({"Opportunities"}))
@@ -205,15 +202,7 @@ class SubWrites:
                 raise Invalid([f"STATE_REASON_ID {reason_id} is not a reason for {state}."])
             reason = match[0]["STATE_REASON"]
         self.tenant.update("Opportunities", record_id, {"OPPORTUNITY_STATE": state})
-        entry = {
-            "OPPORTUNITY_ID": record_id,
-            "DATE_CHANGED_UTC": fmt_ts(to_epoch(None)),
-            "FOR_OPPORTUNITY_STATE": state,
-            "STATE_REASON_ID": reason_id,
-            "STATE_REASON": reason,
-        }
-        self.state_history.setdefault(record_id, []).append(entry)
-        return entry
+        return self.records.record_state(record_id, state, reason_id, reason)
 
 
 def _tag_name(body: Any) -> str:

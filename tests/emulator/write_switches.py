@@ -29,6 +29,10 @@ WRITE_CHOICES: dict[str, tuple[str, ...]] = {
     "second_delete": ("404", "417"),
     # §12.8 / §5: a DROPDOWN (or MULTISELECT) value outside the options: 400 or stored
     "dropdown_values": ("refused", "accepted"),
+    # §12.8 / §5: a date sent as yyyy-MM-dd (no time) is refused or taken as midnight
+    "short_dates": ("refused", "accepted"),
+    # §12.9 / §8.2: OPPORTUNITY_STATE changed by a PUT adds a StateHistory row or not
+    "put_state_history": ("recorded", "not_recorded"),
     # §12.10 / §2.1: the undocumented PUT /{Entity}/{id} form works or answers 405
     "put_with_id": ("accepted", "refused"),
     # §2.3: a successful PUT answers 201 (documented) or 200 (observed live)
