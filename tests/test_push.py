@@ -146,7 +146,10 @@ def test_upsert_1000_then_nothing_then_round_trip(request, tmp_path):
         if custom_values(found[0], mapped) != custom_values(after[email][0], mapped)
     ]
     email = kept[0] if kept else None
-    assert kept == [], (custom_values(before[email][0], mapped), custom_values(after[email][0], mapped))
+    assert kept == [], (
+        custom_values(before[email][0], mapped),
+        custom_values(after[email][0], mapped),
+    )
 
     # round trip: the push's own sync after its writes left the warehouse equal to Insightly
     records = env.emulator.tenant.records("Contacts")
@@ -226,3 +229,32 @@ def test_configuration_errors_are_clear(request, tmp_path):
     with pytest.raises(ConfigurationError, match="no push named"):
         config.from_config("nope")
     assert env.write_requests() == []
+
+
+def test_notes_are_created_under_their_parent_once(request, tmp_path):
+    env = start(request, tmp_path)
+    env.execute(
+        "create schema analytics",
+        "create table analytics.call_notes as select contact_id, "
+        "'Call summary #' || contact_id as title, 'Discussed renewal' as body "
+        "from insightly.contacts order by contact_id limit 5",
+    )
+    parents = [r[0] for r in env.warehouse.query("select contact_id from analytics.call_notes")]
+    spec = config.PushSpec(
+        name="call_notes", relation="analytics.call_notes", object="notes", mode="upsert",
+        match="TITLE", parent="contacts", parent_column="contact_id",
+    )  # fmt: skip
+    result = env.push(spec)
+    assert result.code == 0, result.text
+    assert result.plan.counts()["create"] == 5
+    creates = [e for e in env.emulator.writes.events() if e.op == "notes"]
+    assert len(creates) == 5
+    for contact_id in parents:
+        contact = env.emulator.tenant.get("Contacts", contact_id)
+        note_ids = [
+            k["LINK_OBJECT_ID"] for k in contact["LINKS"] if k["LINK_OBJECT_NAME"] == "Note"
+        ]
+        titles = [env.emulator.tenant.get("Notes", i)["TITLE"] for i in note_ids]
+        assert titles.count(f"Call summary #{contact_id}") == 1
+    again = env.push(spec, dry_run=True)
+    assert again.plan.counts()["unchanged"] == 5 and again.plan.writes == 0, again.text

@@ -69,22 +69,33 @@ class Applier:
     """Sends the writes of one push run."""
 
     def __init__(
-        self, actions: Actions, journal: Journal, target: Target, report: PushReport
+        self,
+        actions: Actions,
+        journal: Journal,
+        target: Target,
+        report: PushReport,
+        parent: str | None = None,
     ) -> None:
         self.actions, self.journal, self.target, self.report = actions, journal, target, report
+        self.parent = parent  # notes: the parent object's table
         self.object = target.table
         self._lock = threading.Lock()
         self._stop: str | None = None
 
     # -- recovery of an earlier run's lost answers -----------------------------------------
 
-    def find_created(self, match: tuple[str, bool, Any]) -> int | None:
-        """The record a create made, looked up by its match key (exact, e-mail folded)."""
-        name, custom, value = match
+    def find_created(self, match: tuple) -> int | None:
+        """The record a create made, looked up by its match key (exact, e-mail folded);
+        a note among its parent's notes."""
+        name, custom, value, parent = (*match, None)[:4]
         fold = MatchKey(name, custom, "").folds_case
+        if parent is not None and self.parent:
+            candidates = self.actions.notes(self.parent, parent)
+        else:
+            candidates = self.actions.search(self.object, name, value)
         found = [
             int(r[self.target.key])
-            for r in self.actions.search(self.object, name, value)
+            for r in candidates
             if folded(field_value(r, name, custom), fold) == folded(value, fold)
         ]
         return max(found) if found else None  # the newest, should Search find several
@@ -209,7 +220,10 @@ class Applier:
         for _ in range(CREATE_ATTEMPTS):
             intent = self.journal.intend(row.key, CREATE, None, row.match, self.report.run_id)
             try:
-                created = self.actions.create(self.object, step.body)
+                if self.parent and step.value is not None:
+                    created = self.actions.create_note(self.parent, step.value, step.body)
+                else:
+                    created = self.actions.create(self.object, step.body)
             except QuotaExhausted as exc:
                 self._halt(intent, exc)
             except WriteRefused:

@@ -117,7 +117,7 @@ def _locked(spec: config.PushSpec, options: PushOptions, pipelines_dir: Path) ->
             copy = warehouse.copy(target)
         mapping = build(spec, columns, target, customs)
         report = PushReport(spec.name, stats.sync, Plan([], len(copy), 0))
-        applier = Applier(Actions(client), journal, target, report)
+        applier = Applier(Actions(client), journal, target, report, spec.parent)
         if not options.dry_run:
             report.recovered = applier.recover(copy)
         plan = Planner(spec, target, mapping, copy, customs).plan(rows)

@@ -11,6 +11,7 @@ from typing import Any
 import dlt
 
 from ..errors import ConfigurationError
+from .objects import NOTE_PARENTS
 
 MODES = ("insert", "update", "upsert", "delete")
 TAG_MODES = ("add", "set")
@@ -80,6 +81,15 @@ class PushSpec:
                 raise ConfigurationError(f"{where}: {name} must map column names to names")
         if (self.parent is None) != (self.parent_column is None):
             raise ConfigurationError(f"{where}: parent and parent_column go together")
+        if self.object == "notes" and self.mode in ("insert", "upsert") and not self.parent:
+            raise ConfigurationError(
+                f"{where}: notes are created under a parent: set parent (contacts, leads, "
+                "opportunities, organisations or projects) and parent_column"
+            )
+        if self.parent and (self.object != "notes" or self.parent not in NOTE_PARENTS):
+            raise ConfigurationError(
+                f"{where}: parent is for notes, under {', '.join(NOTE_PARENTS)}"
+            )
 
 
 def _typed(name: str, key: str, value: Any) -> Any:

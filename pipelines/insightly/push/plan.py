@@ -12,7 +12,7 @@ from typing import Any
 from . import validate
 from .config import PushSpec
 from .mapping import Mapping, MatchKey
-from .objects import Target
+from .objects import SINGULAR, Target
 from .snapshot import Current, CustomField
 
 CREATE, UPDATE, DELETE, UNCHANGED, INVALID = "create", "update", "delete", "unchanged", "invalid"
@@ -38,7 +38,8 @@ class RowPlan:
     record_id: int | None = None
     steps: list[Step] = field(default_factory=list)
     error: str | None = None
-    match: tuple[str, bool, Any] | None = None  # (field, custom, value) for create lookups
+    # (field, custom, value, parent id) for finding a create whose answer was lost
+    match: tuple[str, bool, Any, int | None] | None = None
     cleared: list[str] = field(default_factory=list)  # fields that hold a value, cleared
     tags_removed: int = 0
 
@@ -105,16 +106,28 @@ class Planner:
     ) -> None:
         self.spec, self.target, self.mapping, self.copy = spec, target, mapping, copy
         self.editable = {n for n, f in customs.items() if f.editable}
+        # notes match within their parent: the parent's link on the note (singular name)
+        self.scope = SINGULAR.get(spec.parent or "")
         self.index: dict[Any, list[int]] = defaultdict(list)
         key = mapping.match
         if key is not None:
             for record in copy.values():
                 source = record.custom if key.custom else record.fields
                 value = source.get(key.field)
-                if value is not None:
-                    self.index[match_value(key, self._copy_value(key.field, value))].append(
-                        record.id
-                    )
+                if value is None:
+                    continue
+                value = match_value(key, self._copy_value(key.field, value))
+                for parent in self._parents(record):
+                    self.index[(parent, value)].append(record.id)
+
+    def _parents(self, record: Current) -> list[int | None]:
+        if self.scope is None:
+            return [None]
+        return [i for name, i, _ in record.links if name == self.scope]
+
+    def _parent_of(self, row: dict) -> int | None:
+        column = self.mapping.parent_column
+        return validate.whole(row[column]) if column and row.get(column) is not None else None
 
     def _copy_value(self, name: str, value: Any) -> Any:
         custom = next((f for f in self.mapping.custom.values() if f.name == name), None)
@@ -142,7 +155,8 @@ class Planner:
         if id_column and row.get(id_column) is not None:
             return ("id", str(row[id_column]))
         if key is not None and row.get(key.column) is not None:
-            return ("match", str(match_value(key, row[key.column])))
+            parent = row.get(self.mapping.parent_column or "")
+            return ("match", str(parent), str(match_value(key, row[key.column])))
         return None
 
     def row(self, row: dict, key: str) -> RowPlan:
@@ -211,7 +225,14 @@ class Planner:
         value = row.get(key.column)
         if value is None:
             return RowPlan("", INVALID, error=f"match key {key.field} is empty")
-        ids = self.index.get(match_value(key, self._copy_value(key.field, value)), [])
+        try:
+            parent = self._parent_of(row)
+        except validate.Invalid as exc:
+            return RowPlan("", INVALID, error=f"{self.mapping.parent_column}: {exc}")
+        if self.scope is not None and parent is None:
+            return RowPlan("", INVALID, error=f"{self.mapping.parent_column} is empty")
+        found = match_value(key, self._copy_value(key.field, value))
+        ids = self.index.get((parent, found), [])
         if len(ids) > 1:
             listed = ", ".join(map(str, sorted(ids)))
             return RowPlan("", INVALID, error=f"ambiguous: {key.field} matches records {listed}")
@@ -236,7 +257,9 @@ class Planner:
         match = self.mapping.match
         assert match is not None  # insert and upsert require one (mapping.py)
         value = (desired["custom"] if match.custom else desired["fields"]).get(match.field)
-        return RowPlan(key, CREATE, None, steps, match=(match.field, match.custom, value))
+        parent = self._parent_of(row)
+        steps[0].value = parent
+        return RowPlan(key, CREATE, None, steps, match=(match.field, match.custom, value, parent))
 
     def _update(self, key: str, record: Current, desired: dict) -> RowPlan:
         changed: dict[str, Any] = {}
