@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from insightly.errors import ConfigurationError
+from insightly import cli
+from insightly.errors import ConfigurationError, SyncAlreadyRunning
 from insightly.push import config
 from insightly.push.snapshot import open_warehouse
-from insightly.runner import SyncOptions, make_pipeline
+from insightly.runner import SyncOptions, exclusive, make_pipeline
 
 from .helpers import differences
 from .push_helpers import EVERY_TYPE, PushEnv, contacts_by_email, mismatches, start
@@ -228,6 +229,12 @@ def test_configuration_errors_are_clear(request, tmp_path):
         config.PushSpec(name="x", relation="a.b", object="contacts", mode="mirror")
     with pytest.raises(ConfigurationError, match="no push named"):
         config.from_config("nope")
+    assert cli.main(["push", "nope", "--pipelines-dir", env.warehouse.pipelines_dir]) == 2
+    # a running sync holds the lock: the push says so and exits 7
+    pipeline = make_pipeline(SyncOptions(pipelines_dir=env.warehouse.pipelines_dir))
+    with exclusive(pipeline, wait=False), pytest.raises(SyncAlreadyRunning) as busy:
+        env.push(UPSERT)
+    assert busy.value.exit_code == 7
     assert env.write_requests() == []
 
 
