@@ -194,6 +194,8 @@ def test_delete_guard_rail_then_allow_mass_change(request, tmp_path):
     spec = config.PushSpec(
         name="leavers", relation="analytics.leavers", object="contacts", mode="delete"
     )
+    dry = env.push(spec, dry_run=True)
+    assert dry.code == 8 and "would delete (200)" in dry.text, dry.text
     with pytest.raises(MassChangeStopped) as stopped:
         env.push(spec)
     assert stopped.value.exit_code == 8

@@ -122,13 +122,18 @@ def _locked(spec: config.PushSpec, options: PushOptions, pipelines_dir: Path) ->
             report.recovered = applier.recover(copy)
         plan = Planner(spec, target, mapping, copy, customs).plan(rows)
         report.plan = plan
-        _guard(spec, plan, options)
         if options.dry_run:
             text = render_dry_run(
                 plan, spec.name, stats.rate_remaining, stats.rate_limit, settings.reserve
             )
             code = INVALID_ROWS if plan.counts().get(INVALID) else 0
+            stop = guard_message(spec, plan, options)
+            if stop:
+                text, code = f"{text}\n{stop}", MASS_CHANGE
             return PushResult(code, text, None, plan)
+        stop = guard_message(spec, plan, options)
+        if stop:
+            raise MassChangeStopped(stop)
         applier.run(plan.rows, client.pacer.max_in_flight)
         journal.compact()
     finally:
@@ -152,11 +157,12 @@ def _check_early(spec: config.PushSpec, options: PushOptions) -> None:
         build(spec, columns, target, warehouse.custom_fields(target.table))
 
 
-def _guard(spec: config.PushSpec, plan: Plan, options: PushOptions) -> None:
-    """Stop before sending anything when a bad model would change too much at once."""
+def guard_message(spec: config.PushSpec, plan: Plan, options: PushOptions) -> str | None:
+    """Why to stop before sending anything, when a bad model would change too much at
+    once; None when the plan stays under the guard rail (or --allow-mass-change)."""
     over = plan.over_threshold()
     if not over or options.allow_mass_change:
-        return
+        return None
     lines = [
         f"push {spec.name}: stopped before sending anything: the plan would "
         + "; ".join(f"{kind} {len(rows)} records" for kind, rows in over.items())
@@ -167,13 +173,16 @@ def _guard(spec: config.PushSpec, plan: Plan, options: PushOptions) -> None:
     for kind, rows in over.items():
         ids = ", ".join(str(r.record_id) for r in rows)
         lines.append(f"  would {kind} ({len(rows)}): {ids}")
-    raise MassChangeStopped("\n".join(lines))
+    return "\n".join(lines)
 
 
 def _follow(spec: config.PushSpec, options: PushOptions, report: PushReport) -> None:
     """The copy follows: an incremental sync of the object written (issue 11 item 10)."""
     if not report.writes:
         report.follow_up = "nothing written, no sync needed"
+        return
+    if report.stop:  # at the reserve a sync would stop at once: the next run's catches up
+        report.follow_up = "not synced (quota): the next push or sync brings it up to date"
         return
     try:
         after = run_sync(options.sync([spec.object]))
