@@ -29,11 +29,12 @@ select email_address, first_name, last_name,
        (n % 100)::numeric(6, 1) / 4 as discount_rate__c,
        date '2024-02-01' + (n % 100)::int as customer_since__c,
        n % 2 = 0 as newsletter_subscription__c,
-       'pg;segment-' || (n % 2) as tags
+       'pg;segment-' || (n % 2) as tags,
+       null::bigint as organisation_link
 from existing
 union all
 select 'pg' || n || '@push.example.com', 'Pg' || n, 'Row' || n, 'A', 1.5,
-       date '2024-03-01', true, 'pg'
+       date '2024-03-01', true, 'pg', {org_id}::bigint
 from generate_series(1, 50) as t(n)
 """
 
@@ -46,13 +47,16 @@ def test_push_from_postgres(emulator_factory, tmp_path, monkeypatch, postgres_ur
     wh = Warehouse(tmp_path, emu.base_url)
     wh.sync(destination="postgres", entities=["contacts", "custom_fields"])
     with psycopg2.connect(postgres_url) as conn, conn.cursor() as cur:
-        cur.execute(DESIRED)
+        org_id = emu.tenant.records("Organisations")[0]["ORGANISATION_ID"]
+        cur.execute(DESIRED.format(org_id=org_id))
         cur.execute("select * from analytics.desired")
         names = [d[0] for d in cur.description]
         rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    spec = config.from_arguments(
-        "contacts", "analytics.desired", "upsert", "EMAIL_ADDRESS", "tags", "set"
-    )
+    spec = config.PushSpec(
+        name="pg_contacts", relation="analytics.desired", object="contacts",
+        match="EMAIL_ADDRESS", tags_column="tags", tags_mode="set",
+        links={"organisation_link": "Organisation"},
+    )  # fmt: skip
     options = PushOptions(
         destination="postgres",
         pipelines_dir=wh.pipelines_dir,
@@ -63,7 +67,7 @@ def test_push_from_postgres(emulator_factory, tmp_path, monkeypatch, postgres_ur
     result = run_push(spec, options)
     assert result.code == 0, result.text
     counts = result.plan.counts()
-    assert (counts["create"], counts["update"]) == (50, 50)
+    assert (counts["create"], counts["update"], counts["add_link"]) == (50, 50, 50)
 
     pipeline = make_pipeline(SyncOptions(destination="postgres", pipelines_dir=wh.pipelines_dir))
     with open_warehouse(pipeline) as warehouse:
@@ -80,6 +84,9 @@ def test_push_from_postgres(emulator_factory, tmp_path, monkeypatch, postgres_ur
         tags = sorted(t["TAG_NAME"] for t in found[0]["TAGS"])
         if tags != sorted(row["tags"]):  # tags_mode set: exactly the column's list
             problems.append(f"{row['email_address']} tags {tags} != {row['tags']}")
+        links = {(k["LINK_OBJECT_NAME"], k["LINK_OBJECT_ID"]) for k in found[0]["LINKS"]}
+        if row["organisation_link"] and ("Organisation", org_id) not in links:
+            problems.append(f"{row['email_address']}: no link to organisation {org_id}")
     assert problems == []
     with psycopg2.connect(postgres_url) as conn, conn.cursor() as cur:
         cur.execute("select status, count(*) from insightly.push_results group by 1")
