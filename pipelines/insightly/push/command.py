@@ -90,24 +90,10 @@ def run_push(spec: config.PushSpec, options: PushOptions) -> PushResult:
 
 def _locked(spec: config.PushSpec, options: PushOptions, pipelines_dir: Path) -> PushResult:
     _check_early(spec, options)
-    tables = [spec.object, CUSTOM_FIELDS.table]
-    if spec.object.startswith("custom_"):
-        tables.append(CUSTOM_OBJECTS.table)
-    before = run_sync(options.sync(tables))
-    if before.stats.quota_stop:
-        raise QuotaExhausted(f"bringing {spec.object} up to date: {before.stats.quota_stop}")
-    stats = RunStats()
-    settings = pacing_settings()
-    client = InsightlyClient(
-        resolve_connection(options.api_key, options.pod, options.base_url),
-        stats,
-        **{
-            "pacer": Pacer(settings.rate, settings.in_flight),
-            "quota_reserve": settings.reserve,
-            **options.client_options,
-        },
-    )
-    stats.rate_limit, stats.rate_remaining = before.stats.rate_limit, before.stats.rate_remaining
+    before = _bring_up_to_date(spec, options)
+    stats = RunStats()  # the push's own run: its `sync` id is push_results.run_id
+    stats.rate_limit, stats.rate_remaining = before.rate_limit, before.rate_remaining
+    client = _client(options, stats)
     journal = Journal(pipelines_dir / f"{options.pipeline_name}.push" / f"{spec.name}.journal")
     try:
         with open_warehouse(make_pipeline(options.sync([]))) as warehouse:
@@ -120,21 +106,13 @@ def _locked(spec: config.PushSpec, options: PushOptions, pipelines_dir: Path) ->
         applier = Applier(Actions(client), journal, target, report, spec.parent)
         if not options.dry_run:
             report.recovered = applier.recover(copy)
-        plan = Planner(spec, target, mapping, copy, customs).plan(rows)
-        report.plan = plan
+        report.plan = Planner(spec, target, mapping, copy, customs).plan(rows)
         if options.dry_run:
-            text = render_dry_run(
-                plan, spec.name, stats.rate_remaining, stats.rate_limit, settings.reserve
-            )
-            code = INVALID_ROWS if plan.counts().get(INVALID) else 0
-            stop = guard_message(spec, plan, options)
-            if stop:
-                text, code = f"{text}\n{stop}", MASS_CHANGE
-            return PushResult(code, text, None, plan)
-        stop = guard_message(spec, plan, options)
+            return _dry_run(spec, report.plan, stats, options)
+        stop = guard_message(spec, report.plan, options)
         if stop:
             raise MassChangeStopped(stop)
-        applier.run(plan.rows, client.pacer.max_in_flight)
+        applier.run(report.plan.rows, client.pacer.max_in_flight)
         journal.compact()
     finally:
         journal.close()
@@ -143,7 +121,42 @@ def _locked(spec: config.PushSpec, options: PushOptions, pipelines_dir: Path) ->
     report.quota_left, report.quota_limit = stats.rate_remaining, stats.rate_limit
     _follow(spec, options, report)
     load_results(options.sync([]), report.rows())
-    return PushResult(_exit_code(report), render(report), report, plan)
+    return PushResult(_exit_code(report), render(report), report, report.plan)
+
+
+def _bring_up_to_date(spec: config.PushSpec, options: PushOptions) -> RunStats:
+    """An incremental sync of the object (and the custom field metadata, when due)."""
+    tables = [spec.object, CUSTOM_FIELDS.table]
+    if spec.object.startswith("custom_"):
+        tables.append(CUSTOM_OBJECTS.table)
+    before = run_sync(options.sync(tables))
+    if before.stats.quota_stop:
+        raise QuotaExhausted(f"bringing {spec.object} up to date: {before.stats.quota_stop}")
+    return before.stats
+
+
+def _client(options: PushOptions, stats: RunStats) -> InsightlyClient:
+    """A client set up as the sync's: one pacer, the quota reserve, the retries."""
+    settings = pacing_settings()
+    client_options: dict[str, Any] = {
+        "pacer": Pacer(settings.rate, settings.in_flight),
+        "quota_reserve": settings.reserve,
+        **options.client_options,
+    }
+    connection = resolve_connection(options.api_key, options.pod, options.base_url)
+    return InsightlyClient(connection, stats, **client_options)
+
+
+def _dry_run(
+    spec: config.PushSpec, plan: Plan, stats: RunStats, options: PushOptions
+) -> PushResult:
+    reserve = pacing_settings().reserve
+    text = render_dry_run(plan, spec.name, stats.rate_remaining, stats.rate_limit, reserve)
+    code = INVALID_ROWS if plan.counts().get(INVALID) else 0
+    stop = guard_message(spec, plan, options)
+    if stop:
+        text, code = f"{text}\n{stop}", MASS_CHANGE
+    return PushResult(code, text, None, plan)
 
 
 def _check_early(spec: config.PushSpec, options: PushOptions) -> None:
