@@ -265,3 +265,29 @@ def test_notes_are_created_under_their_parent_once(request, tmp_path):
         assert titles.count(f"Call summary #{contact_id}") == 1
     again = env.push(spec, dry_run=True)
     assert again.plan.counts()["unchanged"] == 5 and again.plan.writes == 0, again.text
+
+
+def test_custom_object_upsert(request, tmp_path):
+    env = start(request, tmp_path)
+    env.execute(
+        "create schema analytics",
+        "create table analytics.fruit as select 'Pushed fruit ' || i as record_name, "
+        "['Spain', 'Italy', 'Brazil'][i % 3 + 1] as origin__c, i % 2 = 0 as ripe__c "
+        "from range(3) t(i)",
+    )
+    spec = config.from_arguments(
+        "custom_fruit", "analytics.fruit", "upsert", "RECORD_NAME", None, "add"
+    )
+    result = env.push(spec)
+    assert result.code == 0, result.text
+    assert result.report.statuses() == {"applied": 3}
+    pushed = {
+        r["RECORD_NAME"]: {c["FIELD_NAME"]: c["FIELD_VALUE"] for c in r["CUSTOMFIELDS"]}
+        for r in env.emulator.tenant.records("Fruit__c")
+        if r["RECORD_NAME"].startswith("Pushed fruit")
+    }
+    assert {n: (v["Origin__c"], v["Ripe__c"]) for n, v in pushed.items()} == {
+        "Pushed fruit 0": ("Spain", True),
+        "Pushed fruit 1": ("Italy", False),
+        "Pushed fruit 2": ("Brazil", True),
+    }

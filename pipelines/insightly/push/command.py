@@ -29,6 +29,7 @@ from . import config
 from .apply import Applier
 from .journal import Journal
 from .mapping import build
+from .objects import standard_target
 from .plan import INVALID, Plan, Planner
 from .results import REFUSED, UNKNOWN, PushReport, load_results, render, render_dry_run
 from .snapshot import open_warehouse
@@ -96,14 +97,15 @@ def _locked(spec: config.PushSpec, options: PushOptions, pipelines_dir: Path) ->
     client = _client(options, stats)
     journal = Journal(pipelines_dir / f"{options.pipeline_name}.push" / f"{spec.name}.journal")
     try:
+        actions = Actions(client)
         with open_warehouse(make_pipeline(options.sync([]))) as warehouse:
-            target = warehouse.target(spec.object)
+            target = warehouse.target(spec.object, actions.entity)
             customs = warehouse.custom_fields(target.table)
             columns, rows = warehouse.relation(spec.relation)
             copy = warehouse.copy(target)
         mapping = build(spec, columns, target, customs)
         report = PushReport(spec.name, stats.sync, Plan([], len(copy), 0))
-        applier = Applier(Actions(client), journal, target, report, spec.parent)
+        applier = Applier(actions, journal, target, report, spec.parent)
         if not options.dry_run:
             report.recovered = applier.recover(copy)
         report.plan = Planner(spec, target, mapping, copy, customs).plan(rows)
@@ -163,8 +165,8 @@ def _check_early(spec: config.PushSpec, options: PushOptions) -> None:
     """The mapping checked against the copy as it is, before any request: a configuration
     error costs no sync. (A first push, before any sync, is checked after its sync.)"""
     with open_warehouse(make_pipeline(options.sync([]))) as warehouse:
-        if spec.object not in warehouse.tables:
-            return
+        if spec.object not in warehouse.tables or standard_target(spec.object) is None:
+            return  # a first push, or a custom object: checked after the sync
         target = warehouse.target(spec.object)
         columns, _ = warehouse.relation(spec.relation, limit=0)
         build(spec, columns, target, warehouse.custom_fields(target.table))

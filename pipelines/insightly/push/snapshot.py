@@ -4,22 +4,30 @@ up to date just before (command.py), so matching and diffing cost no request."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from ..catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS
+from ..catalogue import CUSTOM_FIELDS, Entity
 from ..errors import ConfigurationError
-from ..records import decode_value
-from ..source import custom_object_entities
 from ..warehouse import tables_in
 from .objects import Target, standard_target, target_for
 
 naming = NamingConvention()
 DELETED_AT = "_deleted_at"
+
+
+def decoded(text: str | None, kind: str) -> Any:
+    """A custom field value as the copy stores it (text plus its JSON type, records.py)
+    back to the API's JSON value; the three lines are repeated here because the push reads
+    the warehouse and never the source's record shaping (house.json)."""
+    if kind == "null" or text is None:
+        return None
+    return text if kind == "string" else json.loads(text)
 
 
 def column(api_field: str) -> str:
@@ -80,18 +88,17 @@ class Warehouse:
             ) from None
         return names, [dict(zip(names, row, strict=True)) for row in rows]
 
-    def target(self, table: str) -> Target:
-        """The write rules of a standard object, or of a custom object of the copy."""
+    def target(self, table: str, custom: Callable[[str], Entity] | None = None) -> Target:
+        """The write rules of a standard object, or of a custom object (`custom` names its
+        entity: Actions.entity, from /CustomObjects as the sync names them)."""
         found = standard_target(table)
         if found is not None:
             return found
-        if CUSTOM_OBJECTS.table in self.tables:
-            _, rows = self._query(
-                f"select object_name from {self.sql.make_qualified_table_name('custom_objects')}"
-            )
-            for entity in custom_object_entities([{"OBJECT_NAME": r[0]} for r in rows]):
-                if entity.table == table:
-                    return target_for(entity, custom=True)
+        if custom is not None and table.startswith("custom_"):
+            try:
+                return target_for(custom(table), custom=True)
+            except ConfigurationError:
+                pass
         raise ConfigurationError(
             f"object {table!r} is not writable or not in the copy: use a table name such as "
             "contacts, leads, organisations, opportunities, projects, tasks, events, notes, "
@@ -159,7 +166,7 @@ class Warehouse:
                 if record is None:
                     continue
                 if child == "customfields":
-                    record.custom[row[1]] = decode_value(row[2], row[3])
+                    record.custom[row[1]] = decoded(row[2], row[3])
                 elif child == "tags":
                     record.tags.append(row[1])
                 else:
