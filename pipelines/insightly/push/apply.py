@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..actions import Actions, WriteOutcomeUnknown, WriteRefused
-from ..errors import QuotaExhausted
+from ..errors import AuthenticationError, InsightlyError, QuotaExhausted
 from .journal import APPLIED, REFUSED, UNKNOWN, Intent, Journal
 from .mapping import MatchKey
 from .objects import Target
@@ -155,6 +155,14 @@ class Applier:
                 return Outcome(ROW_UNKNOWN, record_id, f"{exc}; tried again next run")
             except Stopped:
                 return Outcome(PENDING, record_id, self._stop)
+            except QuotaExhausted as exc:  # during a lookup after a lost answer
+                with self._lock:
+                    self._stop = self._stop or str(exc)
+                return Outcome(PENDING, record_id, self._stop)
+            except AuthenticationError:
+                raise  # the key is wrong: nothing else will succeed
+            except InsightlyError as exc:  # a lookup that failed: the row is tried again
+                return Outcome(ROW_UNKNOWN, record_id, f"{exc}; tried again next run")
         return Outcome(ROW_APPLIED, record_id)
 
     def _send(self, row: RowPlan, step: Step, record_id: int | None) -> int | None:
