@@ -210,3 +210,8 @@ def test_delete_guard_rail_then_allow_mass_change(request, tmp_path):
     assert deleted == doomed
     left = {r["CONTACT_ID"] for r in env.emulator.tenant.records("Contacts")}
     assert not left & doomed and len(left) == 1250 - 200
+    # the push's sync saw the deletes: the copy marks them, a second push has nothing to do
+    marked = env.warehouse.query("select contact_id from contacts where _deleted_at is not null")
+    assert {r[0] for r in marked} == doomed
+    again = env.push(spec, dry_run=True)
+    assert again.code == 0 and again.plan.writes == 0, again.text

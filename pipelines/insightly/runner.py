@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ class SyncOptions:
     base_url: str | None = None
     client_options: dict[str, Any] = field(default_factory=dict)
     lock_held: bool = False  # the caller holds exclusive() around several syncs (a push)
+    check_deletes: bool = False  # run the id check now, due or not (after a push's deletes)
 
 
 @dataclass
@@ -285,6 +286,8 @@ def _sync_locked(
         if run.infos or pending_loaded:
             stats.repaired = repair_exact_copies(pipeline, tables)
         if not stats.quota_stop:
+            if options.check_deletes:
+                settings = replace(settings, delete_check_hours=0)
             checked = [e for t, e in stats.incremental.items() if t in tables]
             check_ids(run, client, checked, settings, first_sync)
         infos = run.infos

@@ -5,7 +5,7 @@ a sync and a push of one pipeline never run at once."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from .apply import Applier
 from .journal import Journal
 from .mapping import build
 from .objects import standard_target
-from .plan import INVALID, Plan, Planner
+from .plan import DELETE, INVALID, Plan, Planner
 from .results import REFUSED, UNKNOWN, PushReport, load_results, render, render_dry_run
 from .snapshot import open_warehouse
 
@@ -199,8 +199,9 @@ def _follow(spec: config.PushSpec, options: PushOptions, report: PushReport) -> 
     if report.stop:  # at the reserve a sync would stop at once: the next run's catches up
         report.follow_up = "not synced (quota): the next push or sync brings it up to date"
         return
+    deleted = any(r.action == DELETE for r in report.plan.rows)  # the id check sees them
     try:
-        after = run_sync(options.sync([spec.object]))
+        after = run_sync(replace(options.sync([spec.object]), check_deletes=deleted))
     except InsightlyError as exc:
         report.follow_up = f"the sync after the push failed ({exc}): run `insightly sync`"
         return
