@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 ARGS   ?=
 
-.PHONY: install sync plan models dbt-sources query dagster status report demo bench chaos test lint format clean
+.PHONY: install sync push plan models dbt-sources query dagster status report demo bench chaos test lint format clean
 
 install: $(STAMP)
 
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 ## sync: load Insightly into insightly.duckdb (needs SOURCES__INSIGHTLY__API_KEY and __POD)
 sync: install
 	$(BIN)/insightly sync $(ARGS)
+
+## push: apply a warehouse relation to Insightly (ARGS="lead_scores --dry-run", docs/push.md)
+push: install
+	$(BIN)/insightly push $(ARGS)
 
 ## plan: count records and price a full load / a sync in requests for each Insightly plan
 plan: install

@@ -34,6 +34,8 @@ from pathlib import Path
 
 from insightly.pacing import DEFAULT_RATE
 
+from . import bench_push
+
 KEY = "bench-0000-0000-0000-000000000000"
 
 
@@ -364,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     for scenario in chosen:
         print(f"bench: {scenario.name} ...", file=sys.stderr, flush=True)
         rows.append(run(scenario).cells())
+    if not args.only or bench_push.NAME in args.only.split(","):  # the push (bench_push.py)
+        print(f"bench: {bench_push.NAME} ...", file=sys.stderr, flush=True)
+        rows.append(bench_push.run(args.scale).cells())
     widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
     for row in [HEADER, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -28,6 +28,8 @@ from .plan import estimate as estimate_plan
 from .plan import render as render_plan
 from .progress import CHOICES as PROGRESS_CHOICES
 from .progress import dlt_collector, live_progress
+from .push.command import main as push_main
+from .push.command import register as register_push
 from .query import run_query
 from .runlog import record_run
 from .runner import (
@@ -101,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument(
         "--max-rows", type=int, default=100, help="rows printed at most (100; 0 for all)"
     )
+    register_push(commands)
     return parser
 
 
@@ -232,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    command = {"plan": plan, "sync": sync, "query": query}[args.command]
+    command = {"plan": plan, "sync": sync, "query": query, "push": push_main}[args.command]
     return _run(lambda: command(args))
 
 

@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,8 @@ class SyncOptions:
     client_options: dict[str, Any] = field(default_factory=dict)
     duckdb_file: str | None = None  # this pipeline's own file (accounts.py), else from config
     stats: RunStats | None = None  # the caller's, to count a run that fails (run log, progress)
+    lock_held: bool = False  # the caller holds exclusive() around several syncs (a push)
+    check_deletes: bool = False  # run the id check now, due or not (after a push's deletes)
 
 
 @dataclass
@@ -210,13 +212,15 @@ def run_sync(options: SyncOptions) -> SyncResult:
     started = time.monotonic()
     connection = resolve_connection(options.api_key, options.pod, options.base_url)
     pipeline = make_pipeline(options)
+    if options.lock_held:
+        return _sync_locked(options, pipeline, connection, started)
     with exclusive(pipeline, options.wait):
         return _sync_locked(options, pipeline, connection, started)
 
 
 @contextmanager
 def exclusive(pipeline: dlt.Pipeline, wait: bool) -> Iterator[None]:
-    """One sync per pipeline at a time: two would race on the same state and packages."""
+    """One sync (or push) per pipeline at a time: two would race on the same state."""
     path = Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.sync.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path), timeout=-1 if wait else 0)
@@ -286,6 +290,8 @@ def _sync_locked(
         if run.infos or pending_loaded:
             stats.repaired = repair_exact_copies(pipeline, tables)
         if not stats.quota_stop:
+            if options.check_deletes:
+                settings = replace(settings, delete_check_hours=0)
             checked = [e for t, e in stats.incremental.items() if t in tables]
             check_ids(run, client, checked, settings, first_sync)
         infos = run.infos

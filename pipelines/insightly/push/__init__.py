@@ -1,0 +1,1 @@
+"""`insightly push`: warehouse rows written back to Insightly (issue 11)."""

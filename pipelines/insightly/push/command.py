@@ -1,0 +1,319 @@
+"""`insightly push`: bring the object's copy up to date, plan, check the guard rails, send,
+let the copy follow, record the results (issue 11). The sync's lock is held throughout, so
+a sync and a push of one pipeline never run at once."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..accounts import (
+    AccountRun,
+    account_runs,
+    add_account_arguments,
+    parallel_accounts,
+    run_accounts,
+)
+from ..actions import Actions
+from ..catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS
+from ..client import InsightlyClient
+from ..errors import InsightlyError, QuotaExhausted
+from ..pacing import Pacer
+from ..runlog import record_run
+from ..runner import (
+    DATASET_NAME,
+    PIPELINE_NAME,
+    SyncOptions,
+    exclusive,
+    make_pipeline,
+    pacing_settings,
+    run_sync,
+)
+from ..settings import resolve_connection
+from ..stats import RunStats
+from . import config
+from .apply import Applier
+from .journal import Journal
+from .mapping import build
+from .objects import standard_target
+from .plan import DELETE, INVALID, Plan, Planner
+from .results import REFUSED, UNKNOWN, PushReport, load_results, render, render_dry_run
+from .snapshot import open_warehouse
+
+INVALID_ROWS, MASS_CHANGE = 5, 8
+
+
+class MassChangeStopped(InsightlyError):
+    """The plan deletes, clears or untags more records than the guard rail allows."""
+
+    exit_code = MASS_CHANGE
+
+
+@dataclass
+class PushOptions:
+    """How to run a push: the sync's destination options plus the push's switches."""
+
+    destination: str = "duckdb"
+    dataset: str = DATASET_NAME
+    pipeline_name: str = PIPELINE_NAME
+    pipelines_dir: str | None = None
+    dry_run: bool = False
+    allow_mass_change: bool = False
+    wait: bool = False
+    api_key: str | None = None
+    pod: str | None = None
+    base_url: str | None = None
+    client_options: dict[str, Any] = field(default_factory=dict)
+    duckdb_file: str | None = None  # an account's own file (accounts.py)
+    stats: RunStats | None = None  # the caller's, so a push that fails is logged with its id
+
+    def sync(self, tables: list[str]) -> SyncOptions:
+        return SyncOptions(
+            destination=self.destination,
+            dataset=self.dataset,
+            pipeline_name=self.pipeline_name,
+            entities=tables,
+            pipelines_dir=self.pipelines_dir,
+            api_key=self.api_key,
+            pod=self.pod,
+            base_url=self.base_url,
+            client_options=dict(self.client_options),
+            lock_held=True,
+            duckdb_file=self.duckdb_file,
+        )
+
+
+@dataclass
+class PushResult:
+    code: int
+    text: str
+    report: PushReport | None = None
+    plan: Plan | None = None
+
+
+def run_push(spec: config.PushSpec, options: PushOptions) -> PushResult:
+    """One push run; InsightlyError subclasses for what stops it (2, 7, 8, 75)."""
+    pipeline = make_pipeline(options.sync([]))
+    with exclusive(pipeline, options.wait):
+        return _locked(spec, options, Path(pipeline.pipelines_dir))
+
+
+def _locked(spec: config.PushSpec, options: PushOptions, pipelines_dir: Path) -> PushResult:
+    _check_early(spec, options)
+    before = _bring_up_to_date(spec, options)
+    stats = options.stats or RunStats()  # the push's own run: its id is push_results.run_id
+    stats.rate_limit, stats.rate_remaining = before.rate_limit, before.rate_remaining
+    client = _client(options, stats)
+    journal = Journal(pipelines_dir / f"{options.pipeline_name}.push" / f"{spec.name}.journal")
+    try:
+        actions = Actions(client)
+        with open_warehouse(make_pipeline(options.sync([]))) as warehouse:
+            target = warehouse.target(spec.object, actions.entity)
+            customs = warehouse.custom_fields(target.table)
+            columns, rows = warehouse.relation(spec.relation)
+            copy = warehouse.copy(target)
+        mapping = build(spec, columns, target, customs)
+        report = PushReport(spec.name, stats.sync, Plan([], len(copy), 0))
+        applier = Applier(actions, journal, target, report, spec.parent)
+        if not options.dry_run:
+            report.recovered = applier.recover(copy)
+        report.plan = Planner(spec, target, mapping, copy, customs).plan(rows)
+        if options.dry_run:
+            return _dry_run(spec, report.plan, stats, options)
+        stop = guard_message(spec, report.plan, options)
+        if stop:
+            raise MassChangeStopped(stop)
+        applier.run(report.plan.rows, client.pacer.max_in_flight)
+        journal.compact()
+    finally:
+        journal.close()
+        client.close()
+    report.reads = stats.total_requests - report.writes
+    report.quota_left, report.quota_limit = stats.rate_remaining, stats.rate_limit
+    _follow(spec, options, report)
+    load_results(options.sync([]), report.rows())
+    return PushResult(_exit_code(report), render(report), report, report.plan)
+
+
+def _bring_up_to_date(spec: config.PushSpec, options: PushOptions) -> RunStats:
+    """An incremental sync of the object (and the custom field metadata, when due)."""
+    tables = [spec.object, CUSTOM_FIELDS.table]
+    if spec.object.startswith("custom_"):
+        tables.append(CUSTOM_OBJECTS.table)
+    before = run_sync(options.sync(tables))
+    if before.stats.quota_stop:
+        raise QuotaExhausted(f"bringing {spec.object} up to date: {before.stats.quota_stop}")
+    return before.stats
+
+
+def _client(options: PushOptions, stats: RunStats) -> InsightlyClient:
+    """A client set up as the sync's: one pacer, the quota reserve, the retries."""
+    settings = pacing_settings()
+    client_options: dict[str, Any] = {
+        "pacer": Pacer(settings.rate, settings.in_flight),
+        "quota_reserve": settings.reserve,
+        **options.client_options,
+    }
+    connection = resolve_connection(options.api_key, options.pod, options.base_url)
+    return InsightlyClient(connection, stats, **client_options)
+
+
+def _dry_run(
+    spec: config.PushSpec, plan: Plan, stats: RunStats, options: PushOptions
+) -> PushResult:
+    reserve = pacing_settings().reserve
+    text = render_dry_run(plan, spec.name, stats.rate_remaining, stats.rate_limit, reserve)
+    code = INVALID_ROWS if plan.counts().get(INVALID) else 0
+    stop = guard_message(spec, plan, options)
+    if stop:
+        text, code = f"{text}\n{stop}", MASS_CHANGE
+    return PushResult(code, text, None, plan)
+
+
+def _check_early(spec: config.PushSpec, options: PushOptions) -> None:
+    """The mapping checked against the copy as it is, before any request: a configuration
+    error costs no sync. (A first push, before any sync, is checked after its sync.)"""
+    with open_warehouse(make_pipeline(options.sync([]))) as warehouse:
+        if spec.object not in warehouse.tables or standard_target(spec.object) is None:
+            return  # a first push, or a custom object: checked after the sync
+        target = warehouse.target(spec.object)
+        columns, _ = warehouse.relation(spec.relation, limit=0)
+        build(spec, columns, target, warehouse.custom_fields(target.table))
+
+
+def guard_message(spec: config.PushSpec, plan: Plan, options: PushOptions) -> str | None:
+    """Why to stop before sending anything, when a bad model would change too much at
+    once; None when the plan stays under the guard rail (or --allow-mass-change)."""
+    over = plan.over_threshold()
+    if not over or options.allow_mass_change:
+        return None
+    lines = [
+        f"push {spec.name}: stopped before sending anything: the plan would "
+        + "; ".join(f"{kind} {len(rows)} records" for kind, rows in over.items())
+        + f", more than the guard rail's {plan.threshold} (max(50, 5% of {plan.object_count}) "
+        "unless max_mass_change is set). Check the model; if this is intended, run again "
+        "with --allow-mass-change."
+    ]
+    for kind, rows in over.items():
+        ids = ", ".join(str(r.record_id) for r in rows)
+        lines.append(f"  would {kind} ({len(rows)}): {ids}")
+    return "\n".join(lines)
+
+
+def _follow(spec: config.PushSpec, options: PushOptions, report: PushReport) -> None:
+    """The copy follows: an incremental sync of the object written (issue 11 item 10)."""
+    if not report.writes:
+        report.follow_up = "nothing written, no sync needed"
+        return
+    if report.stop:  # at the reserve a sync would stop at once: the next run's catches up
+        report.follow_up = "not synced (quota): the next push or sync brings it up to date"
+        return
+    deleted = any(r.action == DELETE for r in report.plan.rows)  # the id check sees them
+    try:
+        after = run_sync(replace(options.sync([spec.object]), check_deletes=deleted))
+    except InsightlyError as exc:
+        report.follow_up = f"the sync after the push failed ({exc}): run `insightly sync`"
+        return
+    if after.stats.quota_stop:
+        report.follow_up = f"the sync after the push stopped: {after.stats.quota_stop}"
+        report.stop = report.stop or after.stats.quota_stop
+    else:
+        report.follow_up = f"{spec.object} synced ({after.stats.total_requests} requests)"
+
+
+def _exit_code(report: PushReport) -> int:
+    if report.stop:
+        return QuotaExhausted.exit_code
+    statuses = report.statuses()
+    bad = statuses[REFUSED] + statuses[UNKNOWN] + report.plan.counts().get(INVALID, 0)
+    return INVALID_ROWS if bad else 0
+
+
+def register(commands: Any) -> None:
+    """The `push` subcommand's arguments (cli.py calls this)."""
+    push = commands.add_parser(
+        "push", help="apply a warehouse table or view to an Insightly object (reverse ETL)"
+    )
+    push.add_argument("name", nargs="?", help="a [pushes.<name>] section of .dlt/config.toml")
+    push.add_argument("--object", help="the object's table: contacts, leads, custom_fruit, ...")
+    push.add_argument("--from", dest="relation", help="<schema>.<relation> to push")
+    push.add_argument("--mode", choices=config.MODES, default="upsert")
+    push.add_argument("--match", help="match key: EMAIL_ADDRESS, a field, or Some_Id__c")
+    push.add_argument("--tags-column", help="column with a list or ';'-joined string of tags")
+    push.add_argument("--tags-mode", choices=config.TAG_MODES, default="add")
+    push.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
+    push.add_argument(
+        "--allow-mass-change",
+        action="store_true",
+        help="send even when deletes, cleared fields or removed tags pass the guard rail",
+    )
+    push.add_argument("--destination", default="duckdb", help="any dlt destination (duckdb)")
+    push.add_argument("--dataset", default=DATASET_NAME, help="the copy's dataset (insightly)")
+    push.add_argument("--pipeline-name", default=PIPELINE_NAME, help="dlt pipeline name")
+    push.add_argument("--pipelines-dir", help="where dlt keeps its working state")
+    push.add_argument("--wait", action="store_true", help="wait for a running sync or push")
+    push.add_argument("-v", "--verbose", action="store_true", help="log each retry")
+    add_account_arguments(push)
+
+
+def spec_of(args: argparse.Namespace) -> config.PushSpec:
+    if args.name and (args.object or args.relation):
+        raise config.ConfigurationError("give a push name, or --object and --from, not both")
+    if args.name:
+        return config.from_config(args.name)
+    if not (args.object and args.relation):
+        raise config.ConfigurationError(
+            "name a push declared in .dlt/config.toml, or give --object and --from"
+        )
+    return config.from_arguments(
+        args.object, args.relation, args.mode, args.match, args.tags_column, args.tags_mode
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """`insightly push`: one push per selected account (accounts.py), each printed and
+    logged in the run log; the exit code says how it went (the most severe of them)."""
+    spec = spec_of(args)
+    base = SyncOptions(
+        destination=args.destination,
+        dataset=args.dataset,
+        pipeline_name=args.pipeline_name,
+        pipelines_dir=args.pipelines_dir,
+    )
+    runs = account_runs(args, base)
+    return run_accounts(runs, lambda run: _push_logged(args, spec, run), parallel_accounts(args))
+
+
+def _push_logged(args: argparse.Namespace, spec: config.PushSpec, run: AccountRun) -> int:
+    sync = run.options
+    options = PushOptions(
+        destination=sync.destination,
+        dataset=sync.dataset,
+        pipeline_name=sync.pipeline_name,
+        pipelines_dir=sync.pipelines_dir,
+        dry_run=args.dry_run,
+        allow_mass_change=args.allow_mass_change,
+        wait=args.wait,
+        api_key=sync.api_key,
+        pod=sync.pod,
+        base_url=sync.base_url,
+        duckdb_file=sync.duckdb_file,
+        stats=RunStats(),
+    )
+    started, code = datetime.now(timezone.utc), 1
+    try:
+        result = run_push(spec, options)
+        print(f"account {run.account}:\n{result.text}" if run.account else result.text)
+        code = result.code
+        return code
+    except InsightlyError as exc:
+        code = exc.exit_code
+        raise
+    finally:
+        assert options.stats is not None
+        finished = datetime.now(timezone.utc)
+        command = "push --dry-run" if options.dry_run else "push"
+        record_run(options.sync([]), command, run.account, started, finished, code, options.stats)
