@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev,emulator,postgres,dbt,dagster]"
 	touch $(STAMP)
 
-## sync: load Insightly into insightly.duckdb (needs SOURCES__INSIGHTLY__API_KEY and __POD)
+## sync: load Insightly into insightly_crm.duckdb (needs SOURCES__INSIGHTLY__API_KEY and __POD)
 sync: install
 	$(BIN)/insightly sync $(ARGS)
 

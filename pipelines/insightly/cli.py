@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("sql", help='e.g. "select * from contacts limit 5"')
     query.add_argument(
         "--database",
-        help="the DuckDB file (default: DESTINATION__DUCKDB__CREDENTIALS, else insightly.duckdb)",
+        help="the DuckDB file (DESTINATION__DUCKDB__CREDENTIALS, else insightly_crm.duckdb)",
     )
     query.add_argument(
         "--dataset", default=DATASET_NAME, help="schema searched for unqualified names (insightly)"

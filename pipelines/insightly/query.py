@@ -15,13 +15,13 @@ from typing import Any
 
 from .errors import QueryFailed
 
-DEFAULT_DATABASE = "insightly.duckdb"
+DEFAULT_DATABASE = "insightly_crm.duckdb"  # runner.DEFAULT_DUCKDB_FILE
 MAX_CELL = 60  # characters of one value; longer ones are cut with "..."
 
 
 def default_database() -> str:
     """The DuckDB file the sync loads: DESTINATION__DUCKDB__CREDENTIALS (or the same setting
-    in .dlt/), else insightly.duckdb in the working directory, as dlt chooses it."""
+    in .dlt/), else insightly_crm.duckdb in the working directory, as the sync chooses it."""
     import dlt
 
     for provider in (dlt.config, dlt.secrets):

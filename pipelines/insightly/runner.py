@@ -79,13 +79,31 @@ def make_pipeline(options: SyncOptions) -> dlt.Pipeline:
         kwargs["progress"] = options.progress
     destination: Any = options.destination
     if destination == "duckdb":
-        destination = DuckDbWithMemoryLimit(credentials=options.duckdb_file)
+        destination = DuckDbWithMemoryLimit(credentials=duckdb_file(options))
     return dlt.pipeline(
         pipeline_name=options.pipeline_name,
         destination=destination,
         dataset_name=options.dataset,
         **kwargs,
     )
+
+
+DEFAULT_DUCKDB_FILE = "insightly_crm.duckdb"
+
+
+def duckdb_file(options: SyncOptions) -> str | None:
+    """The DuckDB file: the account's, else what dlt is configured with (None: dlt resolves
+    it), else `insightly_crm.duckdb`. Not dlt's default `<pipeline>.duckdb`: DuckDB 2.0 names
+    the catalog after the file, and a catalog `insightly` beside the schema `insightly`
+    makes every unqualified reference ambiguous (the load failed with a Binder Error)."""
+    if options.duckdb_file:
+        return options.duckdb_file
+    if os.environ.get("DESTINATION__DUCKDB__CREDENTIALS"):
+        return None
+    configured = dlt.secrets.get("destination.duckdb.credentials")
+    if isinstance(configured, str) or (isinstance(configured, dict) and configured.get("database")):
+        return None
+    return DEFAULT_DUCKDB_FILE
 
 
 def default_memory_limit() -> str:
@@ -103,10 +121,12 @@ def default_memory_limit() -> str:
 
 
 class DuckDbWithMemoryLimit(dlt.destinations.duckdb):
-    """dlt's duckdb destination, whose resolved credentials get `default_memory_limit()`
-    when `[destination.duckdb.credentials] global_config` has no memory_limit. Config files
-    can't compute, and credentials passed to the factory would replace the configured ones
-    (the database path included), so the default is added after dlt resolved them."""
+    """dlt's duckdb destination, whose resolved credentials get `default_memory_limit()` and
+    `preserve_insertion_order = false` unless `global_config` sets them. Config files can't
+    compute, credentials passed to the factory would replace the configured ones (the
+    database path included), and dlt refuses any `[destination.duckdb.credentials]` key in
+    config.toml (a secrets section: `make sync` failed with ValueNotSecretException), so the
+    defaults are added here, after dlt resolved the credentials."""
 
     @property
     def destination_type(self) -> str:  # the same destination: config sections, state
@@ -117,8 +137,14 @@ class DuckDbWithMemoryLimit(dlt.destinations.duckdb):
         credentials = config.credentials
         if credentials is not None:
             configured = dict(credentials.global_config or {})
-            if not any(key.lower() == "memory_limit" for key in configured):
-                credentials.global_config = {"memory_limit": default_memory_limit(), **configured}
+            keys = {key.lower() for key in configured}
+            defaults = {
+                "memory_limit": default_memory_limit(),
+                # a merge needn't keep row order: less memory, faster loads
+                "preserve_insertion_order": False,
+            }
+            defaults = {k: v for k, v in defaults.items() if k not in keys}
+            credentials.global_config = {**defaults, **configured}
         return config
 
 
