@@ -1,0 +1,183 @@
+"""What the history needs of the warehouse outside a load: closing, keeping, dropping.
+
+- `close_versions`: the id check (deletes.py) found records deleted; their last version
+  gets `_deleted_at` and `_deleted_run_id`, in the same transaction that marks or removes
+  the records, so the history never says a record exists that the copy says is gone.
+- `--full-refresh` drops and re-reads the selected tables, and dlt drops every table of
+  a resource, its versions included. History is kept: before the refresh each versions
+  table is renamed `<table>__versions_held`; after the load the held rows go back (a
+  version re-read unchanged keeps the sync that first read it). A sync killed in between
+  finds the held table at its start and puts it back.
+- `--drop-history` drops the versions tables (and any held ones) from the warehouse and
+  from dlt's schema; versions start again with this sync's reads.
+
+Written against dlt's sql_client: renaming, updating rows in place and moving rows
+between tables are no load (dlt's loads only merge, append or replace).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import dlt
+
+from .history import (
+    DELETED_AT,
+    DELETED_RUN_ID,
+    VERSION_HASH,
+    current_run,
+    is_versions_table,
+    versions_table,
+)
+from .warehouse import tables_in
+
+log = logging.getLogger(__name__)
+HELD_SUFFIX = "_held"
+STAMP = "date_updated_utc"
+
+
+def close_versions(sql: Any, entity: Any, ids: Sequence[Any]) -> None:
+    """Close the last version of each record in `ids` (deleted now, by this sync).
+
+    Call it inside the transaction that marks or removes the records. A version already
+    closed stays as it was (the first detection counts).
+    """
+    table = versions_table(entity.table)
+    if not ids or table not in tables_in(sql):
+        return
+    name = sql.make_qualified_table_name(table)
+    key = sql.escape_column_name(entity.primary_key[0].lower())
+    marks = ", ".join(["%s"] * len(ids))
+    last = f"select {key}, max({STAMP}) from {name} where {key} in ({marks}) group by {key}"
+    sql.execute_sql(
+        f"update {name} set {DELETED_AT} = %s, {DELETED_RUN_ID} = %s "
+        f"where ({key}, {STAMP}) in ({last}) and {DELETED_AT} is null",
+        datetime.now(timezone.utc),
+        current_run.get(),
+        *ids,
+    )
+
+
+def begin_history(
+    pipeline: dlt.Pipeline, run_id: str, tables: Iterable[str], full_refresh: bool, drop: bool
+) -> None:
+    """Before a sync's runs: remember the sync (for closing versions), put back history
+    held by a killed full refresh, then drop (`--drop-history`) or hold (`--full-refresh`)."""
+    current_run.set(run_id)
+    restore_history(pipeline)
+    if drop:
+        drop_history(pipeline)
+    elif full_refresh:
+        hold_history(pipeline, tables)
+
+
+def _held(table: str) -> str:
+    return f"{table}{HELD_SUFFIX}"
+
+
+def _warehouse(pipeline: dlt.Pipeline) -> set[str]:
+    try:
+        with pipeline.sql_client() as sql:
+            return tables_in(sql)
+    except Exception:  # no dataset yet
+        return set()
+
+
+def hold_history(pipeline: dlt.Pipeline, tables: Iterable[str]) -> list[str]:
+    """Rename the versions tables of `tables` out of the refresh's way."""
+    present = _warehouse(pipeline)
+    held = []
+    with pipeline.sql_client() as sql:
+        for table in sorted(tables):
+            versions = versions_table(table)
+            if versions in present and _held(versions) not in present:
+                name = sql.make_qualified_table_name(versions)
+                held_name = sql.escape_column_name(_held(versions))
+                sql.execute_sql(f"alter table {name} rename to {held_name}")
+                held.append(versions)
+    return held
+
+
+def restore_history(pipeline: dlt.Pipeline) -> list[str]:
+    """Put held versions back: into the versions table the refresh loaded, or in its place
+    when the refresh loaded none."""
+    present = _warehouse(pipeline)
+    restored = []
+    for held in sorted(t for t in present if t.endswith(HELD_SUFFIX)):
+        versions = held[: -len(HELD_SUFFIX)]
+        if not is_versions_table(versions):
+            continue
+        with pipeline.sql_client() as sql:
+            if versions in present:
+                _merge_back(pipeline, sql, held, versions)
+            else:
+                name = sql.make_qualified_table_name(held)
+                sql.execute_sql(f"alter table {name} rename to {sql.escape_column_name(versions)}")
+        restored.append(versions)
+    return restored
+
+
+def _columns(sql: Any, table: str) -> dict[str, str]:
+    rows = sql.execute_sql(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = %s and table_name = %s order by ordinal_position",
+        sql.dataset_name,
+        table,
+    )
+    return {r[0]: str(r[1]) for r in rows or []}
+
+
+def _merge_back(pipeline: dlt.Pipeline, sql: Any, held: str, versions: str) -> None:
+    """Held rows win where the refresh re-read the same content (they know which sync read
+    it first); the refresh's row wins where the content differs; the rest are added. A
+    column only the held rows have is added, so no value is lost."""
+    keys = [
+        n
+        for n, c in pipeline.default_schema.tables.get(versions, {}).get("columns", {}).items()
+        if c.get("primary_key")
+    ]
+    if not keys:
+        log.warning("%s: primary key unknown; held history left in %s", versions, held)
+        return
+    old, new = _columns(sql, held), _columns(sql, versions)
+    h, v = sql.make_qualified_table_name(held), sql.make_qualified_table_name(versions)
+    esc = sql.escape_column_name
+    key = ", ".join(esc(k) for k in keys)
+    with sql.begin_transaction():
+        for name, data_type in old.items():
+            if name not in new:
+                sql.execute_sql(f"alter table {v} add column {esc(name)} {data_type}")
+        sql.execute_sql(
+            f"delete from {v} where ({key}, {VERSION_HASH}) in "
+            f"(select {key}, {VERSION_HASH} from {h})"
+        )
+        cols = ", ".join(esc(c) for c in old)
+        sql.execute_sql(
+            f"insert into {v} ({cols}) select {cols} from {h} "
+            f"where ({key}) not in (select {key} from {v})"
+        )
+        sql.execute_sql(f"drop table {h}")
+
+
+def drop_history(pipeline: dlt.Pipeline) -> list[str]:
+    """Drop every versions table (held ones too) from the warehouse and dlt's schema."""
+    present = _warehouse(pipeline)
+    dropped = sorted(
+        t for t in present if is_versions_table(t) or is_versions_table(t[: -len(HELD_SUFFIX)])
+    )
+    if dropped:
+        with pipeline.sql_client() as sql:
+            for table in dropped:
+                sql.execute_sql(f"drop table if exists {sql.make_qualified_table_name(table)}")
+    if pipeline.default_schema_name:
+        schema = pipeline.default_schema
+        known = [t for t in schema.tables if is_versions_table(t)]
+        if known:
+            schema.drop_tables(known)
+            schema._bump_version()
+            pipeline.schemas.save_schema(schema)
+            pipeline.sync_schema()
+    return dropped
