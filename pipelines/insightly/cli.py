@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 import dlt
 
+from . import changes
 from .client import InsightlyClient
 from .errors import InsightlyError, ModelsFailed, QuotaExhausted
 from .models import build_models
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="drop the selected tables and their cursors, then load everything again",
     )
+    sync.add_argument(
+        "--drop-history", action="store_true", help="drop the kept versions (history) first"
+    )
     sync.add_argument("--start-date", help="limit the first load to records updated after it")
     sync.add_argument("--pipelines-dir", help="where dlt keeps its working state")
     sync.add_argument("--progress", choices=["log", "tqdm", "enlighten", "alive_progress"])
@@ -79,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument(
         "--max-rows", type=int, default=100, help="rows printed at most (100; 0 for all)"
     )
+    changes.add_parser(commands)
     return parser
 
 
@@ -137,6 +142,7 @@ def sync(args: argparse.Namespace) -> int:
         if args.entities
         else None,
         full_refresh=args.full_refresh,
+        drop_history=args.drop_history,
         pipelines_dir=args.pipelines_dir,
         start_date=args.start_date,
         progress=args.progress,
@@ -175,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    command = {"plan": plan, "sync": sync, "query": query}[args.command]
+    command = {"plan": plan, "sync": sync, "query": query, "changes": changes.run}[args.command]
     return _run(lambda: command(args))
 
 
