@@ -41,6 +41,9 @@ from .catalogue import CURSOR, CUSTOMFIELDS, Entity, Load
 
 VERSIONS_SUFFIX = "__versions"
 RUN_ID = "_run_id"  # the sync that first read this content
+# the sync that first read this stamp: differs from RUN_ID once a same-second update replaced
+# the content; kept outside dlt's schema so the merge never overwrites it (history_store.py)
+FIRST_RUN_ID = "_first_run_id"
 VERSION_HASH = "_version_hash"  # the content's hash: the merge compares only this
 DELETED_AT = "_deleted_at"  # set on the last version when the id check finds it deleted
 DELETED_RUN_ID = "_deleted_run_id"  # the sync whose id check found it

@@ -8,6 +8,10 @@
   table is renamed `<table>__versions_held`; after the load the held rows go back (a
   version re-read unchanged keeps the sync that first read it). A sync killed in between
   finds the held table at its start and puts it back.
+- `_first_run_id`: the sync that first read a stamp. dlt's merge rewrites every column it
+  knows when a same-second update replaces a version's content, so this column is added
+  here, outside dlt's schema, and filled after the loads (and at the next sync's start,
+  should a kill come in between): the sync that first read the stamp keeps its event.
 - `--drop-history` drops the versions tables (and any held ones) from the warehouse and
   from dlt's schema; versions start again with this sync's reads.
 
@@ -27,6 +31,8 @@ import dlt
 from .history import (
     DELETED_AT,
     DELETED_RUN_ID,
+    FIRST_RUN_ID,
+    RUN_ID,
     VERSION_HASH,
     current_run,
     is_versions_table,
@@ -67,11 +73,33 @@ def begin_history(
     """Before a sync's runs: remember the sync (for closing versions), put back history
     held by a killed full refresh, then drop (`--drop-history`) or hold (`--full-refresh`)."""
     current_run.set(run_id)
-    restore_history(pipeline)
+    end_history(pipeline)
     if drop:
         drop_history(pipeline)
     elif full_refresh:
         hold_history(pipeline, tables)
+
+
+def end_history(pipeline: dlt.Pipeline) -> None:
+    """After a sync's loads: put held history back, stamp the first reads."""
+    restore_history(pipeline)
+    stamp_first_reads(pipeline)
+
+
+def stamp_first_reads(pipeline: dlt.Pipeline) -> None:
+    """`_first_run_id` = `_run_id` on versions loaded since the last time (see module doc)."""
+    present = _warehouse(pipeline)
+    tables = sorted(t for t in present if is_versions_table(t))
+    if not tables:
+        return
+    with pipeline.sql_client() as sql:
+        for table in tables:
+            name = sql.make_qualified_table_name(table)
+            if FIRST_RUN_ID not in _columns(sql, table):
+                sql.execute_sql(f"alter table {name} add column {FIRST_RUN_ID} text")
+            sql.execute_sql(
+                f"update {name} set {FIRST_RUN_ID} = {RUN_ID} where {FIRST_RUN_ID} is null"
+            )
 
 
 def _held(table: str) -> str:

@@ -19,7 +19,7 @@ from .catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, TAGS, Load
 from .client import InsightlyClient
 from .deletes import discard_checks, reconcile
 from .errors import ConfigurationError, SyncAlreadyRunning
-from .history_store import begin_history, restore_history
+from .history_store import begin_history, end_history
 from .integrity import repair_exact_copies
 from .migrate import migrate_child_tables
 from .pacing import DEFAULT_IN_FLIGHT, DEFAULT_RATE, Pacer
@@ -282,7 +282,7 @@ def _sync_locked(
         ):
             if phase and not stats.quota_stop:
                 run.until_read(phase, refresh)
-        restore_history(pipeline)  # what a full refresh held aside goes back
+        end_history(pipeline)  # history a full refresh held aside goes back
         if run.infos or pending_loaded:
             stats.repaired = repair_exact_copies(pipeline, tables)
         if not stats.quota_stop:

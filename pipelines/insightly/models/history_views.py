@@ -29,6 +29,7 @@ from sqlglot import exp
 from ..history import (
     DELETED_AT,
     DELETED_RUN_ID,
+    FIRST_RUN_ID,
     RUN_ID,
     VERSION_HASH,
     entity_table_of,
@@ -40,7 +41,8 @@ from .dialects import parse
 from .raw import NAMING, RawSchema, entity_of
 
 STAMP = "date_updated_utc"
-BOOKKEEPING = {RUN_ID, VERSION_HASH, DELETED_AT, DELETED_RUN_ID, "_dlt_load_id", POSITION}
+BOOKKEEPING = {RUN_ID, FIRST_RUN_ID, VERSION_HASH, DELETED_AT, DELETED_RUN_ID, "_dlt_load_id"}
+BOOKKEEPING.add(POSITION)
 SAFE_FIELD = re.compile(r"^[A-Za-z0-9_]+$")
 Create = Callable[[str, str, exp.Expression], None]
 
@@ -133,27 +135,39 @@ def _changes_of(
     raw: RawSchema, table: str, versions: str, keys: Sequence[str], fields: Sequence[cf.CustomField]
 ) -> str:
     """The events of one entity: the last version each sync read of each record, against
-    the version before that sync; and the deletes the history agrees with."""
+    the version before that sync; and the deletes the history agrees with.
+
+    A version whose content a later sync replaced (a second update in the same second)
+    counts for both syncs: the one that first read its stamp (`_first_run_id`) and the one
+    that read its content (`_run_id`); both compare with the version before the stamp.
+    """
     key = keys[0]
     part = ", ".join(q(k) for k in keys)
-    run = f"partition by {part}, {q(RUN_ID)}"
+    run = f"partition by {part}, _ev"
     on_base = " and ".join(f"b.{q(k)} = r.{q(k)}" for k in keys)
+    events = f"select s.*, s.{q(RUN_ID)} as _ev from s"
+    if FIRST_RUN_ID in raw.columns(versions):
+        events += (
+            f" union all select s.*, s.{q(FIRST_RUN_ID)} from s "
+            f"where s.{q(FIRST_RUN_ID)} <> s.{q(RUN_ID)}"
+        )
     return f"""
+        with s as (
+            select v.*, lag(v.{q(STAMP)}) over (partition by {part} order by v.{q(STAMP)})
+                as _prev
+            from raw.{q(versions)} as v
+        )
         select {lit(table)} as entity, cast(r.{q(key)} as bigint) as record_id,
             case when r._base is null then 'created' else 'updated' end as change,
-            r.{q(STAMP)} as changed_at, r.{q(RUN_ID)} as run_id,
+            r.{q(STAMP)} as changed_at, r._ev as run_id,
             case when r._base is null then cast(null as text)
                 else {_changed_fields(raw, versions, keys, fields)} end as changed_fields
         from (
-            select s.*,
+            select e.*,
                 row_number() over ({run} order by {q(STAMP)} desc) as _n,
-                case when count(*) over ({run}) = count(s._prev) over ({run})
-                    then min(s._prev) over ({run}) end as _base
-            from (
-                select v.*, lag(v.{q(STAMP)}) over (partition by {part} order by v.{q(STAMP)})
-                    as _prev
-                from raw.{q(versions)} as v
-            ) as s
+                case when count(*) over ({run}) = count(e._prev) over ({run})
+                    then min(e._prev) over ({run}) end as _base
+            from ({events}) as e
         ) as r
         left join raw.{q(versions)} as b on {on_base} and b.{q(STAMP)} = r._base
         where r._n = 1
