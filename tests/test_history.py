@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import signal
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -23,6 +26,7 @@ from insightly.models import build_models
 from insightly_emulator import Emulator, EmulatorConfig
 from tests.conftest import API_KEY, Warehouse
 from tests.helpers import as_api, column
+from tests.test_cli import _start_cli
 
 ENTITIES = ["contacts", "opportunities", "custom_fields"]
 TRACKED = {
@@ -47,9 +51,14 @@ class Story:
     served: list[dict[tuple[str, int], dict]] = field(default_factory=list)  # after each sync
     log: list[tuple[int, str, int, str]] = field(default_factory=list)  # (sync, table, id, op)
     notes: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0  # how long the first sync took
+    kills: list[tuple[float, float, int]] = field(default_factory=list)  # (from, to, slot)
+    killed: list[bool] = field(default_factory=list)  # each CLI run: killed part way
 
     def sync(self) -> None:
+        started = time.monotonic()
         self.runs.append(self.warehouse.sync(entities=ENTITIES).stats.sync)
+        self.seconds = self.seconds or time.monotonic() - started
         self.served.append(
             {
                 (table, r[pk]): r
@@ -70,6 +79,26 @@ class Story:
             tenant.delete(path, record_id)
         self.log.append((len(self.runs) + 1, table, record_id, op))
         return record_id
+
+    def kill_a_sync(self, fraction: float) -> None:
+        """The next sync, as the CLI runs it, SIGKILLed part way (the sync after it reads
+        what this one left); what it loaded counts for the next sync's slot."""
+        wh, root = self.warehouse, self.warehouse.path.parent
+        env = {
+            "SOURCES__INSIGHTLY__API_KEY": API_KEY,
+            "SOURCES__INSIGHTLY__BASE_URL": self.emulator.base_url,
+            "SOURCES__INSIGHTLY__DELETE_CHECK_HOURS": "0",
+            "DESTINATION__DUCKDB__CREDENTIALS": str(wh.path),
+        }
+        started = time.time()
+        process = _start_cli(root, env, "--entities", ",".join(ENTITIES), "--no-models")
+        time.sleep(2.5 + fraction * self.seconds)  # the CLI's imports take about 2.5 s
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+        killed = process.wait(timeout=60) == -signal.SIGKILL
+        print(f"sync {len(self.runs) + 1}: {'killed' if killed else 'finished'} before it")
+        self.kills.append((started, time.time(), len(self.runs) + 1))
+        self.killed.append(killed)
 
     def records(self, table: str) -> list[dict]:
         return self.emulator.tenant.records(TRACKED[table][0])
@@ -121,6 +150,7 @@ def _play(story: Story) -> None:
     won = {"OPPORTUNITY_STATE": "WON"}
     story.mutate("opportunities", "update", open_opps[1]["OPPORTUNITY_ID"], changes=won)
     story.mutate("opportunities", "delete", open_opps[2]["OPPORTUNITY_ID"])
+    story.kill_a_sync(0.3)
     story.sync()
     # -> sync 4: one update
     story.mutate("contacts", "update", contacts[0]["CONTACT_ID"])
@@ -129,6 +159,7 @@ def _play(story: Story) -> None:
     story.mutate("contacts", "delete", contacts[1]["CONTACT_ID"])
     story.mutate("contacts", "update", contacts[2]["CONTACT_ID"])
     story.mutate("opportunities", "create")
+    story.kill_a_sync(0.6)
     story.sync()
 
 
@@ -248,14 +279,36 @@ def expected_events(story: Story) -> set[tuple[str, int, str, int]]:
 def test_record_changes_equal_the_mutation_log(story):
     sync_of = {run: i + 1 for i, run in enumerate(story.runs)}
     rows = _rows(story, f"select * from {STG}.record_changes")
+    sync_of.update(killed_runs(story))
     got = {(r["entity"], r["record_id"], r["change"], sync_of[r["run_id"]]) for r in rows}
-    assert len(got) == len(rows)  # one event per record per sync
+    assert len(got) == len(rows)  # one event per record per sync, a killed one included
     assert got == expected_events(story)
+    assert any(story.killed), "no sync was killed part way"
+    print(f"killed syncs that had loaded or closed versions: {len(killed_runs(story))}")
     twice = story.notes["twice"]["CONTACT_ID"]
     assert {(s, c) for (t, k, c, s) in got if k == twice and t == "contacts"} >= {
         (2, "updated"),
         (3, "updated"),
     }
+
+
+def killed_runs(story: Story) -> dict[str, int]:
+    """Run id of each killed sync that wrote anything -> the slot of the sync after it,
+    told by when it loaded (a load id is a time) or closed a version."""
+    out = {}
+    for table in TRACKED:
+        seen = _rows(
+            story,
+            f"select _run_id as run, cast(_dlt_load_id as double) as t "
+            f"from insightly.{table}__versions union all "
+            f"select _deleted_run_id, epoch(_deleted_at) from insightly.{table}__versions "
+            "where _deleted_run_id is not null",
+        )
+        for row in seen:
+            for began, ended, slot in story.kills:
+                if row["run"] not in story.runs and began <= row["t"] <= ended:
+                    out[row["run"]] = slot
+    return out
 
 
 def test_changed_fields_name_columns_and_custom_fields_by_label(story):

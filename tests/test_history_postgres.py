@@ -39,7 +39,7 @@ def both(postgres_url, tmp_path_factory):  # noqa: F811
         mp.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duck.path))
         mp.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_url)
         mp.setenv("SOURCES__INSIGHTLY__RATE_PER_S", "500")
-        for step in range(3):
+        for step in range(2):
             if step:
                 _move_stages(emu, step)
             duck.sync(entities=ENTITIES)
