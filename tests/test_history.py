@@ -1,5 +1,8 @@
 """History: five syncs with changes between them; every version kept, change events exact.
 
+The fourth sync is a full refresh (history is kept), two syncs are SIGKILLed part way
+before the ones that follow them, and the last test drops the history (`--drop-history`).
+
 The emulator's records are snapshotted after each sync (what that sync was served) and
 every mutation the test makes is logged; the warehouse's `<table>_history` views must
 hold exactly the served versions (the later read for a stamp read twice), with windows
@@ -55,9 +58,9 @@ class Story:
     kills: list[tuple[float, float, int]] = field(default_factory=list)  # (from, to, slot)
     killed: list[bool] = field(default_factory=list)  # each CLI run: killed part way
 
-    def sync(self) -> None:
+    def sync(self, **options: Any) -> None:
         started = time.monotonic()
-        self.runs.append(self.warehouse.sync(entities=ENTITIES).stats.sync)
+        self.runs.append(self.warehouse.sync(entities=ENTITIES, **options).stats.sync)
         self.seconds = self.seconds or time.monotonic() - started
         self.served.append(
             {
@@ -152,9 +155,9 @@ def _play(story: Story) -> None:
     story.mutate("opportunities", "delete", open_opps[2]["OPPORTUNITY_ID"])
     story.kill_a_sync(0.3)
     story.sync()
-    # -> sync 4: one update
+    # -> sync 4: one update, read by a full refresh (which keeps the history)
     story.mutate("contacts", "update", contacts[0]["CONTACT_ID"])
-    story.sync()
+    story.sync(full_refresh=True)
     # -> sync 5: a record updated earlier is deleted, another updated again, one created
     story.mutate("contacts", "delete", contacts[1]["CONTACT_ID"])
     story.mutate("contacts", "update", contacts[2]["CONTACT_ID"])
@@ -354,3 +357,12 @@ def test_stage_history_follows_the_moves(story):
     assert sum(r["entered_count"] for r in velocity) == len(
         _rows(story, f"select 1 from {STG}.opportunity_stage_history")
     )
+
+
+def test_drop_history_starts_again_from_the_current_versions(story):
+    """Last: it changes the story's warehouse."""
+    run = story.warehouse.sync(entities=ENTITIES, drop_history=True).stats.sync
+    for table, (_, pk) in TRACKED.items():
+        rows = _rows(story, f"select {column(pk)} as id, _run_id from insightly.{table}__versions")
+        assert {r["_run_id"] for r in rows} == {run}
+        assert sorted(r["id"] for r in rows) == sorted(r[pk] for r in story.records(table))

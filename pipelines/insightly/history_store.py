@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import dlt
+import pendulum
 
 from .history import (
     DELETED_AT,
@@ -36,12 +37,15 @@ from .history import (
     VERSION_HASH,
     current_run,
     is_versions_table,
+    parse_entities,
     versions_table,
 )
+from .walk import utc_stamp
 from .warehouse import tables_in
 
 log = logging.getLogger(__name__)
 HELD_SUFFIX = "_held"
+EPOCH = "1970-01-02 00:00:00"  # "from the start": before any Insightly record
 STAMP = "date_updated_utc"
 
 
@@ -67,17 +71,41 @@ def close_versions(sql: Any, entity: Any, ids: Sequence[Any]) -> None:
     )
 
 
-def begin_history(
-    pipeline: dlt.Pipeline, run_id: str, tables: Iterable[str], full_refresh: bool, drop: bool
-) -> None:
+def begin_history(pipeline: dlt.Pipeline, stats: Any, tables: Sequence[str], options: Any) -> None:
     """Before a sync's runs: remember the sync (for closing versions), put back history
-    held by a killed full refresh, then drop (`--drop-history`) or hold (`--full-refresh`)."""
-    current_run.set(run_id)
+    held by a killed full refresh, drop it (`--drop-history`), start it where a table has
+    none (`seed_history`), and hold it out of a full refresh's way."""
+    current_run.set(stats.sync)
     end_history(pipeline)
-    if drop:
+    if options.drop_history:
         drop_history(pipeline)
-    elif full_refresh:
+    seed_history(pipeline, stats, tables, options.start_date)
+    if options.full_refresh:
         hold_history(pipeline, tables)
+
+
+def seed_history(
+    pipeline: dlt.Pipeline, stats: Any, tables: Sequence[str], start_date: str | None
+) -> list[str]:
+    """A loaded table that keeps history but has no versions table (history just switched
+    on, an upgrade, `--drop-history`) is read again from the start date, once: its versions
+    begin with every record as it is now, not only with those that change later. Costs one
+    full read of the table; the current table is merged with what it already holds."""
+    wanted = parse_entities(dlt.config.get("sources.insightly.history_entities"))
+    present = _warehouse(pipeline)
+    start = start_date or dlt.config.get("sources.insightly.start_date")
+    since = utc_stamp(pendulum.parse(str(start), tz="UTC")) if start else EPOCH
+    seeded = []
+    for table in tables:
+        versions = versions_table(table)
+        if table not in stats.incremental or table not in present:
+            continue
+        if (wanted is None or table in wanted) and {versions, _held(versions)}.isdisjoint(present):
+            stats.rewind[table] = since
+            seeded.append(table)
+    if seeded:
+        log.warning("history starts for %s: read once from %s", ", ".join(seeded), since)
+    return seeded
 
 
 def end_history(pipeline: dlt.Pipeline) -> None:
@@ -191,21 +219,24 @@ def _merge_back(pipeline: dlt.Pipeline, sql: Any, held: str, versions: str) -> N
 
 
 def drop_history(pipeline: dlt.Pipeline) -> list[str]:
-    """Drop every versions table (held ones too) from the warehouse and dlt's schema."""
+    """Drop every versions table (held ones too) from the warehouse and dlt's schema.
+
+    The schema versions dlt stored in the destination go too (as dlt's own drop command
+    does): a later load whose schema hashes like a stored one would skip creating the
+    tables again."""
     present = _warehouse(pipeline)
     dropped = sorted(
         t for t in present if is_versions_table(t) or is_versions_table(t[: -len(HELD_SUFFIX)])
     )
-    if dropped:
-        with pipeline.sql_client() as sql:
-            for table in dropped:
-                sql.execute_sql(f"drop table if exists {sql.make_qualified_table_name(table)}")
-    if pipeline.default_schema_name:
-        schema = pipeline.default_schema
-        known = [t for t in schema.tables if is_versions_table(t)]
-        if known:
-            schema.drop_tables(known)
-            schema._bump_version()
-            pipeline.schemas.save_schema(schema)
-            pipeline.sync_schema()
+    if not dropped or not pipeline.default_schema_name:
+        return dropped
+    schema = pipeline.default_schema
+    known = [t for t in schema.tables if is_versions_table(t)]
+    if known:
+        schema.drop_tables(known)
+        schema._bump_version()
+        pipeline.schemas.save_schema(schema)
+    with pipeline.destination_client() as client:
+        client.drop_tables(*dropped, delete_schema=True)
+    pipeline.sync_schema()
     return dropped

@@ -270,7 +270,7 @@ def _sync_locked(
             if not options.full_refresh and not due(pipeline, t, cadence)
         ]
         refresh = "drop_resources" if options.full_refresh else None
-        begin_history(pipeline, stats.sync, tables, options.full_refresh, options.drop_history)
+        begin_history(pipeline, stats, tables, options)
         if options.full_refresh:
             discard_checks(pipeline, tables)
         loaded = set() if options.full_refresh else _warehouse_tables(pipeline)
