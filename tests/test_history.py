@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from insightly.cli import main
 from insightly.models import build_models
 from insightly_emulator import Emulator, EmulatorConfig
 from tests.conftest import API_KEY, Warehouse
@@ -357,6 +358,21 @@ def test_stage_history_follows_the_moves(story):
     assert sum(r["entered_count"] for r in velocity) == len(
         _rows(story, f"select 1 from {STG}.opportunity_stage_history")
     )
+
+
+def test_changes_command_prints_the_events_as_json_lines(story, capsys, monkeypatch):
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(story.warehouse.path))
+    since = "2000-01-01"
+    args = ["changes", "--since", since, "--entity", "contacts", "--json"]
+    assert main([*args, "--pipelines-dir", story.warehouse.pipelines_dir]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    rows = _rows(story, f"select * from {STG}.record_changes where entity = 'contacts'")
+    assert len(printed) == len(rows) > 60
+    assert {(e["record_id"], e["change"], e["run_id"]) for e in printed} == {
+        (r["record_id"], r["change"], r["run_id"]) for r in rows
+    }
+    assert main(["changes", "--since", "yesterday"]) == 2
+    assert "--since must be an ISO time" in capsys.readouterr().err
 
 
 def test_drop_history_starts_again_from_the_current_versions(story):
