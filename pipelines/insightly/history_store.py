@@ -121,9 +121,16 @@ def stamp_first_reads(pipeline: dlt.Pipeline) -> None:
     if not tables:
         return
     with pipeline.sql_client() as sql:
+        rows = sql.execute_sql(
+            "select table_name from information_schema.columns "
+            "where table_schema = %s and column_name = %s",
+            sql.dataset_name,
+            FIRST_RUN_ID,
+        )
+        stamped = {r[0] for r in rows or []}
         for table in tables:
             name = sql.make_qualified_table_name(table)
-            if FIRST_RUN_ID not in _columns(sql, table):
+            if table not in stamped:
                 sql.execute_sql(f"alter table {name} add column {FIRST_RUN_ID} text")
             sql.execute_sql(
                 f"update {name} set {FIRST_RUN_ID} = {RUN_ID} where {FIRST_RUN_ID} is null"
