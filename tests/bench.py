@@ -49,6 +49,7 @@ class Scenario:
     changed: float = 0.0  # fraction updated before a second, measured sync
     limit_rate: float | None = None  # the emulator's enforced per-second limit
     warm: bool = False  # pre-render every page first, so the emulator is never the limit
+    env: dict[str, str] = field(default_factory=dict)  # extra settings for the sync
 
 
 def scenarios(scale: float) -> list[Scenario]:
@@ -271,6 +272,7 @@ def _sync(root: str, workdir: Path, scenario: Scenario) -> tuple[float, float, f
         env["SOURCES__INSIGHTLY__RATE_PER_S"] = str(scenario.rate)
     if scenario.in_flight is not None:
         env["SOURCES__INSIGHTLY__MAX_IN_FLIGHT"] = str(scenario.in_flight)
+    env |= scenario.env
     command = [
         sys.executable, "-m", "insightly.cli", "sync", "--entities", "contacts",
         "--pipelines-dir", str(workdir / "pipelines"),
@@ -372,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
     for row in [HEADER, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if not args.only or "history" in args.only.split(","):
+        from tests.bench_history import history_cost
+
+        print(history_cost(max(500, int(20_000 * args.scale))))
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     return 0
 

@@ -21,6 +21,9 @@ from .conftest import demo_tenant_synced
 STG, REP = "insightly_stg", "insightly_reporting"
 MARTS = {
     "opportunity_pipeline",
+    "pipeline_velocity",
+    "stage_conversion",
+    "opportunity_age_in_stage",
     "opportunities_won_lost_by_month",
     "lead_funnel",
     "contact_activity",

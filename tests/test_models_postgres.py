@@ -29,7 +29,9 @@ from .conftest import API_KEY, Warehouse
 psycopg2 = pytest.importorskip("psycopg2")
 
 STG, REP = "insightly_stg", "insightly_reporting"
-TIME_DEPENDENT = {"avg_days_in_stage"}  # measured against the clock, seconds apart
+TIME_DEPENDENT = {"avg_days_in_stage", "days_in_stage"}  # measured against the clock
+# moves between stages: one sync sees none (tests/test_history_postgres.py compares them)
+NEEDS_TWO_SYNCS = {"stage_conversion"}
 
 
 def _bin_dir() -> Path:
@@ -159,7 +161,7 @@ def _rows(names, rows):
 def test_the_same_models_are_built_on_both(both):
     _, _, duck_report, pg_report = both
     assert sorted(duck_report.reporting) == sorted(pg_report.reporting)
-    assert len(pg_report.reporting) == 7
+    assert len(pg_report.reporting) == 10
     assert sorted(duck_report.staging) == sorted(pg_report.staging)
     assert sorted(duck_report.custom_fields) == sorted(pg_report.custom_fields)
 
@@ -171,12 +173,13 @@ def test_every_mart_has_equal_answers(both):
         d_names, d_rows = _duck(duck, sql)
         p_names, p_rows = _pg(pg, sql)
         assert d_names == p_names, mart
-        assert d_rows, mart
+        assert d_rows or mart in NEEDS_TWO_SYNCS, mart
         assert _rows(d_names, d_rows) == _rows(p_names, p_rows), mart
         if "avg_days_in_stage" in d_names:
             i = d_names.index("avg_days_in_stage")
-            d = sorted(float(r[i]) for r in d_rows)
-            p = sorted(float(r[i]) for r in p_rows)
+            # NULL where no stay has ended yet (pipeline_velocity after one sync)
+            d = sorted(float(r[i]) for r in d_rows if r[i] is not None)
+            p = sorted(float(r[i]) for r in p_rows if r[i] is not None)
             assert all(abs(a - b) < 0.5 for a, b in zip(d, p, strict=True))
 
 

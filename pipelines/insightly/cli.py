@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 
 import dlt
 
+from . import changes
 from .accounts import (
     AccountRun,
     account_runs,
@@ -62,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="drop the selected tables and their cursors, then load everything again",
     )
+    sync.add_argument(
+        "--drop-history", action="store_true", help="drop the kept versions (history) first"
+    )
     sync.add_argument("--start-date", help="limit the first load to records updated after it")
     sync.add_argument("--pipelines-dir", help="where dlt keeps its working state")
     sync.add_argument(
@@ -104,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         "--max-rows", type=int, default=100, help="rows printed at most (100; 0 for all)"
     )
     register_push(commands)
+    changes.add_parser(commands)
     return parser
 
 
@@ -162,6 +167,7 @@ def _sync_options(args: argparse.Namespace) -> SyncOptions:
         if args.entities
         else None,
         full_refresh=args.full_refresh,
+        drop_history=args.drop_history,
         pipelines_dir=args.pipelines_dir,
         start_date=args.start_date,
         progress=dlt_collector(args.progress),
@@ -235,7 +241,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if not verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    command = {"plan": plan, "sync": sync, "query": query, "push": push_main}[args.command]
+    command = {
+        "plan": plan,
+        "sync": sync,
+        "query": query,
+        "push": push_main,
+        "changes": changes.run,
+    }[args.command]
     return _run(lambda: command(args))
 
 

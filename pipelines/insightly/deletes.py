@@ -45,6 +45,7 @@ import dlt
 from .catalogue import CURSOR, Entity
 from .client import InsightlyClient
 from .errors import EntityUnavailable, QuotaExhausted
+from .history_store import close_versions
 from .incremental import CURSOR_STATE
 from .layout import DELETED_AT, child_tables
 from .paging import PAGE_SIZE, PageProgress, page_count
@@ -240,8 +241,10 @@ def mark_deleted(pipeline: dlt.Pipeline, entity: Entity, gone: Sequence[Any], ha
         children = [t for t in child_tables(entity, pipeline.default_schema.naming) if t in held]
         for chunk in _chunks(list(gone)):
             marks = ", ".join(["%s"] * len(chunk))
-            if hard:  # the record and its child rows (keyed by its id) in one transaction
-                with sql.begin_transaction():
+            # the record, its child rows (keyed by its id) and its history in one transaction
+            with sql.begin_transaction():
+                close_versions(sql, entity, chunk)
+                if hard:
                     for child in children:
                         sql.execute_sql(
                             f"delete from {sql.make_qualified_table_name(child)} "
@@ -249,13 +252,13 @@ def mark_deleted(pipeline: dlt.Pipeline, entity: Entity, gone: Sequence[Any], ha
                             *chunk,
                         )
                     sql.execute_sql(f"delete from {name} where {key} in ({marks})", *chunk)
-            else:
-                sql.execute_sql(
-                    f"update {name} set {deleted} = %s where {key} in ({marks}) "
-                    f"and {deleted} is null",
-                    datetime.now(timezone.utc),
-                    *chunk,
-                )
+                else:
+                    sql.execute_sql(
+                        f"update {name} set {deleted} = %s where {key} in ({marks}) "
+                        f"and {deleted} is null",
+                        datetime.now(timezone.utc),
+                        *chunk,
+                    )
     return len(gone)
 
 

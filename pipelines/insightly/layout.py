@@ -97,7 +97,7 @@ def child_tables(entity: Entity, naming: Any) -> list[str]:
 class EntityRows:
     """Turns an entity's pages into hinted Arrow tables for one run (see module doc)."""
 
-    def __init__(self, entity: Entity, schema: Any) -> None:
+    def __init__(self, entity: Entity, schema: Any, history: Any = None) -> None:
         self.entity = entity
         self.merge = entity.load is Load.INCREMENTAL
         self.naming = schema.naming
@@ -123,12 +123,16 @@ class EntityRows:
         self._declared = list(declared)
         self._pk = [self.naming.normalize_identifier(k) for k in entity.primary_key]
         self._seen_children: set[str] = set()
+        # versions of the records read (history.py), yielded at the end of the run
+        self.versions = history.rows_for(entity, self.naming) if history is not None else None
 
     def tables(self, page: Sequence[dict]) -> Iterator[tuple[str, pa.Table]]:
         """The page's root table and one table per nested list, by warehouse table name."""
         keys = record_keys(page, self._declared, self.entity.arrays)
         root = not_null(pa.table(self.root.build(page, keys)), self._pk)
         yield self.entity.table, root
+        if self.versions is not None:
+            self.versions.add(page, root)
         for child in self.children:
             table = self._child(child, page, root)
             if table is not None:

@@ -19,6 +19,7 @@ from .catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, PER_RECORD, TAGS
 from .client import InsightlyClient
 from .deletes import discard_checks, reconcile
 from .errors import ConfigurationError, SyncAlreadyRunning
+from .history_store import begin_history, end_history
 from .integrity import repair_exact_copies
 from .migrate import migrate_child_tables
 from .pacing import DEFAULT_IN_FLIGHT, DEFAULT_RATE, Pacer
@@ -44,6 +45,7 @@ class SyncOptions:
     pipeline_name: str = PIPELINE_NAME
     entities: Sequence[str] | None = None
     full_refresh: bool = False
+    drop_history: bool = False  # drop the versions tables first (history.py)
     pipelines_dir: str | None = None
     start_date: str | None = None
     progress: str | None = None
@@ -300,6 +302,7 @@ def _sync_locked(
             if not options.full_refresh and not due(pipeline, t, cadence)
         ]
         refresh = "drop_resources" if options.full_refresh else None
+        begin_history(pipeline, stats, tables, options)
         if options.full_refresh:
             discard_checks(pipeline, tables)
         loaded = set() if options.full_refresh else _warehouse_tables(pipeline)
@@ -313,6 +316,7 @@ def _sync_locked(
         ):
             if phase and not stats.quota_stop:
                 run.until_read(phase, refresh)
+        end_history(pipeline)  # history a full refresh held aside goes back
         if run.infos or pending_loaded:
             stats.repaired = repair_exact_copies(pipeline, tables)
         if not stats.quota_stop:

@@ -33,6 +33,7 @@ from .full_reads import (
     full_records,
     tag_records,
 )
+from .history import History, parse_entities
 from .incremental import incremental_records
 from .layout import EntityRows
 from .settings import resolve_connection
@@ -40,7 +41,9 @@ from .settings import resolve_connection
 BATCH_ROWS = 50_000  # rows (entity and child rows) per yielded batch: about ten pages
 
 
-def entity_tables(entity: Entity, read: Callable[..., Iterator[Any]], args: tuple) -> Iterator[Any]:
+def entity_tables(
+    entity: Entity, read: Callable[..., Iterator[Any]], args: tuple, history: History | None
+) -> Iterator[Any]:
     """The pages of `read(*args)` as Arrow tables: the entity's and its child tables'
     (layout.py), several pages to a table (dlt's cost per yielded item, a schema merge, was a
     third of the extract at one page each). Anything else a read yields (hints for a table
@@ -53,13 +56,15 @@ def entity_tables(entity: Entity, read: Callable[..., Iterator[Any]], args: tupl
             yield page
         elif page:
             if rows is None:  # the schema is known once extraction runs
-                rows = EntityRows(entity, dlt.current.source_schema())
+                rows = EntityRows(entity, dlt.current.source_schema(), history)
             for name, table in rows.tables(page):
                 batch.add(name, table)
             if batch.rows >= BATCH_ROWS:
                 yield from batch.drain(rows)
     if rows is not None:
         yield from batch.drain(rows)
+        if rows.versions is not None:  # in the same load as the entity's own tables
+            yield from rows.versions.tables()
         if entity.load is Load.FULL:
             yield from rows.empty_children()
 
@@ -84,20 +89,27 @@ class TableBatch:
         self.tables, self.rows = {}, 0
 
 
-def _rows_resource(entity: Entity, read: Callable[..., Iterator[Any]], *args: Any) -> DltResource:
+def _rows_resource(
+    entity: Entity, read: Callable[..., Iterator[Any]], *args: Any, history: History | None = None
+) -> DltResource:
     """One resource per table; every yielded table carries its own hints (layout.py), so
     the resource itself declares no key for its child tables to inherit."""
     disposition = "merge" if entity.load is Load.INCREMENTAL else "replace"
     resource = dlt.resource(entity_tables, name=entity.table, write_disposition=disposition)
-    return resource(entity, read, args)
+    return resource(entity, read, args, history)
 
 
 def _entity_resource(
-    client: InsightlyClient, entity: Entity, start_date: datetime | None, lookback: int
+    client: InsightlyClient,
+    entity: Entity,
+    start_date: datetime | None,
+    lookback: int,
+    history: History | None = None,
 ) -> DltResource:
     if entity.load is Load.FULL:
         return _rows_resource(entity, full_records, client, entity)
-    resource = _rows_resource(entity, incremental_records, client, entity, start_date, lookback)
+    read = incremental_records
+    resource = _rows_resource(entity, read, client, entity, start_date, lookback, history=history)
     return resource.parallelize()
 
 
@@ -119,6 +131,7 @@ def insightly_source(
     start_date: str | None = None,
     lookback_seconds: int = 1,
     client: InsightlyClient | None = None,
+    history_entities: list[str] | None = None,
 ) -> Iterator[DltResource]:
     """Every Insightly v3.1 entity, custom objects included.
 
@@ -129,6 +142,7 @@ def insightly_source(
         start_date: limits the first load of incremental entities (ISO date or datetime).
         lookback_seconds: re-read window before the stored cursor; at least 1.
         client: an existing client (the CLI passes one to collect run statistics).
+        history_entities: the tables that keep every version (history.py); default all.
     """
     if lookback_seconds < 1:
         raise ValueError("lookback_seconds must be at least 1: updated_after_utc is exclusive")
@@ -137,9 +151,10 @@ def insightly_source(
     if client is None:
         client = InsightlyClient(resolve_connection(api_key, pod, base_url))
     start = _parse_start(start_date)
+    history = History(client.stats.sync, parse_entities(history_entities))
 
     for entity in ENTITIES:
-        yield _entity_resource(client, entity, start, lookback_seconds)
+        yield _entity_resource(client, entity, start, lookback_seconds, history)
     yield _rows_resource(TAGS, tag_records, client)
 
     definitions = discover_custom_objects(client)
@@ -149,7 +164,7 @@ def insightly_source(
         if entity.load is Load.INCREMENTAL:
             client.stats.incremental[entity.table] = entity
     for entity in custom_entities:
-        yield _entity_resource(client, entity, start, lookback_seconds)
+        yield _entity_resource(client, entity, start, lookback_seconds, history)
 
     field_objects = [(e.path, e.table) for e in (*ENTITIES, *custom_entities) if e.custom_fields]
     yield _rows_resource(CUSTOM_FIELDS, custom_field_records, client, field_objects)

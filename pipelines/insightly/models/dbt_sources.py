@@ -33,6 +33,7 @@ import yaml
 from sqlglot import exp
 
 from ..catalogue import PER_RECORD, Load
+from ..history import is_versions_table
 from ..layout import POSITION
 from .dialects import column, literal, render, table
 from .raw import (
@@ -68,6 +69,11 @@ COLUMN_NOTES = {
     "_tombstone": "dlt's hard-delete marker for merge loads (a row with it set clears the "
     "parent's items and is never stored): always NULL here, ignore it.",
     "_deleted_at": "When a sync found the record gone from Insightly; NULL while it exists.",
+    "_run_id": "The sync that first read this version (`RunStats.sync`).",
+    "_version_hash": "Hash of the version's content; a re-read with another content replaces it.",
+    "_deleted_run_id": "The sync whose id check found the record deleted (last version only).",
+    "customfields": "The version's custom field values as JSON text, {FIELD_NAME: value}.",
+    "tags": "The version's tag names as a JSON list.",
     "date_created_utc": "When the record was created in Insightly (UTC).",
     "date_updated_utc": "When the record last changed in Insightly (UTC); the sync's cursor.",
     "owner_user_id": "User who owns the record (`users.user_id`).",
@@ -179,6 +185,8 @@ def describe_table(
         parent_key = tuple(child.key_columns(NAMING))
         fallback = (*parent_key, POSITION)
         natural = tuple(child.natural_key(NAMING))
+        if is_versions_table(name):  # one row per record and DATE_UPDATED_UTC (history.py)
+            fallback = natural = (*parent_key, "date_updated_utc")
     else:
         fallback = _fallback_key(name, names)
         natural = ()
@@ -240,6 +248,12 @@ def table_description(t: LoadedTable) -> str:
 
 
 def _child_description(t: LoadedTable, parent: str) -> str:
+    if is_versions_table(t.name):
+        return (
+            f"Every version of the `{parent}` records the syncs read, one row per record and "
+            f"DATE_UPDATED_UTC (history); `{parent}_history` in the `_stg` schema gives each "
+            "its validity window. The last version of a deleted record has `_deleted_at`."
+        )
     item = ARRAY_NOTES.get(t.name[len(parent) + 2 :], "list items")
     ours = ", ".join(f"`{k}`" for k in t.parent_key)
     theirs = ", ".join(f"`{parent}.{k}`" for k in t.parent_key)

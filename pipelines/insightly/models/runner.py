@@ -27,6 +27,7 @@ from sqlglot import exp
 
 from . import custom_fields as cf
 from .dialects import ident, render, table
+from .history_views import build_history_views
 from .raw import CUSTOM_PREFIX, PRIMARY_KEYS, Execute, RawSchema, executor, introspect
 from .static import RAW, REPORTING, SQL_DIR, STG, model_files, resolve
 from .views import (
@@ -147,6 +148,7 @@ def build(
     create(stg, "record_tags", record_tags(raw))
     create(stg, "record_links", record_links(raw, stg))
     report.staging += ["record_tags", "record_links"]
+    report.staging += build_history_views(create, raw, stg, by_table)
 
     for path in model_files(sql_dir, "reporting"):
         tree, _ = resolve(path.read_text(), raw, schemas)

@@ -1,0 +1,134 @@
+"""History on PostgreSQL: the same versions, stage history and velocity marts as DuckDB.
+
+One tenant, synced into both warehouses, stages moved and a deal won between the syncs;
+the history views and marts must hold equal answers (run ids differ by design: each
+warehouse had its own syncs; days measured against the clock are compared to 0.1 day).
+"""
+
+from __future__ import annotations
+
+import dlt
+import duckdb
+import psycopg2
+import pytest
+
+from insightly.models import build_models
+from insightly_emulator import Emulator, EmulatorConfig
+from tests.conftest import API_KEY, Warehouse
+from tests.test_models_postgres import _norm, postgres_url  # noqa: F401 (the fixture)
+
+ENTITIES = ["opportunities", "pipelines", "pipeline_stages", "custom_fields"]
+VIEWS = {
+    "insightly_stg.opportunity_stage_history": "opportunity_id, entered_at",
+    "insightly_stg.opportunities_history": "opportunity_id, valid_from",
+    "insightly_stg.record_changes": "entity, record_id, changed_at, change",
+    "insightly_reporting.pipeline_velocity": "pipeline_id, pipeline_stage_id",
+    "insightly_reporting.stage_conversion": "pipeline_id, from_stage_id, to_stage_id",
+    "insightly_reporting.opportunity_age_in_stage": "opportunity_id",
+}
+CLOCK = {"days_in_stage", "avg_days_in_stage"}  # measured against now, seconds apart
+RUN_IDS = {"run_id"}  # each warehouse had its own syncs
+
+
+@pytest.fixture(scope="module")
+def both(postgres_url, tmp_path_factory):  # noqa: F811
+    root = tmp_path_factory.mktemp("history-pg")
+    config = EmulatorConfig(seed=7, profile="tiny", api_key=API_KEY, sizes={"Opportunities": 40})
+    with Emulator(config) as emu, pytest.MonkeyPatch.context() as mp:
+        duck, pg = Warehouse(root / "duck", emu.base_url), Warehouse(root / "pg", emu.base_url)
+        mp.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duck.path))
+        mp.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_url)
+        mp.setenv("SOURCES__INSIGHTLY__RATE_PER_S", "500")
+        mp.setenv("SOURCES__INSIGHTLY__DELETE_CHECK_HOURS", "0")
+        closed = [
+            o for o in emu.tenant.records("Opportunities") if o["OPPORTUNITY_STATE"] != "OPEN"
+        ]
+        deleted = closed[0]["OPPORTUNITY_ID"]
+        for step in range(2):
+            if step:
+                _move_stages(emu, step)
+                emu.tenant.delete("Opportunities", deleted)  # closes a version on both
+            duck.sync(entities=ENTITIES)
+            pg.sync(entities=ENTITIES, destination="postgres")
+        with duckdb.connect(str(duck.path)) as c:
+            build_models(c, "insightly", "duckdb")
+        pipeline = dlt.pipeline(
+            pipeline_name="insightly",
+            destination="postgres",
+            dataset_name="insightly",
+            pipelines_dir=pg.pipelines_dir,
+        )
+        build_models(pipeline, "insightly")
+    pg_conn = psycopg2.connect(postgres_url)
+    duck_conn = duckdb.connect(str(duck.path), read_only=True)
+    yield duck_conn, pg_conn, deleted
+    pg_conn.close()
+    duck_conn.close()
+
+
+def _move_stages(emu: Emulator, step: int) -> None:
+    """Move three open deals to their pipeline's next stage; win one."""
+    tenant = emu.tenant
+    stages = tenant.records("PipelineStages")
+    opps = [o for o in tenant.records("Opportunities") if o["OPPORTUNITY_STATE"] == "OPEN"]
+    opps = [o for o in opps if o["PIPELINE_ID"]]
+    for opp in opps[:3]:
+        later = sorted(
+            (s for s in stages if s["PIPELINE_ID"] == opp["PIPELINE_ID"]),
+            key=lambda s: s["STAGE_ORDER"],
+        )
+        current = next((i for i, s in enumerate(later) if s["STAGE_ID"] == opp["STAGE_ID"]), -1)
+        target = later[(current + 1) % len(later)]["STAGE_ID"]
+        tenant.update("Opportunities", opp["OPPORTUNITY_ID"], {"STAGE_ID": target})
+    tenant.update("Opportunities", opps[3 + step]["OPPORTUNITY_ID"], {"OPPORTUNITY_STATE": "WON"})
+
+
+def _answer(cur_rows, names, deleted):
+    """Exact columns, and the clock-measured ones; the deleted record's rows are left out
+    (its detection time differs between the warehouses by design)."""
+    ids = [i for i, n in enumerate(names) if n in ("opportunity_id", "record_id")]
+    cur_rows = [r for r in cur_rows if all(r[i] != deleted for i in ids)]
+    keep = [i for i, n in enumerate(names) if n not in CLOCK | RUN_IDS]
+    return [tuple(_norm(r[i]) for i in keep) for r in cur_rows], [
+        [float(r[i] or 0) for i, n in enumerate(names) if n in CLOCK] for r in cur_rows
+    ]
+
+
+def test_history_views_and_velocity_marts_are_equal(both):
+    duck, pg, deleted = both
+    compared = 0
+    for view, order in VIEWS.items():
+        sql = f"select * from {view} order by {order}"
+        d = duck.execute(sql)
+        d_names, d_rows = [x[0] for x in d.description], d.fetchall()
+        with pg.cursor() as cur:
+            cur.execute(sql)
+            p_names, p_rows = [x[0] for x in cur.description], cur.fetchall()
+        assert d_names == p_names, view
+        assert d_rows, f"{view} is empty: the comparison would prove nothing"
+        d_exact, d_clock = _answer(d_rows, d_names, deleted)
+        p_exact, p_clock = _answer(p_rows, p_names, deleted)
+        assert d_exact == p_exact, view
+        for a, b in zip(d_clock, p_clock, strict=True):
+            assert all(abs(x - y) < 0.1 for x, y in zip(a, b, strict=True)), view
+        compared += len(d_rows)
+    assert compared > 50
+
+
+def test_a_delete_closes_the_last_version_on_both(both):
+    duck, pg, deleted = both
+    sql = (
+        "select change, count(*) from insightly_stg.record_changes "
+        f"where entity = 'opportunities' and record_id = {deleted} group by change order by 1"
+    )
+    with pg.cursor() as cur:
+        cur.execute(sql)
+        on_pg = cur.fetchall()
+    assert duck.execute(sql).fetchall() == on_pg == [("created", 1), ("deleted", 1)]
+    sql = (
+        "select is_current, valid_to is not null from insightly_stg.opportunities_history "
+        f"where opportunity_id = {deleted}"
+    )
+    with pg.cursor() as cur:
+        cur.execute(sql)
+        assert cur.fetchall() == duck.execute(sql).fetchall() == [(False, True)]
