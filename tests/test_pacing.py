@@ -174,7 +174,7 @@ def test_quota_stop_loads_what_was_read_and_keeps_cursors(emulator, warehouse, m
     result = warehouse.sync(entities=["contacts", "leads", "organisations"])
     assert result.stats.quota_stop and "quota" in result.stats.quota_stop
     assert set(result.stats.unfinished) >= {"organisations"}
-    from insightly.cli import _user_error  # noqa: F401  (exit code is checked via the CLI test)
+    from insightly.errors import find_user_error  # noqa: F401  (exit code is checked via the CLI test)
 
     state = _states(warehouse)
     assert "organisations" not in state or CURSOR_STATE not in state["organisations"]
@@ -197,9 +197,9 @@ def test_reserve_is_never_crossed(emulator, warehouse, monkeypatch):
     emulator.configure(daily_limit=40)
     with pytest.raises(Exception) as info:
         warehouse.sync()  # the lookups alone need more than the 30 requests allowed
-    from insightly.cli import _user_error
+    from insightly.errors import find_user_error
 
-    assert isinstance(_user_error(info.value), QuotaReserveReached)
+    assert isinstance(find_user_error(info.value), QuotaReserveReached)
     assert len(emulator.requests) <= 30  # 25% of 40 kept for other integrations
 
     emulator.clear_requests()
@@ -215,9 +215,9 @@ def test_quota_stop_in_full_tables_loads_nothing_partial(emulator, warehouse, mo
     emulator.configure(daily_limit=2)
     with pytest.raises(Exception) as info:
         warehouse.sync(entities=["emails", "countries", "tags"])
-    from insightly.cli import _user_error
+    from insightly.errors import find_user_error
 
-    assert isinstance(_user_error(info.value), QuotaExhausted)
+    assert isinstance(find_user_error(info.value), QuotaExhausted)
     assert not warehouse.path.exists() or "emails" not in warehouse.tables()
 
 

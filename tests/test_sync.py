@@ -219,9 +219,9 @@ def test_custom_fields_metadata_covers_every_object(emulator, warehouse):
 
 
 def _root(exc: BaseException) -> BaseException:
-    from insightly.cli import _user_error
+    from insightly.errors import find_user_error
 
-    return _user_error(exc) or exc
+    return find_user_error(exc) or exc
 
 
 def test_full_table_is_kept_while_its_entity_is_forbidden(emulator, warehouse, monkeypatch):
