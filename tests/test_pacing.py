@@ -117,7 +117,9 @@ def test_the_rate_rises_to_the_ceiling_on_a_clean_api(emulator):
     log = read(emulator, pacer, 70)
     assert pacer.rate == pacer.max_rate == 10 and pacer.slowdowns == 0
     assert not [r for r in log if r.status == 429]
-    assert 9.0 <= rate_at_end(log, 2.0) <= 10.5  # the ceiling, after about 5 s
+    # the ceiling, after about 5 s (a 2 s window may hold two requests bunched after a
+    # stall on a busy machine: 22 in 2 s; the per-second cap below is the hard bound)
+    assert 9.0 <= rate_at_end(log, 2.0) <= 11.0
     assert max_per_window([r.started for r in log]) <= 11  # and never above it
     assert log[-1].started - log[0].started < 9.0  # 70 requests at 10/s: 7 s, +1.25 ramping
 
