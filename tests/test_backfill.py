@@ -25,7 +25,7 @@ import duckdb
 import httpx
 import pytest
 
-from insightly.deletes import REWIND_MIN
+from insightly.id_confirm import REWIND_MIN
 from insightly.walk import OVERLAP
 from tests.conftest import API_KEY, Warehouse
 from tests.helpers import differences

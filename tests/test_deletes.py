@@ -5,7 +5,8 @@ from __future__ import annotations
 import duckdb
 
 from insightly.client import InsightlyClient
-from insightly.deletes import VERIFY_MIN, IdRead, confirm_all, sample
+from insightly.id_confirm import VERIFY_MIN, confirm_all, sample
+from insightly.id_read import IdRead
 from insightly.models import build_models
 from insightly.pacing import Pacer
 from insightly.paging import page_count
