@@ -1,5 +1,9 @@
 """Applying deletes to the warehouse: mark records `_deleted_at`, or remove them with their
-child rows (`hard_deletes`).
+child rows (`hard_deletes`), and drop the links other records held to them.
+
+Insightly removes a deleted record's links from the records it was linked to, and (as far as
+anyone knows) leaves their DATE_UPDATED_UTC alone, so no incremental read ever sees those
+links go: they leave the copy's `<table>__links` tables when the delete is detected.
 
 Written against dlt's sql_client rather than as a dlt resource: marking needs an UPDATE of
 rows already loaded, which a merge (whole-row replace) can't express.
@@ -19,6 +23,19 @@ from .walk import utc_stamp
 from .warehouse import tables_in
 
 BATCH = 500
+# LINK_OBJECT_NAME of each linkable entity's records (singular; insightly-write-api.md 4.2)
+LINK_NAMES = {
+    "contacts": "Contact",
+    "organisations": "Organisation",
+    "opportunities": "Opportunity",
+    "projects": "Project",
+    "leads": "Lead",
+    "tasks": "Task",
+    "events": "Event",
+    "notes": "Note",
+    "emails": "Email",
+}
+LINK_TABLE_SUFFIX = "__links"
 
 
 def _chunks(values: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
@@ -72,4 +89,32 @@ def mark_deleted(pipeline: dlt.Pipeline, entity: Entity, gone: Sequence[Any], ha
                     datetime.now(timezone.utc),
                     *chunk,
                 )
+            drop_links_to(sql, entity, chunk, held)
     return len(gone)
+
+
+def drop_links_to(sql: Any, entity: Entity, gone: Sequence[Any], held: set[str]) -> None:
+    """Remove the links other records hold to the deleted records `gone` of `entity`."""
+    link_name = LINK_NAMES.get(entity.table)
+    if link_name is None:
+        return
+    marks = ", ".join(["%s"] * len(gone))
+    for links in _link_tables(sql, held):
+        sql.execute_sql(
+            f"delete from {sql.make_qualified_table_name(links)} "
+            f"where link_object_name = %s and link_object_id in ({marks})",
+            link_name,
+            *gone,
+        )
+
+
+def _link_tables(sql: Any, held: set[str]) -> list[str]:
+    """The `__links` tables that hold link ends (a table never loaded a row may lack them)."""
+    rows = sql.execute_sql(
+        "select table_name from information_schema.columns where table_schema = %s "
+        "and column_name in ('link_object_name', 'link_object_id') "
+        "group by table_name having count(*) = 2",
+        sql.dataset_name,
+    )
+    found = {r[0] for r in rows or []}
+    return sorted(t for t in held if t.endswith(LINK_TABLE_SUFFIX) and t in found)

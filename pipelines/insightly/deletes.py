@@ -194,12 +194,14 @@ def reconcile(
     cadence_hours: float,
     hard: bool,
     first_sync: set[str],
+    count: Callable[[Entity, DeleteReport], bool] | None = None,
 ) -> DeleteReport:
     """Check every table that is due, forced or has a check in progress.
 
     A table loaded for the first time this run is only stamped (its read just listed every
     record), unless that read spanned syncs or moved; a table whose read is still unfinished
-    waits.
+    waits. Any other table is handed to `count` (delete_count.py), which finds deletes by
+    counting and answers True when it needs the id check after all.
     The daily quota stops the checks cleanly: each keeps its place for the next run.
     Call `report.commit()` once the fetched records are loaded.
     """
@@ -213,15 +215,16 @@ def reconcile(
         now = datetime.now(timezone.utc)
         files = IdFiles(pipeline, table)
         read = files.load()
-        if read is None:
-            forced = _forced(pipeline, table, checks)
-            if table in first_sync and not forced:
-                checks.mark(table, now)
-                continue
-            if not forced and not checks.due(table, cadence_hours, now):
-                continue
-            read = IdRead.begin()
         try:
+            if read is None:
+                forced = _forced(pipeline, table, checks)
+                if table in first_sync and not forced:
+                    checks.mark(table, now)
+                    continue
+                counted = not forced and not checks.due(table, cadence_hours, now)
+                if counted and (count is None or not count(entity, report)):
+                    continue  # not due, and counting found what there was to find
+                read = IdRead.begin()
             check_table(pipeline, client, entity, files, read, checks, report, hard)
         except EntityUnavailable:
             files.clear()

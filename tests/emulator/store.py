@@ -37,6 +37,7 @@ from .config import EmulatorConfig
 from .gen_config import STATIC_SIZES, team_memberships
 from .generator import build, tags_for
 from .links import linked_entities, links_for
+from .opportunity_states import STATE, note_update
 from .ordering import (
     MASK,
     Orders,
@@ -621,6 +622,7 @@ class Tenant:
             when = to_epoch(at)
             if changes is None:
                 changes = _plausible_change(t.spec, self._record(t, i), when)
+            state = self._record(t, i).get(STATE) if STATE in changes else None
             normalised = _normalise_changes(t.spec, dict(changes), self.config.new_fields)
             merged = t.changes.setdefault(i, {})
             for name, value in normalised.items():
@@ -633,12 +635,20 @@ class Tenant:
                         value = _merge_custom_fields(before, value)
                 merged[name] = value
             if t.spec.has_updated:
-                old = t.updated[i]
-                t.base_updated.setdefault(i, old)
-                t.updated[i] = when
-                t.orders.on_update(i, old, when)
+                self._stamp(t, i, when)
             self._touch(t, i)
-            return self._record(t, i)
+            record = self._record(t, i)
+            if STATE in changes:  # a state change adds a StateHistory row
+                note_update(self, t.spec.name, record_id, state, record, when)
+            return record
+
+    def _stamp(self, t: Table, i: int, when: int) -> None:
+        """Record i's DATE_UPDATED_UTC becomes ``when`` (epoch seconds)."""
+        old = t.updated[i]
+        t.base_updated.setdefault(i, old)
+        t.updated[i] = when
+        t.orders.on_update(i, old, when)
+        self._touch(t, i)
 
     def drift(
         self, entity: str, step: int, creates: int, updates: int, deletes: int
@@ -675,11 +685,14 @@ class Tenant:
             i = t.index_of(record_id)
             if i is None:
                 raise KeyError(f"{t.spec.name} {record_id} does not exist")
+            touched = self.config.deleted_links == "touched"
             for link in links_for(self, t.spec.name, i):  # they lose the link to this one
                 other = self._tables[_LINK_ENTITY[link["LINK_OBJECT_NAME"]]]
                 j = other.index_of(link["LINK_OBJECT_ID"])
                 if j is not None:
                     self.rendered.drop(other.spec.name, j)
+                    if touched and other.spec.has_updated:
+                        self._stamp(other, j, to_epoch(None))
             t.orders.on_delete(i)
             t.deleted.add(i)
             self._touch(t, i)
