@@ -136,8 +136,12 @@ def main(argv: list[str] | None = None) -> int:
             {"op": "update", "entity": "Contacts", "id": contact, "changes": {"TITLE": "CEO"}},
             {"op": "create", "entity": "Opportunities"},
             {"op": "create", "entity": "Leads"},
+            {"op": "progress", "entity": "Opportunities", "count": 5},  # stages, wins, losses
         ])  # fmt: skip
-        print("\n== second sync: only what changed (one contact updated, one deal, one lead) ==")
+        print(
+            "\n== second sync: only what changed (one contact updated, one deal, one lead, "
+            "five deals moved on) =="
+        )
         _sync(env, workdir / "pipelines")
         _report(database)
     finally:
