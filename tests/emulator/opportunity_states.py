@@ -58,7 +58,7 @@ def state_history(tenant: Any, opportunity_id: int) -> list[dict[str, Any]] | No
         current = tenant.get(ENTITY, opportunity_id)["OPPORTUNITY_STATE"]
         initial = log[0]["_from"] if log else current  # as generated or created
         created = table.created[i]
-        if i >= table.n_base or initial == "OPEN":  # created through the API: as created
+        if i >= table.n_base or initial == "OPEN":  # created by a test, or never closed
             rows = [_row(opportunity_id, created, initial, _reason(tenant, initial, i))]
         else:  # generated: opened when created, closed at its generated update time
             rows = [_row(opportunity_id, created, "OPEN", (None, None))]
