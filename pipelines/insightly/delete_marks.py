@@ -60,8 +60,15 @@ def warehouse_rows(pipeline: dlt.Pipeline, entity: Entity) -> dict[Any, tuple[st
     return {r[0]: (_stamp(r[1]), r[2] is not None) for r in rows}
 
 
-def mark_deleted(pipeline: dlt.Pipeline, entity: Entity, gone: Sequence[Any], hard: bool) -> int:
-    """Mark (or remove) warehouse records of `entity` that the API no longer has."""
+def mark_deleted(
+    pipeline: dlt.Pipeline,
+    entity: Entity,
+    gone: Sequence[Any],
+    hard: bool,
+    drop_links: bool = True,
+) -> int:
+    """Mark (or remove) warehouse records of `entity` that the API no longer has, and
+    (`drop_links`: the deletes are proven) the links other records held to them."""
     if not gone:
         return 0
     table = entity.table
@@ -89,7 +96,8 @@ def mark_deleted(pipeline: dlt.Pipeline, entity: Entity, gone: Sequence[Any], ha
                     datetime.now(timezone.utc),
                     *chunk,
                 )
-            drop_links_to(sql, entity, chunk, held)
+            if drop_links:
+                drop_links_to(sql, entity, chunk, held)
     return len(gone)
 
 

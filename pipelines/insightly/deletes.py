@@ -117,8 +117,10 @@ def conclude(
     )
     table = entity.table
     verify: list[Any] = []
-    if read.settled:
-        report.found[table] = mark_deleted(pipeline, entity, findings.candidates, hard)
+    if read.settled:  # absent from an undisturbed read: marked, links kept (see check_table)
+        report.found[table] = mark_deleted(
+            pipeline, entity, findings.candidates, hard, drop_links=False
+        )
     elif len(findings.candidates) <= max(VERIFY_MIN, page_count(len(seen))):
         verify = findings.candidates
     else:
@@ -166,7 +168,16 @@ def check_table(
         read_ids(client, entity, read, files)
         conclude(pipeline, client, entity, read, files, report, hard)
     records, gone, stopped = confirm_all(client, entity, read)
-    report.found[table] = report.found.get(table, 0) + mark_deleted(pipeline, entity, gone, hard)
+    # Links to a deleted record leave the copy only when a GET proved it gone (404). A record
+    # marked on trust (a mass delete's suspects; an absence from a read whose creates and
+    # deletes cancelled out looks undisturbed) is unmarked by the next check if it exists
+    # after all, but the links other records held to it would not come back.
+    trusted = set(read.on_trust or [])
+    proven = [g for g in gone if g not in trusted]
+    found = mark_deleted(pipeline, entity, proven, hard)
+    found += mark_deleted(pipeline, entity, sorted(trusted, key=str), hard, drop_links=False)
+    read.on_trust = None
+    report.found[table] = report.found.get(table, 0) + found
     if records:
         report.fetched[table] = records
     left = IdRead(**asdict(read))

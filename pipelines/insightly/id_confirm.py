@@ -153,7 +153,7 @@ def confirm_all(
             return records, gone, got.stopped
         if not read.alive:
             gone += read.suspects
-            read.suspects = []
+            read.on_trust, read.suspects = list(read.suspects), []
             return records, gone, None
         log.warning("%s: the id read missed records; confirming each candidate", entity.table)
         read.verify, read.suspects = read.suspects, []

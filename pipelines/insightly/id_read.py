@@ -35,6 +35,7 @@ class IdRead:
     # candidates beyond the GET budget, decided by the sample in `verify`
     suspects: list[Any] | None = None
     alive: int = 0  # confirmed candidates that turned out to exist (the read missed them)
+    on_trust: list[Any] | None = None  # suspects marked without a GET (a mass delete)
 
     @classmethod
     def begin(cls) -> IdRead:
