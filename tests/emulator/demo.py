@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             "DESTINATION__DUCKDB__CREDENTIALS": str(database),
             # The local emulator has no per-second limit; a real tenant keeps the safe default.
             "SOURCES__INSIGHTLY__RATE_PER_S": os.environ.get(
-                "SOURCES__INSIGHTLY__RATE_PER_S", "25"
+                "SOURCES__INSIGHTLY__RATE_PER_S", "100"
             ),
             # A taste of the comments/attachments backfill (one request per record, 500 per
             # table per sync by default): 100 keeps each demo sync within a few seconds of it.
