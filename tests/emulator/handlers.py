@@ -13,7 +13,6 @@ from . import customfields
 from .activity import activity_reply
 from .catalog import BY_NAME, TAG_TYPES, EntitySpec
 from .config import EmulatorConfig
-from .opportunity_states import state_history
 from .params import ApiError, bad_request, parse_bool, parse_paging, parse_utc
 from .routing import Route
 from .store import ARRAY_KEYS, Page, Query, Tenant
@@ -41,11 +40,6 @@ def handle(route: Route, params: dict[str, str], cfg: EmulatorConfig, tenant: Te
         if body is None:
             raise ApiError(404, f"{BY_NAME[route.entity].link_name or route.entity} not found")
         return Reply(None, body=body)
-    if kind == "statehistory":
-        rows = state_history(tenant, int(route.arg))  # type: ignore[arg-type]
-        if rows is None:
-            raise ApiError(404, "Opportunity not found")
-        return Reply(rows)
     if kind == "me":
         return Reply(tenant.records("Users")[0])
     if kind == "tags":

@@ -2,19 +2,23 @@
 `/Opportunities/{id}/StateHistory` rows that go with them (insightly-write-api.md 9).
 
 A generated opportunity's history is implied by its record: OPEN when it was created and,
-unless still open, its current state (with a reason of that state) at its generated
-DATE_UPDATED_UTC. Every later state change, made by `progress`, `change_state` or a plain
-`Tenant.update` of OPPORTUNITY_STATE, appends a row to a log kept on the tenant, so the
-history served is always consistent with the records served. The log is the emulator's
-"mutation log" of state changes for tests that compare the warehouse with it.
+unless still open, its generated state (with a reason of that state) at its generated
+DATE_UPDATED_UTC. Every later state change, made by `progress`, `change_state` or the write
+side (StateChange, and a PUT of OPPORTUNITY_STATE under its `put_state_history` switch),
+appends a row to a log kept on the tenant, so the history served (by the write side's
+StateHistory route) is always consistent with the records served. A plain `Tenant.update`
+of OPPORTUNITY_STATE logs nothing: use `change_state`.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from typing import Any
 
+from .catalog import spec
 from .gen_config import STATE_REASONS
+from .generator import build
 from .rand import fmt_day, fmt_ts, key
 
 ENTITY = "Opportunities"
@@ -48,35 +52,40 @@ def _row(opportunity_id: int, when: int, state: str, reason: tuple) -> dict[str,
 
 
 def state_history(tenant: Any, opportunity_id: int) -> list[dict[str, Any]] | None:
-    """What StateHistory serves for the opportunity, oldest first; None once deleted."""
+    """What StateHistory serves for the opportunity, oldest first; None once deleted.
+
+    A generated opportunity opened when it was created and, unless still open, reached its
+    generated state at its generated DATE_UPDATED_UTC; one created through the API or a test
+    has no row until its state changes. Then come the changes logged since."""
     with tenant._lock:
         table = tenant.table(ENTITY)
         i = table.index_of(opportunity_id)
         if i is None:
             return None
-        log = _log(tenant).get(opportunity_id, [])
-        current = tenant.get(ENTITY, opportunity_id)["OPPORTUNITY_STATE"]
-        initial = log[0]["_from"] if log else current  # as generated or created
-        created = table.created[i]
-        if i >= table.n_base or initial == "OPEN":  # created by a test, or never closed
-            rows = [_row(opportunity_id, created, initial, _reason(tenant, initial, i))]
-        else:  # generated: opened when created, closed at its generated update time
-            rows = [_row(opportunity_id, created, "OPEN", (None, None))]
-            when = tenant.base_updated(ENTITY, i)
-            rows.append(_row(opportunity_id, when, initial, _reason(tenant, initial, i)))
-        rows += [{k: v for k, v in r.items() if k != "_from"} for r in log]
-        return rows
+        rows = []
+        if i < table.n_base:
+            initial = build(tenant, spec(ENTITY), i)[STATE]
+            rows.append(_row(opportunity_id, table.created[i], "OPEN", (None, None)))
+            if initial != "OPEN":
+                when = tenant.base_updated(ENTITY, i)
+                rows.append(_row(opportunity_id, when, initial, _reason(tenant, initial, i)))
+        return rows + [dict(r) for r in _log(tenant).get(opportunity_id, [])]
 
 
-def note_update(tenant: Any, entity: str, opportunity_id: int, before: str | None, after: dict,
-                when: int) -> None:  # fmt: skip
-    """A Tenant.update changed OPPORTUNITY_STATE: log the change (no reason)."""
-    state = after.get("OPPORTUNITY_STATE")
-    if entity != ENTITY or state is None or state == before:
-        return
-    row = _row(opportunity_id, when, state, (None, None))
-    row["_from"] = before
+def record_change(
+    tenant: Any,
+    opportunity_id: int,
+    state: str,
+    reason_id: int | None = None,
+    reason: str | None = None,
+    when: int | None = None,
+) -> dict[str, Any]:
+    """Log a state change (a StateHistory row); the write side's StateChange and PUT log
+    theirs here too, so every path serves one history."""
+    row = _row(opportunity_id, when if when is not None else int(time.time()), state,
+               (reason_id, reason))  # fmt: skip
     _log(tenant).setdefault(opportunity_id, []).append(row)
+    return dict(row)
 
 
 def change_state(
@@ -104,10 +113,11 @@ def change_state(
             when = int((at or datetime.now(timezone.utc)).timestamp())
             changes["PROBABILITY"] = 100 if state == "WON" else 0
             changes["ACTUAL_CLOSE_DATE"] = fmt_day(when)
+        before = tenant.get(ENTITY, opportunity_id)
         record = tenant.update(ENTITY, opportunity_id, changes, at=at)
-        rows = _log(tenant).get(opportunity_id)
-        if rows and rows[-1]["FOR_OPPORTUNITY_STATE"] == state:
-            rows[-1]["STATE_REASON_ID"], rows[-1]["STATE_REASON"] = reason
+        if before is not None and before[STATE] != state:
+            when = int(at.timestamp()) if at else None
+            record_change(tenant, opportunity_id, state, reason[0], reason[1], when)
         return record
 
 

@@ -19,8 +19,7 @@ ACTIVITY_KINDS = {k.lower(): k for k in PARENTS}  # /{Parent}/{id}/{Comments|Fil
 @dataclass(frozen=True)
 class Route:
     kind: str  # list | search | searchbytag | single | me | tags | customfields |
-    #            customfields_search | customobject | instance | permissions | activity |
-    #            statehistory
+    #            customfields_search | customobject | instance | permissions | activity
     entity: str  # canonical name used by per-entity switches
     arg: str | int | tuple | None = None
 
@@ -85,7 +84,4 @@ def _resolve(segments: list[str], path: str) -> Route:
         kind = ACTIVITY_KINDS.get(rest[1].lower())
         if kind is not None and spec.name in PARENTS[kind]:
             return Route("activity", kind, (kind, spec.name, int(rest[0])))
-    history = len(rest) == 2 and rest[0].isdigit() and rest[1].lower() == "statehistory"
-    if history and spec.name == "Opportunities":
-        return Route("statehistory", spec.name, int(rest[0]))
     raise not_found(path)

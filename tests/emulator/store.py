@@ -37,7 +37,6 @@ from .config import EmulatorConfig
 from .gen_config import STATIC_SIZES, team_memberships
 from .generator import build, tags_for
 from .links import linked_entities, links_for
-from .opportunity_states import STATE, note_update
 from .ordering import (
     MASK,
     Orders,
@@ -622,7 +621,6 @@ class Tenant:
             when = to_epoch(at)
             if changes is None:
                 changes = _plausible_change(t.spec, self._record(t, i), when)
-            state = self._record(t, i).get(STATE) if STATE in changes else None
             normalised = _normalise_changes(t.spec, dict(changes), self.config.new_fields)
             merged = t.changes.setdefault(i, {})
             for name, value in normalised.items():
@@ -637,10 +635,7 @@ class Tenant:
             if t.spec.has_updated:
                 self._stamp(t, i, when)
             self._touch(t, i)
-            record = self._record(t, i)
-            if STATE in changes:  # a state change adds a StateHistory row
-                note_update(self, t.spec.name, record_id, state, record, when)
-            return record
+            return self._record(t, i)
 
     def _stamp(self, t: Table, i: int, when: int) -> None:
         """Record i's DATE_UPDATED_UTC becomes ``when`` (epoch seconds)."""
