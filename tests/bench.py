@@ -50,6 +50,7 @@ class Scenario:
     limit_rate: float | None = None  # the emulator's enforced per-second limit
     warm: bool = False  # pre-render every page first, so the emulator is never the limit
     env: dict[str, str] = field(default_factory=dict)  # extra settings for the sync
+    deleted: int = 0  # records deleted (spread over the table) before a second, measured sync
 
 
 def scenarios(scale: float) -> list[Scenario]:
@@ -78,6 +79,8 @@ def scenarios(scale: float) -> list[Scenario]:
         ),
         Scenario("incremental-1pct", n100k, 10, 3, ["--latency-ms", "150"], 0.01, 10),
         Scenario("local-1m", n1m, 1000, 4, warm=True),
+        # delete counting (delete_count.py): 10 deletes among 50,000 contacts
+        Scenario("deletes-10-of-50k", int(50_000 * scale), 1000, 4, deleted=10),
         Scenario(
             "faults-5pct",
             n100k,
@@ -336,16 +339,34 @@ def run(scenario: Scenario) -> Row:
             _admin_clear(root)  # count the second sync only
             seconds, rss, pss, code = _sync(root, workdir, scenario)
             records = changed
+        if scenario.deleted:
+            seconds, rss, pss, code = _sync_after_deletes(root, workdir, scenario)
+            records = scenario.deleted
         requests, rejected, api_s = _requests(root)
         minimum = max(1, math.ceil(records / 500))
         rate = min(scenario.rate or DEFAULT_RATE, scenario.limit_rate or math.inf)
         note = "" if code == 0 else f"exit {code}"
+        if scenario.deleted:
+            n, d = scenario.contacts, scenario.deleted
+            bound = d * math.ceil(math.log2(n / d)) + 2 * d
+            note += f"{requests - 1} requests beyond the read (d*ceil(log2(n/d))+2d = {bound})"
         return Row(scenario.name, records, requests, minimum, seconds, minimum / rate, rejected,
                    rss, pss, api_s, note)  # fmt: skip
     finally:
         process.terminate()
         process.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _sync_after_deletes(
+    root: str, workdir: Path, scenario: Scenario
+) -> tuple[float, float, float, int]:
+    """Delete `scenario.deleted` contacts spread over the table, then sync again."""
+    ids = _ids(root, scenario.contacts)
+    for contact_id in ids[7 :: max(1, len(ids) // scenario.deleted)][: scenario.deleted]:
+        _admin(root, "mutate", {"op": "delete", "entity": "Contacts", "id": contact_id})
+    _admin_clear(root)  # count the second sync only
+    return _sync(root, workdir, scenario)
 
 
 def _admin_clear(root: str) -> None:

@@ -86,9 +86,9 @@ def test_a_chunked_first_load_in_one_sync_is_verified_without_an_id_check(
     assert differences(wh, "contacts", ("CONTACT_ID",), records) == []
 
     emu.clear_requests()
-    again = wh.sync(entities=["contacts"])  # nothing changed: one page, no id check
+    again = wh.sync(entities=["contacts"])  # nothing changed: one page, one count, no id check
     assert again.stats.chunks == 0 and id_pages(emu) == []
-    assert [r.path for r in emu.requests] == ["/v3.1/CustomObjects", SEARCH]
+    assert [r.path for r in emu.requests] == ["/v3.1/CustomObjects", SEARCH, SEARCH]
 
 
 # Changes made while the chunked read runs: after every page (during a chunk), or only

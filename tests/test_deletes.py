@@ -5,7 +5,8 @@ from __future__ import annotations
 import duckdb
 
 from insightly.client import InsightlyClient
-from insightly.deletes import VERIFY_MIN, IdRead, confirm_all, sample
+from insightly.id_confirm import VERIFY_MIN, confirm_all, sample
+from insightly.id_read import IdRead
 from insightly.models import build_models
 from insightly.pacing import Pacer
 from insightly.paging import page_count
@@ -84,7 +85,8 @@ def test_hard_deletes_remove_rows_and_children(emulator, warehouse, monkeypatch)
     assert not set(gone["contacts"]) & ids
 
 
-def test_no_check_within_the_cadence(emulator, warehouse):
+def test_no_check_within_the_cadence(emulator, warehouse, monkeypatch):
+    monkeypatch.setenv("SOURCES__INSIGHTLY__DELETE_COUNT", "false")  # test_delete_count.py
     warehouse.sync(entities=["contacts"])
     _delete_some(emulator)
     emulator.clear_requests()

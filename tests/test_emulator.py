@@ -1263,7 +1263,7 @@ def test_cli_takes_the_new_switches() -> None:
     cfg = config_from(args)
     assert (cfg.fault_rate, cfg.fault_mix, cfg.timeout_hold_s) == (0.05, {"500": 2, "reset": 1}, 3)
     assert cfg.drift == {"entity": "Contacts", "every_n_pages": 1, "creates": 0, "updates": 2,
-                         "deletes": 0}  # fmt: skip
+                         "deletes": 0, "steps": 0}  # fmt: skip
     assert (cfg.latency_jitter_ms, cfg.gzip_level, cfg.cache_mb, cfg.readahead_pages) == (
         5, 0, 16, 0)  # fmt: skip
     assert cfg.fail_next == {"Leads": ["truncated", 503]}

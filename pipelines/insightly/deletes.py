@@ -25,8 +25,9 @@ so its delete candidates are confirmed with a GET each (404: deleted) as long as
 no more than the id read did; beyond that they are marked, and a record marked wrongly is
 unmarked by the next check, which sees it listed.
 
-Written against dlt's sql_client rather than as a dlt resource: marking needs an UPDATE of
-rows already loaded, which a merge (whole-row replace) can't express. Fetched records are
+This module decides when each table is checked (cadence, forced after a spanning read,
+resumed after a quota stop) and runs the steps: the id read (id_read.py), the verdicts and
+GETs (id_confirm.py), the marks in the warehouse (delete_marks.py). Fetched records are
 handed to the runner, which loads them through the table's own resource.
 """
 
@@ -42,29 +43,16 @@ from typing import Any
 
 import dlt
 
-from .catalogue import CURSOR, Entity
+from .catalogue import Entity
 from .client import InsightlyClient
+from .delete_marks import mark_deleted, warehouse_rows
 from .errors import EntityUnavailable, QuotaExhausted
-from .history_store import close_versions
-from .incremental import CURSOR_STATE
-from .layout import DELETED_AT, child_tables
-from .paging import PAGE_SIZE, PageProgress, page_count
-from .reading import drifted
-from .walk import (
-    ID_CHECK_STATE,
-    Walk,
-    parse_stamp,
-    resource_state,
-    unfinished_walk,
-    updated_after_param,
-    utc_stamp,
-)
-from .warehouse import tables_in
+from .id_confirm import VERIFY_MIN, compare, confirm_all, rewind_to, sample, stored_cursor
+from .id_read import IdFiles, IdRead, read_ids
+from .paging import page_count
+from .walk import ID_CHECK_STATE, parse_stamp, resource_state, unfinished_walk
 
 log = logging.getLogger(__name__)
-BATCH = 500
-REWIND_MIN = 10  # fewer records to fetch than this: GET them without pricing a re-read
-VERIFY_MIN = 20  # delete candidates always confirmed one by one up to this many
 
 
 @dataclass
@@ -113,214 +101,6 @@ class CheckLog:
         self.path.write_text(json.dumps(self.checked, indent=1, sort_keys=True))
 
 
-@dataclass
-class IdRead:
-    """One table's id check in progress (saved after every page and every stop)."""
-
-    began: str  # ISO time the check began; stamped into the CheckLog when it completes
-    walk: dict[str, Any]  # the id read's place (walk.Walk: skip, done, runs)
-    settled: bool | None = None  # after the read: one undisturbed run, absences are proof
-    fetch: list[Any] | None = None  # after the read: ids to GET and load by merge
-    verify: list[Any] | None = None  # after the read: delete candidates to confirm by GET
-    # candidates beyond the GET budget, decided by the sample in `verify`
-    suspects: list[Any] | None = None
-    alive: int = 0  # confirmed candidates that turned out to exist (the read missed them)
-
-    @classmethod
-    def begin(cls) -> IdRead:
-        walk = Walk.begin(None)
-        return cls(began=datetime.now(timezone.utc).isoformat(), walk=walk.as_state())
-
-    @property
-    def since(self) -> str:
-        """Records updated after this may have changed during the check: never deleted."""
-        return str(self.walk["started"])
-
-
-class IdFiles:
-    """A check's progress (JSON) and the ids it read (one JSON [id, updated] per line)."""
-
-    def __init__(self, pipeline: dlt.Pipeline, table: str) -> None:
-        root = Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.idcheck"
-        self.progress = root / f"{table}.json"
-        self.ids_path = root / f"{table}.ids"
-
-    def load(self) -> IdRead | None:
-        try:
-            return IdRead(**json.loads(self.progress.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
-
-    def save(self, read: IdRead) -> None:
-        self.progress.parent.mkdir(parents=True, exist_ok=True)
-        self.progress.write_text(json.dumps(asdict(read)))
-
-    def add(self, pairs: Iterable[tuple[Any, Any]]) -> None:
-        self.ids_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.ids_path.open("a") as out:
-            out.writelines(json.dumps(list(pair)) + "\n" for pair in pairs)
-
-    def ids(self) -> dict[Any, str | None]:
-        """Every id read, with its DATE_UPDATED_UTC (the last one read wins)."""
-        seen: dict[Any, str | None] = {}
-        if self.ids_path.exists():
-            with self.ids_path.open() as lines:
-                for line in lines:
-                    record_id, updated = json.loads(line)
-                    seen[record_id] = updated
-        return seen
-
-    def clear(self) -> None:
-        self.progress.unlink(missing_ok=True)
-        self.ids_path.unlink(missing_ok=True)
-
-
-def read_ids(client: InsightlyClient, entity: Entity, read: IdRead, files: IdFiles) -> None:
-    """Read (or go on reading) the entity's ids; QuotaExhausted leaves the place saved."""
-    walk = Walk.from_state(read.walk)
-    start = walk.resume() if walk.started_reading else 0
-    pk = entity.primary_key[0]
-    totals: list[int] = []
-    keys: set[tuple] = set()
-    progress = PageProgress()
-    pages = client.pages(
-        entity.path,
-        {"brief": "true"},
-        table=entity.table,
-        totals=totals,
-        start=start,
-        done=walk.done,
-        progress=progress,
-    )
-    try:
-        for page in pages:
-            files.add((r.get(pk), r.get(CURSOR)) for r in page)
-            keys.update((r.get(pk),) for r in page)
-            walk.advance(progress.offsets[-1], PAGE_SIZE)
-            read.walk = walk.as_state()
-            files.save(read)
-    finally:
-        read.walk = walk.as_state()
-        files.save(read)
-    read.settled = not walk.resumed and not drifted(totals, keys)
-    files.save(read)
-
-
-def _chunks(values: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _stamp(value: Any) -> str | None:
-    return utc_stamp(value) if isinstance(value, datetime) else None
-
-
-def warehouse_rows(pipeline: dlt.Pipeline, entity: Entity) -> dict[Any, tuple[str | None, bool]]:
-    """Every record of the table: id -> (DATE_UPDATED_UTC stamp, marked deleted)."""
-    with pipeline.sql_client() as sql:
-        if entity.table not in tables_in(sql):
-            return {}
-        name = sql.make_qualified_table_name(entity.table)
-        key = sql.escape_column_name(entity.primary_key[0].lower())
-        updated = sql.escape_column_name(CURSOR.lower())
-        deleted = sql.escape_column_name(DELETED_AT)
-        rows = sql.execute_sql(f"select {key}, {updated}, {deleted} from {name}") or []
-    return {r[0]: (_stamp(r[1]), r[2] is not None) for r in rows}
-
-
-def mark_deleted(pipeline: dlt.Pipeline, entity: Entity, gone: Sequence[Any], hard: bool) -> int:
-    """Mark (or remove) warehouse records of `entity` that the API no longer has."""
-    if not gone:
-        return 0
-    table = entity.table
-    pk = entity.primary_key[0].lower()
-    with pipeline.sql_client() as sql:
-        name = sql.make_qualified_table_name(table)
-        key, deleted = sql.escape_column_name(pk), sql.escape_column_name(DELETED_AT)
-        held = tables_in(sql)
-        children = [t for t in child_tables(entity, pipeline.default_schema.naming) if t in held]
-        for chunk in _chunks(list(gone)):
-            marks = ", ".join(["%s"] * len(chunk))
-            # the record, its child rows (keyed by its id) and its history in one transaction
-            with sql.begin_transaction():
-                close_versions(sql, entity, chunk)
-                if hard:
-                    for child in children:
-                        sql.execute_sql(
-                            f"delete from {sql.make_qualified_table_name(child)} "
-                            f"where {key} in ({marks})",
-                            *chunk,
-                        )
-                    sql.execute_sql(f"delete from {name} where {key} in ({marks})", *chunk)
-                else:
-                    sql.execute_sql(
-                        f"update {name} set {deleted} = %s where {key} in ({marks}) "
-                        f"and {deleted} is null",
-                        datetime.now(timezone.utc),
-                        *chunk,
-                    )
-    return len(gone)
-
-
-@dataclass
-class Findings:
-    """What comparing the ids read with the warehouse found."""
-
-    fetch: dict[Any, str | None]  # id -> the API's DATE_UPDATED_UTC
-    candidates: list[Any]  # held, not listed, not updated since the check began
-
-
-def compare(
-    seen: dict[Any, str | None],
-    stored: dict[Any, tuple[str | None, bool]],
-    cursor: str | None,
-    since: str,
-) -> Findings:
-    """Ids to fetch and delete candidates.
-
-    A record updated at or after the cursor is left to the next incremental read, which
-    re-reads from the cursor minus at least a second.
-    """
-    fetch: dict[Any, str | None] = {}
-    for record_id, updated in seen.items():
-        if cursor is not None and updated is not None and updated >= cursor:
-            continue
-        held = stored.get(record_id)
-        if held is None or held[1] or (updated and (held[0] is None or updated > held[0])):
-            fetch[record_id] = updated
-    candidates = [
-        record_id
-        for record_id, (updated, deleted) in stored.items()
-        if not deleted and record_id not in seen and (updated is None or updated < since)
-    ]
-    return Findings(fetch, candidates)
-
-
-def _cursor(pipeline: dlt.Pipeline, table: str) -> str | None:
-    value = resource_state(pipeline, table).get(CURSOR_STATE)
-    return str(value) if value else None
-
-
-def _rewind_to(
-    client: InsightlyClient, entity: Entity, fetch: dict[Any, str | None], listed: int
-) -> str | None:
-    """A cursor to re-read from, when that costs fewer requests than one GET per record.
-
-    Priced as the re-read plus another id check of the `listed` records, which a re-read
-    spanning runs forces in turn.
-    """
-    times = [t for t in fetch.values() if t]
-    if len(fetch) < REWIND_MIN or len(times) < len(fetch):
-        return None
-    earliest = parse_stamp(min(times))
-    after = updated_after_param(earliest - timedelta(seconds=1))
-    params = {"updated_after_utc": after, **({"brief": "true"} if entity.brief_param else {})}
-    total = client.total(entity.list_path, params, table=entity.table)
-    if total is None or page_count(total) + page_count(listed) >= len(fetch):
-        return None
-    return utc_stamp(earliest)
-
-
 def conclude(
     pipeline: dlt.Pipeline,
     client: InsightlyClient,
@@ -333,12 +113,14 @@ def conclude(
     """The id read is complete: mark what is proven deleted, plan the GETs or a rewind."""
     seen = files.ids()
     findings = compare(
-        seen, warehouse_rows(pipeline, entity), _cursor(pipeline, entity.table), read.since
+        seen, warehouse_rows(pipeline, entity), stored_cursor(pipeline, entity.table), read.since
     )
     table = entity.table
     verify: list[Any] = []
-    if read.settled:
-        report.found[table] = mark_deleted(pipeline, entity, findings.candidates, hard)
+    if read.settled:  # absent from an undisturbed read: marked, links kept (see check_table)
+        report.found[table] = mark_deleted(
+            pipeline, entity, findings.candidates, hard, drop_links=False
+        )
     elif len(findings.candidates) <= max(VERIFY_MIN, page_count(len(seen))):
         verify = findings.candidates
     else:
@@ -349,61 +131,12 @@ def conclude(
             len(findings.candidates),
             len(verify),
         )
-    rewind = _rewind_to(client, entity, findings.fetch, len(seen))
+    rewind = rewind_to(client, entity, findings.fetch, len(seen))
     if rewind is not None:
         report.rewind[table] = rewind
         findings.fetch = {}
     read.fetch, read.verify = list(findings.fetch), verify
     files.save(read)
-
-
-def sample(values: list[Any], n: int) -> tuple[list[Any], list[Any]]:
-    """`n` values spread evenly over the sorted list, and the rest."""
-    ordered = sorted(values, key=str)
-    picked = {round(i * (len(ordered) - 1) / max(1, n - 1)) for i in range(n)}
-    return (
-        [v for i, v in enumerate(ordered) if i in picked],
-        [v for i, v in enumerate(ordered) if i not in picked],
-    )
-
-
-def fetch_one(client: InsightlyClient, entity: Entity, record_id: Any) -> dict | None:
-    """The record as the API has it now; None when it is gone (404)."""
-    try:
-        record = client.get_json(f"{entity.path}/{record_id}", table=entity.table)
-    except EntityUnavailable as exc:
-        if exc.status == 404:
-            return None
-        raise
-    return record if isinstance(record, dict) else None
-
-
-@dataclass
-class Fetched:
-    """What the GETs of one run got: records to load, ids gone, ids left for later."""
-
-    records: list[dict] = field(default_factory=list)
-    gone: list[Any] = field(default_factory=list)
-    fetch: list[Any] = field(default_factory=list)  # not fetched yet
-    verify: list[Any] = field(default_factory=list)  # not confirmed yet
-    alive: int = 0  # candidates confirmed to exist
-    stopped: QuotaExhausted | None = None
-
-
-def fetch_and_confirm(client: InsightlyClient, entity: Entity, read: IdRead) -> Fetched:
-    """GET each delete candidate (404: deleted) and each id to fetch, as far as the quota
-    allows; a candidate that still exists is fetched like the others."""
-    got = Fetched(fetch=list(read.fetch or []), verify=list(read.verify or []))
-    try:
-        for pending in (got.verify, got.fetch):
-            while pending:
-                record = fetch_one(client, entity, pending[0])
-                (got.gone.append(pending[0]) if record is None else got.records.append(record))
-                got.alive += record is not None and pending is got.verify
-                pending.pop(0)
-    except QuotaExhausted as exc:
-        got.stopped = exc
-    return got
 
 
 def _forced(pipeline: dlt.Pipeline, table: str, checks: CheckLog) -> bool:
@@ -435,7 +168,16 @@ def check_table(
         read_ids(client, entity, read, files)
         conclude(pipeline, client, entity, read, files, report, hard)
     records, gone, stopped = confirm_all(client, entity, read)
-    report.found[table] = report.found.get(table, 0) + mark_deleted(pipeline, entity, gone, hard)
+    # Links to a deleted record leave the copy only when a GET proved it gone (404). A record
+    # marked on trust (a mass delete's suspects; an absence from a read whose creates and
+    # deletes cancelled out looks undisturbed) is unmarked by the next check if it exists
+    # after all, but the links other records held to it would not come back.
+    trusted = set(read.on_trust or [])
+    proven = [g for g in gone if g not in trusted]
+    found = mark_deleted(pipeline, entity, proven, hard)
+    found += mark_deleted(pipeline, entity, sorted(trusted, key=str), hard, drop_links=False)
+    read.on_trust = None
+    report.found[table] = report.found.get(table, 0) + found
     if records:
         report.fetched[table] = records
     left = IdRead(**asdict(read))
@@ -455,33 +197,6 @@ def check_table(
         raise stopped
 
 
-def confirm_all(
-    client: InsightlyClient, entity: Entity, read: IdRead
-) -> tuple[list[dict], list[Any], QuotaExhausted | None]:
-    """The GETs of a check, as far as the quota allows; `read` keeps what is left.
-
-    Suspects (candidates beyond the GET budget) are decided by the sample confirmed
-    before them: all gone, a mass delete, so they are marked; any still there, the id read
-    missed records, so every suspect is confirmed one by one too.
-    Returns the records fetched, the ids gone, and the quota stop if any.
-    """
-    records: list[dict] = []
-    gone: list[Any] = []
-    while True:
-        got = fetch_and_confirm(client, entity, read)
-        records += got.records
-        gone += got.gone
-        read.fetch, read.verify, read.alive = got.fetch, got.verify, read.alive + got.alive
-        if got.stopped is not None or read.verify or not read.suspects:
-            return records, gone, got.stopped
-        if not read.alive:
-            gone += read.suspects
-            read.suspects = []
-            return records, gone, None
-        log.warning("%s: the id read missed records; confirming each candidate", entity.table)
-        read.verify, read.suspects = read.suspects, []
-
-
 def reconcile(
     pipeline: dlt.Pipeline,
     client: InsightlyClient,
@@ -490,12 +205,14 @@ def reconcile(
     cadence_hours: float,
     hard: bool,
     first_sync: set[str],
+    count: Callable[[Entity, DeleteReport], bool] | None = None,
 ) -> DeleteReport:
     """Check every table that is due, forced or has a check in progress.
 
     A table loaded for the first time this run is only stamped (its read just listed every
     record), unless that read spanned syncs or moved; a table whose read is still unfinished
-    waits.
+    waits. Any other table is handed to `count` (delete_count.py), which finds deletes by
+    counting and answers True when it needs the id check after all.
     The daily quota stops the checks cleanly: each keeps its place for the next run.
     Call `report.commit()` once the fetched records are loaded.
     """
@@ -509,15 +226,16 @@ def reconcile(
         now = datetime.now(timezone.utc)
         files = IdFiles(pipeline, table)
         read = files.load()
-        if read is None:
-            forced = _forced(pipeline, table, checks)
-            if table in first_sync and not forced:
-                checks.mark(table, now)
-                continue
-            if not forced and not checks.due(table, cadence_hours, now):
-                continue
-            read = IdRead.begin()
         try:
+            if read is None:
+                forced = _forced(pipeline, table, checks)
+                if table in first_sync and not forced:
+                    checks.mark(table, now)
+                    continue
+                counted = not forced and not checks.due(table, cadence_hours, now)
+                if counted and (count is None or not count(entity, report)):
+                    continue  # not due, and counting found what there was to find
+                read = IdRead.begin()
             check_table(pipeline, client, entity, files, read, checks, report, hard)
         except EntityUnavailable:
             files.clear()

@@ -20,9 +20,11 @@ from .catalogue import (
     custom_object_entities,
 )
 from .client import InsightlyClient
+from .delete_count import count_cost, counting_enabled
 from .errors import EntityUnavailable
 from .full_reads import discover_custom_objects
 from .paging import page_count
+from .state_history import SOURCE_TABLE as STATE_SOURCE
 
 # Daily request quotas per plan (insightly-api.md 1.4).
 PLANS: dict[str, int] = {
@@ -43,6 +45,9 @@ class Plan:
     incremental: int = 0  # requests per sync when little changed (lookups held)
     lookups: int = 0  # requests per lookup refresh
     deletes: int = 0  # requests per delete check (brief id pages of incremental tables)
+    delete_counts: int = 0  # requests per sync counting deletes (in `incremental`)
+    largest: tuple[str, int] = ("", 0)  # the largest incremental table, to price deletes
+    state_history: int = 0  # StateHistory backfill: one request per opportunity (in full_load)
     counting: int = 0  # requests this estimate itself made
     daily_limit: int | None = None
     activity: ActivityCost | None = None  # comments and file attachments (activity.py)
@@ -91,10 +96,16 @@ def estimate(client: InsightlyClient) -> Plan:
         else:
             plan.incremental += 1
             plan.deletes += pages
+            plan.delete_counts += counting_enabled()
+            if entity.table == STATE_SOURCE:  # state_history.py: its one-time backfill
+                plan.state_history = n
+                plan.full_load += n
+            if n > plan.largest[1]:
+                plan.largest = (entity.table, n)
     metadata = len(TAG_RECORD_TYPES) + sum(e.custom_fields for e in (*ENTITIES, *customs))
     plan.lookups += metadata + 1  # tags, custom field metadata, custom objects
     plan.full_load += metadata + 1
-    plan.incremental += 1  # custom object discovery
+    plan.incremental += 1 + plan.delete_counts  # custom object discovery, delete counting
     plan.activity = activity_cost(plan.counts, [e.table for e in customs])
     plan.counting = client.stats.total_requests
     plan.daily_limit = client.stats.rate_limit
@@ -123,6 +134,10 @@ def render(
         f"(+{plan.lookups} for the lookup refresh every {cadence_hours:g} h)",
         f"delete check:     {plan.deletes} requests (brief id pages) every "
         f"{delete_check_hours:g} h",
+        *_counting_lines(plan),
+        f"state history:    {plan.state_history} requests once (backfill, one per opportunity, "
+        "in the full load),",
+        "                  then one per opportunity whose state changed since the last sync",
         f"this estimate:    {plan.counting} requests",
         "backfill:         a first load spanning days is followed by one id check of it;",
         "                  'full load fits' counts that",
@@ -142,6 +157,20 @@ def render(
         marker = " <- yours" if plan.daily_limit == limit else ""
         lines.append(f"{name:<13} {limit:>11}  {usable:>21}  {fits:>14}  {syncs:>21}{marker}")
     return "\n".join(lines)
+
+
+def _counting_lines(plan: Plan) -> list[str]:
+    """What delete counting adds to a sync (delete_count.py), with an example."""
+    if not plan.delete_counts:
+        return ["delete counting: off (deletes wait for the id check)"]
+    table, n = plan.largest
+    d = min(10, n)
+    return [
+        f"delete counting:  +{plan.delete_counts} requests per sync (one count per incremental "
+        "table, in the sync above);",
+        "                  d deletes among n records cost about d*ceil(log2(n/d)) + 2d more"
+        + (f" ({d} among {n} {table}: {count_cost(n, d) - 1})" if d else ""),
+    ]
 
 
 def backfill_days(plan: Plan, usable: int) -> float:

@@ -17,6 +17,7 @@ from filelock import FileLock, Timeout
 
 from .catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, PER_RECORD, TAGS, Load
 from .client import InsightlyClient
+from .delete_count import delete_counter
 from .deletes import discard_checks, reconcile
 from .errors import ConfigurationError, SyncAlreadyRunning
 from .history_store import begin_history, end_history
@@ -27,6 +28,7 @@ from .reading import REFRESHED_STATE
 from .records import parse_utc
 from .settings import Connection, resolve_connection
 from .source import insightly_source
+from .state_history import sync_state_history
 from .stats import RunStats
 from .walk import resource_state
 from .warehouse import tables_in
@@ -323,7 +325,10 @@ def _sync_locked(
             if options.check_deletes:
                 settings = replace(settings, delete_check_hours=0)
             checked = [e for t, e in stats.incremental.items() if t in tables]
-            check_ids(run, client, checked, settings, first_sync)
+            check_ids(run, client, checked, settings, first_sync, options.start_date)
+        if not stats.quota_stop:  # StateHistory of opportunities whose state changed
+            history = sync_state_history(pipeline, client, tables, loader_format)
+            run.infos += [history] if history is not None else []
         infos = run.infos
     for info in infos:
         info.raise_on_failed_jobs()
@@ -364,9 +369,12 @@ def check_ids(
     entities: Sequence[Any],
     settings: PacingSettings,
     first_sync: set[str],
+    start_date: str | None = None,
 ) -> None:
-    """The id checks that are due (deletes.py), then a run loading what they fetched."""
+    """The id checks that are due (deletes.py), delete counting for the other tables
+    (delete_count.py), then a run loading what they fetched."""
     stats = run.stats
+    counter = delete_counter(run.pipeline, client, start_date, stats.began, settings.hard_deletes)
     report = reconcile(
         run.pipeline,
         client,
@@ -374,6 +382,7 @@ def check_ids(
         cadence_hours=settings.delete_check_hours,
         hard=settings.hard_deletes,
         first_sync=first_sync,
+        count=counter,
     )
     stats.deleted = report.found
     stats.fetched = {t: len(records) for t, records in report.fetched.items()}

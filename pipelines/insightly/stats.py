@@ -6,6 +6,7 @@ Shared by every thread that talks to the API, hence the lock.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class RunStats:
     chunks: int = 0  # extra pipeline runs for reads stopped at their page budget
     # This sync, for walks to tell their next chunk (same sync) from a resume (a later one)
     sync: str = field(default_factory=lambda: uuid.uuid4().hex)
+    began: float = field(default_factory=time.time)  # when the sync began (delete counting)
     chunks_seen: dict[str, Any] = field(default_factory=dict)  # table -> walk.ChunksSeen
     # The id check (deletes.py) hands records it fetched one by one to the table's next run,
     # or asks that run to move the cursor back when re-reading is cheaper.

@@ -34,6 +34,7 @@ from starlette.types import ASGIApp
 from .config import CONNECTION_FAULTS, LOST_FAULTS, EmulatorConfig, switches_as_json
 from .faults import ConnectionFault, hold
 from .handlers import LIST_KINDS, Reply, handle
+from .opportunity_states import opportunity_mutation
 from .params import ApiError, parse_utc
 from .rendercache import gzip_bytes
 from .requestlog import FAULT, RequestLogMiddleware
@@ -311,7 +312,9 @@ def _mutate(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
         return {"deleted": int(body["id"]), "entity": entity}
     if op == "add_activity":  # a comment or file attachment (activity.py)
         return tenant.activity.add(str(body["kind"]), entity, int(body["id"]))
-    raise ValueError("op must be create, update, delete or add_activity")
+    if op in ("progress", "state"):  # opportunities moving on (opportunity_states.py)
+        return opportunity_mutation(tenant, op, body)
+    raise ValueError("op must be create, update, delete, add_activity, progress or state")
 
 
 def build_app(state: EmulatorState) -> ASGIApp:

@@ -36,6 +36,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "unset_custom_fields": ("null", "omit"),
     # a new comment or attachment bumps its parent's DATE_UPDATED_UTC  [write facts §9 UNCONF.]
     "activity_updates_parent": ("no", "yes"),
+    # a delete drops the record's links from the records linked to it; their
+    # DATE_UPDATED_UTC stays ("dropped") or becomes the delete time ("touched")  [UNCONFIRMED]
+    "deleted_links": ("dropped", "touched"),
 }
 
 # Fields that shape the generated data; they cannot change while a tenant exists.
@@ -54,8 +57,16 @@ DEFAULT_FAULT_MIX = dict.fromkeys(FAULT_KINDS, 1.0)
 # resets the connection, "lost_500" answers 500. On a read they act as "reset" and "500".
 LOST_FAULTS = ("lost", "lost_500")
 # drift: after every_n_pages served pages of a list/search of ``entity``, create, update
-# (DATE_UPDATED_UTC = now) and delete that many records, chosen from the seed.
-DRIFT_KEYS = {"entity": None, "every_n_pages": 1, "creates": 0, "updates": 0, "deletes": 0}
+# (DATE_UPDATED_UTC = now) and delete that many records, chosen from the seed; at most
+# ``steps`` times (0: no limit).
+DRIFT_KEYS = {
+    "entity": None,
+    "every_n_pages": 1,
+    "creates": 0,
+    "updates": 0,
+    "deletes": 0,
+    "steps": 0,
+}
 
 
 @dataclass
@@ -95,6 +106,7 @@ class EmulatorConfig:
     search_filter_combination: str = "allow"
     unset_custom_fields: str = "null"
     activity_updates_parent: str = "no"
+    deleted_links: str = "dropped"
     # the API grows: create/update accept fields v3.1 doesn't list, and records carry them
     new_fields: bool = False
 
@@ -195,7 +207,7 @@ def _validate_drift(drift: dict[str, Any]) -> None:
         raise ValueError(f"drift: unknown entity {entity!r}") from None
     if target.kind != "record" or not target.numeric_pk or target.name == "TeamMembers":
         raise ValueError(f"drift: {target.name} is a lookup list; its records cannot change")
-    for name in ("every_n_pages", "creates", "updates", "deletes"):
+    for name in ("every_n_pages", "creates", "updates", "deletes", "steps"):
         value = drift.get(name, DRIFT_KEYS[name])
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValueError(f"drift[{name!r}] must be an int >= 0")
@@ -245,7 +257,7 @@ def _drift(value: Any) -> dict[str, Any]:
     if not value:
         return {}
     out = {**DRIFT_KEYS, **dict(value)}
-    for name in ("every_n_pages", "creates", "updates", "deletes"):
+    for name in ("every_n_pages", "creates", "updates", "deletes", "steps"):
         if isinstance(out[name], float) and out[name].is_integer():
             out[name] = int(out[name])
     return out

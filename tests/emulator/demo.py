@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             "DESTINATION__DUCKDB__CREDENTIALS": str(database),
             # The local emulator has no per-second limit; a real tenant keeps the safe default.
             "SOURCES__INSIGHTLY__RATE_PER_S": os.environ.get(
-                "SOURCES__INSIGHTLY__RATE_PER_S", "25"
+                "SOURCES__INSIGHTLY__RATE_PER_S", "100"
             ),
             # A taste of the comments/attachments backfill (one request per record, 500 per
             # table per sync by default): 100 keeps each demo sync within a few seconds of it.
@@ -136,8 +136,12 @@ def main(argv: list[str] | None = None) -> int:
             {"op": "update", "entity": "Contacts", "id": contact, "changes": {"TITLE": "CEO"}},
             {"op": "create", "entity": "Opportunities"},
             {"op": "create", "entity": "Leads"},
+            {"op": "progress", "entity": "Opportunities", "count": 5},  # stages, wins, losses
         ])  # fmt: skip
-        print("\n== second sync: only what changed (one contact updated, one deal, one lead) ==")
+        print(
+            "\n== second sync: only what changed (one contact updated, one deal, one lead, "
+            "five deals moved on) =="
+        )
         _sync(env, workdir / "pipelines")
         _report(database)
     finally:

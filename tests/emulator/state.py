@@ -136,6 +136,8 @@ class EmulatorState:
             self._pages += 1
             if self._pages % drift["every_n_pages"]:
                 return []
+            if drift["steps"] and self._drift_steps >= drift["steps"]:
+                return []  # drifted as often as asked
             self._drift_steps += 1
             step = self._drift_steps
         events = self.tenant.drift(

@@ -633,12 +633,17 @@ class Tenant:
                         value = _merge_custom_fields(before, value)
                 merged[name] = value
             if t.spec.has_updated:
-                old = t.updated[i]
-                t.base_updated.setdefault(i, old)
-                t.updated[i] = when
-                t.orders.on_update(i, old, when)
+                self._stamp(t, i, when)
             self._touch(t, i)
             return self._record(t, i)
+
+    def _stamp(self, t: Table, i: int, when: int) -> None:
+        """Record i's DATE_UPDATED_UTC becomes ``when`` (epoch seconds)."""
+        old = t.updated[i]
+        t.base_updated.setdefault(i, old)
+        t.updated[i] = when
+        t.orders.on_update(i, old, when)
+        self._touch(t, i)
 
     def drift(
         self, entity: str, step: int, creates: int, updates: int, deletes: int
@@ -675,11 +680,14 @@ class Tenant:
             i = t.index_of(record_id)
             if i is None:
                 raise KeyError(f"{t.spec.name} {record_id} does not exist")
+            touched = self.config.deleted_links == "touched"
             for link in links_for(self, t.spec.name, i):  # they lose the link to this one
                 other = self._tables[_LINK_ENTITY[link["LINK_OBJECT_NAME"]]]
                 j = other.index_of(link["LINK_OBJECT_ID"])
                 if j is not None:
                     self.rendered.drop(other.spec.name, j)
+                    if touched and other.spec.has_updated:
+                        self._stamp(other, j, to_epoch(None))
             t.orders.on_delete(i)
             t.deleted.add(i)
             self._touch(t, i)

@@ -13,8 +13,8 @@ from typing import Any
 
 from .catalog import SPECS, EntitySpec, spec
 from .customfields import field_defs
+from .opportunity_states import record_change
 from .params import ApiError
-from .rand import fmt_ts
 from .store import ARRAY_KEYS, Tenant, to_epoch
 from .write_rules import (
     BOOLEAN_FIELDS,
@@ -53,19 +53,10 @@ class RecordWrites:
     def __init__(self, tenant: Tenant, config: Any) -> None:
         self.tenant = tenant
         self.config = config
-        self.state_history: dict[int, list[dict[str, Any]]] = {}  # opportunity id -> rows
 
     def record_state(self, record_id: int, state: str, reason_id: Any, reason: Any) -> dict:
         """A StateHistory row (GET /Opportunities/{id}/StateHistory) for a state change."""
-        entry = {
-            "OPPORTUNITY_ID": record_id,
-            "DATE_CHANGED_UTC": fmt_ts(to_epoch(None)),
-            "FOR_OPPORTUNITY_STATE": state,
-            "STATE_REASON_ID": reason_id,
-            "STATE_REASON": reason,
-        }
-        self.state_history.setdefault(record_id, []).append(entry)
-        return entry
+        return record_change(self.tenant, record_id, state, reason_id, reason, to_epoch(None))
 
     def switch(self, name: str) -> Any:
         return write_switch(self.config.writes, name)

@@ -13,6 +13,7 @@ import itertools
 from typing import Any
 
 from .catalog import BY_NAME, spec
+from .opportunity_states import state_history
 from .params import ApiError
 from .write_records import LINK_ENTITY, Invalid, RecordWrites, not_found
 from .write_rules import LENGTHS, LINKABLE, NOTE_PARENTS, PIPELINED, TAGGABLE
@@ -184,10 +185,10 @@ class SubWrites:
 
     # ------------------------------------------------------------------ state
     def history(self, record_id: int) -> list[dict[str, Any]]:
-        """GET /Opportunities/{id}/StateHistory: the StateChange calls made here (a
-        generated opportunity has none)."""
+        """GET /Opportunities/{id}/StateHistory: one history for every path that changes a
+        state (opportunity_states.py: generated, mutations, StateChange, PUT)."""
         self._record("Opportunities", record_id, frozenset({"Opportunities"}))
-        return list(self.records.state_history.get(record_id, []))
+        return state_history(self.tenant, record_id) or []
 
     def change_state(self, record_id: int, body: Any) -> dict:
         self._record("Opportunities", record_id, frozenset({"Opportunities"}))
