@@ -111,6 +111,7 @@ def both(postgres_url, tmp_path_factory):
         duck = Warehouse(root / "duck", emu.base_url)
         mp.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(duck.path))
         mp.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_url)
+        mp.setenv("SOURCES__INSIGHTLY__RATE_PER_S", "500")  # the emulator has no limit here
         duck.sync()
         pg = Warehouse(root / "pg", emu.base_url)
         pg.sync(destination="postgres")
