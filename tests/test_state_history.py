@@ -82,3 +82,20 @@ def test_the_backfill_resumes_on_the_next_day(emulator, warehouse):
     warehouse.sync(entities=TABLES)
     assert read_first + len(_history_requests(emulator)) == n  # none read twice, none left
     assert _stored(warehouse) == _served(emulator)
+
+
+def test_the_backfill_spreads_over_syncs_at_its_budget(emulator, warehouse, monkeypatch):
+    monkeypatch.setenv("SOURCES__INSIGHTLY__STATE_HISTORY_REQUESTS_PER_SYNC", "120")
+    n = len(emulator.tenant.records("Opportunities"))
+    syncs = 0
+    while len(_history_requests(emulator)) < n:
+        before = len(_history_requests(emulator))
+        warehouse.sync(entities=TABLES)
+        syncs += 1
+        assert len(_history_requests(emulator)) - before == min(120, n - before)
+    assert syncs == -(-n // 120)
+    asked = [int(p.split("/")[-2]) for p in _history_requests(emulator)]
+    assert len(asked) == len(set(asked)) == n  # none read twice
+    assert _stored(warehouse) == _served(emulator)
+    warehouse.sync(entities=TABLES)  # done: nothing changed, nothing read
+    assert len(_history_requests(emulator)) == n

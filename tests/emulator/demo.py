@@ -122,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
             "SOURCES__INSIGHTLY__RATE_PER_S": os.environ.get(
                 "SOURCES__INSIGHTLY__RATE_PER_S", "100"
             ),
+            # The state history backfill is one request per opportunity (4,000 here, 2,000
+            # per sync by default): 500 a sync shows it under way; the rest waits.
+            "SOURCES__INSIGHTLY__STATE_HISTORY_REQUESTS_PER_SYNC": os.environ.get(
+                "SOURCES__INSIGHTLY__STATE_HISTORY_REQUESTS_PER_SYNC", "500"
+            ),
             # A taste of the comments/attachments backfill (one request per record, 500 per
             # table per sync by default): 100 keeps each demo sync within a few seconds of it.
             "SOURCES__INSIGHTLY__ACTIVITY_REQUESTS_PER_TABLE": os.environ.get(
