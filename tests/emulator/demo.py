@@ -123,14 +123,14 @@ def main(argv: list[str] | None = None) -> int:
                 "SOURCES__INSIGHTLY__RATE_PER_S", "100"
             ),
             # The state history backfill is one request per opportunity (4,000 here, 2,000
-            # per sync by default): 500 a sync shows it under way; the rest waits.
+            # per sync by default): 250 a sync shows it under way; the rest waits.
             "SOURCES__INSIGHTLY__STATE_HISTORY_REQUESTS_PER_SYNC": os.environ.get(
-                "SOURCES__INSIGHTLY__STATE_HISTORY_REQUESTS_PER_SYNC", "500"
+                "SOURCES__INSIGHTLY__STATE_HISTORY_REQUESTS_PER_SYNC", "250"
             ),
             # A taste of the comments/attachments backfill (one request per record, 500 per
-            # table per sync by default): 100 keeps each demo sync within a few seconds of it.
+            # table per sync by default): 50 keeps each demo sync within a few seconds of it.
             "SOURCES__INSIGHTLY__ACTIVITY_REQUESTS_PER_TABLE": os.environ.get(
-                "SOURCES__INSIGHTLY__ACTIVITY_REQUESTS_PER_TABLE", "100"
+                "SOURCES__INSIGHTLY__ACTIVITY_REQUESTS_PER_TABLE", "50"
             ),
         }
         print(f"demo: emulator at {root_url}/v3.1/ ({args.profile} tenant, seed {args.seed})\n")
