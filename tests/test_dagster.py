@@ -130,7 +130,9 @@ def test_all_assets_materialize_per_account_and_a_quota_stop_is_retried(tmp_path
 
 def test_without_accounts_the_assets_are_unpartitioned(tmp_path):
     (tmp_path / ".dlt").mkdir()
-    (tmp_path / ".dlt" / "config.toml").write_text('[dagster]\ncron = "0 5 * * *"\n')
+    (tmp_path / ".dlt" / "config.toml").write_text(
+        f'[dagster]\ncron = "0 5 * * *"\npipelines_dir = "{tmp_path / "pipelines"}"\n'
+    )
     with dlt_project(tmp_path):
         defs = build_definitions()  # settings from [dagster]
     assert defs.resolve_job_def("insightly_daily").partitions_def is None
