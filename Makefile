@@ -65,10 +65,11 @@ chaos: install
 demo: install
 	$(BIN)/python -m insightly_emulator.demo $(ARGS)
 
-## test: the whole test suite against the emulator and real DuckDB
+## test: the whole test suite against the emulator and real DuckDB; two workers, one test file
+## each (the suite mostly waits on HTTP, subprocesses and servers: 2 cores stay busy)
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/pytest -q $(ARGS)
+	$(BIN)/pytest -q -n 2 --dist loadfile $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .
