@@ -115,6 +115,15 @@ def test_all_accounts_sync_apart_with_their_own_keys_and_quotas(tmp_path, emulat
     assert {"insightly_brand_a", "insightly_brand_b"} <= pipelines
     assert "insightly" not in pipelines
 
+    # each account's run log is its own, and `status --all` shows both
+    assert a.query("select account, exit_code from insightly._insightly_runs") == [("brand_a", 0)]
+    runs_b = b.query("select account, exit_code from crm._insightly_runs order by started_at")
+    assert runs_b == [("brand_b", 75), ("brand_b", 0)]
+    status = insightly(tmp_path, "status", "--all", "--pipelines-dir", str(tmp_path / "pipelines"))
+    assert status.returncode == 0, status.stderr
+    assert "account brand_a:\npipeline insightly_brand_a" in status.stdout
+    assert "account brand_b:\npipeline insightly_brand_b, dataset crm" in status.stdout
+
 
 def test_one_account_with_a_missing_key_fails_alone(tmp_path, emulator_factory):
     tenant_a = emulator_factory(seed=7, api_key=KEY_A, scale=0.1)

@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Sequence
 from datetime import datetime
 
+from .accounts import AccountRun, account_runs, add_account_arguments, run_accounts
 from .models.pipeline_args import add_pipeline_arguments, pipeline_from
 from .query import render_table
 from .run_history import (
@@ -27,6 +28,7 @@ from .run_history import (
     quota_today,
     state_tables,
 )
+from .runner import SyncOptions, make_pipeline
 
 QUOTA_RUNS = 500  # runs read to add up today's quota use
 
@@ -35,9 +37,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="insightly status", description=__doc__)
     add_pipeline_arguments(parser)
     parser.add_argument("--runs", type=int, default=10, help="runs shown (10)")
+    add_account_arguments(parser)
     args = parser.parse_args(argv)
-    print(status_text(pipeline_from(args), args.runs))
-    return 0
+    if not (args.account or args.all):
+        print(status_text(pipeline_from(args), args.runs))
+        return 0
+    base = SyncOptions(
+        destination=args.destination,
+        dataset=args.dataset,
+        pipeline_name=args.pipeline_name,
+        pipelines_dir=args.pipelines_dir,
+    )
+
+    def show(run: AccountRun) -> int:
+        print(f"account {run.account}:\n{status_text(make_pipeline(run.options), args.runs)}")
+        return 0
+
+    return run_accounts(account_runs(args, base), show, parallel=1)  # one printout at a time
 
 
 def status_text(pipeline, shown: int = 10) -> str:
