@@ -295,7 +295,7 @@ def models_command(argv: Sequence[str]) -> int:
     """`insightly models [--account NAME | --all]`: build the SQL models on each account's
     warehouse (without either flag, on the default pipeline's, as before)."""
     from .models import build_models
-    from .models.pipeline_args import add_pipeline_arguments
+    from .models.pipeline_args import add_pipeline_arguments, options_from
     from .runner import make_pipeline
 
     parser = argparse.ArgumentParser(prog="insightly models", description=models_command.__doc__)
@@ -304,12 +304,7 @@ def models_command(argv: Sequence[str]) -> int:
     parser.add_argument("--reporting-schema", default=None)
     add_account_arguments(parser)
     args = parser.parse_args(argv)
-    base = SyncOptions(
-        destination=args.destination,
-        dataset=args.dataset,
-        pipeline_name=args.pipeline_name,
-        pipelines_dir=args.pipelines_dir,
-    )
+    base = options_from(args)
 
     def build(run: AccountRun) -> int:
         report = build_models(

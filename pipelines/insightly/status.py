@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .accounts import AccountRun, account_runs, add_account_arguments, run_accounts
-from .models.pipeline_args import add_pipeline_arguments, pipeline_from
+from .models.pipeline_args import add_pipeline_arguments, options_from, pipeline_from
 from .query import render_table
 from .run_history import (
     Freshness,
@@ -28,7 +28,7 @@ from .run_history import (
     quota_today,
     state_tables,
 )
-from .runner import SyncOptions, make_pipeline
+from .runner import make_pipeline
 
 QUOTA_RUNS = 500  # runs read to add up today's quota use
 
@@ -42,12 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (args.account or args.all):
         print(status_text(pipeline_from(args), args.runs))
         return 0
-    base = SyncOptions(
-        destination=args.destination,
-        dataset=args.dataset,
-        pipeline_name=args.pipeline_name,
-        pipelines_dir=args.pipelines_dir,
-    )
+    base = options_from(args)
 
     def show(run: AccountRun) -> int:
         print(f"account {run.account}:\n{status_text(make_pipeline(run.options), args.runs)}")

@@ -16,16 +16,22 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pipelines-dir", default=None)
 
 
+def options_from(args: argparse.Namespace) -> Any:
+    """The SyncOptions naming the pipeline the arguments name (the base each account's
+    options are made from, accounts.py)."""
+    from ..runner import SyncOptions
+
+    return SyncOptions(
+        destination=args.destination,
+        dataset=args.dataset,
+        pipeline_name=args.pipeline_name,
+        pipelines_dir=args.pipelines_dir,
+    )
+
+
 def pipeline_from(args: argparse.Namespace) -> Any:
     """The dlt pipeline the arguments name, opened as `sync` opens it (its destination
     credentials come from config; DuckDB gets the same memory limit)."""
-    from ..runner import SyncOptions, make_pipeline
+    from ..runner import make_pipeline
 
-    return make_pipeline(
-        SyncOptions(
-            destination=args.destination,
-            dataset=args.dataset,
-            pipeline_name=args.pipeline_name,
-            pipelines_dir=args.pipelines_dir,
-        )
-    )
+    return make_pipeline(options_from(args))

@@ -21,6 +21,7 @@ from ..actions import Actions
 from ..catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS
 from ..client import InsightlyClient
 from ..errors import InsightlyError, QuotaExhausted
+from ..models.pipeline_args import options_from
 from ..pacing import Pacer
 from ..runlog import record_run
 from ..runner import (
@@ -277,12 +278,7 @@ def main(args: argparse.Namespace) -> int:
     """`insightly push`: one push per selected account (accounts.py), each printed and
     logged in the run log; the exit code says how it went (the most severe of them)."""
     spec = spec_of(args)
-    base = SyncOptions(
-        destination=args.destination,
-        dataset=args.dataset,
-        pipeline_name=args.pipeline_name,
-        pipelines_dir=args.pipelines_dir,
-    )
+    base = options_from(args)
     runs = account_runs(args, base)
     return run_accounts(runs, lambda run: _push_logged(args, spec, run), parallel_accounts(args))
 
