@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dlt
 import duckdb
 
 from insightly.client import InsightlyClient
 from insightly.id_confirm import VERIFY_MIN, confirm_all, sample
-from insightly.id_read import IdRead
+from insightly.id_read import IdFiles, IdRead, read_ids
 from insightly.models import build_models
 from insightly.pacing import Pacer
 from insightly.paging import page_count
@@ -132,3 +133,27 @@ def test_a_sample_that_finds_a_record_confirms_every_candidate(emulator):
     assert {r["CONTACT_ID"] for r in records} == still_there
     assert set(gone) == set(ids) - still_there
     assert stopped is None and read.alive >= 1
+
+
+def test_a_check_killed_between_its_read_and_its_verdicts_still_finds_the_deletes(
+    emulator, warehouse, monkeypatch
+):
+    """A sync SIGKILLed after its id read was saved but before the read was compared with
+    the warehouse: the next sync compares that read, and the deletes it holds are marked."""
+    warehouse.sync(entities=["contacts"])
+    gone = _contact_ids(emulator, 3)
+    for record_id in gone:
+        emulator.tenant.delete("Contacts", record_id)
+    pipeline = dlt.pipeline(
+        pipeline_name="insightly", pipelines_dir=warehouse.pipelines_dir, destination="duckdb"
+    )
+    files, read = IdFiles(pipeline, "contacts"), IdRead.begin()
+    with InsightlyClient(Connection(API_KEY, emulator.base_url), pacer=Pacer(500, 4)) as client:
+        read_ids(client, entity("contacts"), read, files)  # what the killed sync left
+    assert IdFiles(pipeline, "contacts").load().settled is True
+    monkeypatch.setenv("SOURCES__INSIGHTLY__DELETE_CHECK_HOURS", "0")
+    result = warehouse.sync(entities=["contacts"])
+    assert result.stats.deleted == {"contacts": 3}
+    marked = warehouse.query("select contact_id from contacts where _deleted_at is not null")
+    assert sorted(r[0] for r in marked) == sorted(gone)
+    assert IdFiles(pipeline, "contacts").load() is None  # the check finished

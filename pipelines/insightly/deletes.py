@@ -136,6 +136,7 @@ def conclude(
         report.rewind[table] = rewind
         findings.fetch = {}
     read.fetch, read.verify = list(findings.fetch), verify
+    read.concluded = True
     files.save(read)
 
 
@@ -166,6 +167,7 @@ def check_table(
     table = entity.table
     if read.settled is None:
         read_ids(client, entity, read, files)
+    if not read.concluded:  # also a run killed between the read and its verdicts
         conclude(pipeline, client, entity, read, files, report, hard)
     records, gone, stopped = confirm_all(client, entity, read)
     # Links to a deleted record leave the copy only when a GET proved it gone (404). A record

@@ -36,6 +36,9 @@ class IdRead:
     suspects: list[Any] | None = None
     alive: int = 0  # confirmed candidates that turned out to exist (the read missed them)
     on_trust: list[Any] | None = None  # suspects marked without a GET (a mass delete)
+    # the read was compared with the warehouse (deletes.conclude): a run killed after the
+    # read but before this compares again instead of finding no candidates
+    concluded: bool = False
 
     @classmethod
     def begin(cls) -> IdRead:
