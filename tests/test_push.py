@@ -4,6 +4,8 @@ round trip sync/push/sync that leaves the warehouse equal to Insightly, and the 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from insightly import cli
@@ -310,3 +312,64 @@ def test_custom_object_upsert(request, tmp_path):
         "Pushed fruit 1": ("Italy", False),
         "Pushed fruit 2": ("Brazil", True),
     }
+
+
+def _org_links(record: dict) -> set[int]:
+    return {k["LINK_OBJECT_ID"] for k in record["LINKS"] if k["LINK_OBJECT_NAME"] == "Organisation"}
+
+
+def test_links_mode_set_moves_and_removes_links_once_under_lost_answers(request, tmp_path):
+    """links_mode = set: a contact's Organisation links become exactly the row's (a new
+    one added and the old removed, NULL: all removed), other links untouched; with answers
+    lost after the write applied, every link change still happens exactly once."""
+    env = start(request, tmp_path)
+    orgs = [r["ORGANISATION_ID"] for r in env.emulator.tenant.records("Organisations")]
+    linked = env.warehouse.query(
+        "select contact_id, min(link_object_id) from insightly.contacts__links "
+        "where link_object_name = 'Organisation' group by 1 order by 1 limit 30"
+    )
+    assert len(linked) == 30, "the test tenant links contacts to organisations"
+    moved_to = orgs[-1]
+    desired = {cid: moved_to for cid, _ in linked[:15]}  # moved to another organisation
+    desired |= {cid: None for cid, _ in linked[15:25]}  # unlinked
+    desired |= {cid: org for cid, org in linked[25:]}  # kept (others removed if several)
+    values = ", ".join(f"({c}, {'null' if o is None else o})" for c, o in desired.items())
+    env.execute(
+        "create schema analytics",
+        f"create table analytics.employers as select * from (values {values}) "
+        "t(contact_id, organisation_id)",
+    )
+    before = {c: env.emulator.tenant.get("Contacts", c) for c in desired}
+    removed = sum(len(_org_links(r) - {desired[c]}) for c, r in before.items())
+    added = sum(
+        desired[c] is not None and desired[c] not in _org_links(r) for c, r in before.items()
+    )
+    spec = config.PushSpec(
+        name="employers", relation="analytics.employers", object="contacts", mode="update",
+        links={"organisation_id": "Organisation"}, links_mode="set",
+    )  # fmt: skip
+    dry = env.push(spec, dry_run=True)
+    counts = dry.plan.counts()
+    assert (counts["add_link"], counts["remove_link"]) == (added, removed), dry.text
+    assert re.search(rf"link removed +{removed}\n", dry.text), dry.text
+    assert env.write_requests() == []
+
+    env.emulator.configure(fault_rate=0.2, fault_mix={"lost": 1.0})
+    for _ in range(4):  # a row whose answers were lost three times is settled by a rerun
+        result = env.push(spec)
+        if result.code == 0:
+            break
+    assert result.code == 0, result.text
+    events = env.write_events()
+    assert any(e.lost for e in events), "some answers were lost after the link changed"
+    links = [e.method for e in events if e.op == "links"]
+    assert (links.count("POST"), links.count("DELETE")) == (added, removed)  # once each
+    for contact_id, org in desired.items():
+        record = env.emulator.tenant.get("Contacts", contact_id)
+        assert _org_links(record) == ({org} if org else set()), contact_id
+        others = {(k["LINK_OBJECT_NAME"], k["LINK_OBJECT_ID"]) for k in record["LINKS"]}
+        kept = {(k["LINK_OBJECT_NAME"], k["LINK_OBJECT_ID"]) for k in before[contact_id]["LINKS"]}
+        assert {o for o in kept if o[0] != "Organisation"} <= others  # other links untouched
+    env.emulator.configure(fault_rate=0.0)
+    again = env.push(spec, dry_run=True)
+    assert again.plan.writes == 0, again.text

@@ -17,7 +17,18 @@ from ..errors import AuthenticationError, InsightlyError, QuotaExhausted
 from .journal import APPLIED, REFUSED, UNKNOWN, Intent, Journal
 from .mapping import MatchKey
 from .objects import Target
-from .plan import ADD_LINK, ADD_TAG, CREATE, DELETE, INVALID, REMOVE_TAG, UPDATE, RowPlan, Step
+from .plan import (
+    ADD_LINK,
+    ADD_TAG,
+    CREATE,
+    DELETE,
+    INVALID,
+    REMOVE_LINK,
+    REMOVE_TAG,
+    UPDATE,
+    RowPlan,
+    Step,
+)
 from .results import APPLIED as ROW_APPLIED
 from .results import EQUAL, INVALID_STATUS, PENDING, Outcome, PushReport
 from .results import REFUSED as ROW_REFUSED
@@ -28,7 +39,7 @@ log = logging.getLogger(__name__)
 
 NOT_SENT, REPLANNED, NOT_APPLIED = "not_sent", "replanned", "not_applied"
 CREATE_ATTEMPTS = 3  # sends of one create, tag or link, each after a lookup found it missing
-LOOKABLE = frozenset({ADD_TAG, REMOVE_TAG, ADD_LINK})  # resolved by looking at the record
+LOOKABLE = frozenset({ADD_TAG, REMOVE_TAG, ADD_LINK, REMOVE_LINK})  # resolved by a look
 
 
 class Stopped(Exception):
@@ -113,14 +124,16 @@ class Applier:
                     record = self.actions.get(self.object, found)
                     if record is not None:
                         copy[found] = current_from_api(self.target, record)
-            elif intent.kind == ADD_LINK and intent.record is not None:
-                status = APPLIED if self._linked(intent.record, intent.value) else NOT_APPLIED
+            elif intent.kind in (ADD_LINK, REMOVE_LINK) and intent.record is not None:
+                linked = self._linked(intent.record, intent.value)
+                status = APPLIED if linked == (intent.kind == ADD_LINK) else NOT_APPLIED
             recovered += status == APPLIED
             self.journal.settle(intent, status, found)
         return recovered
 
     def _linked(self, record_id: int, link: Any) -> bool:
-        name, other = link
+        """Does the record link to (name, id)? (a removal's value also holds the LINK_ID)"""
+        name, other = link[0], link[1]
         links = self.actions.links(self.object, record_id)
         return any(
             k.get("LINK_OBJECT_NAME") == name and k.get("LINK_OBJECT_ID") == other for k in links
@@ -197,8 +210,8 @@ class Applier:
 
     def _landed(self, step: Step, record_id: int) -> bool:
         """After a lost answer: does the record show the tag or link change?"""
-        if step.kind == ADD_LINK:
-            return self._linked(record_id, step.value)
+        if step.kind in (ADD_LINK, REMOVE_LINK):
+            return self._linked(record_id, step.value) == (step.kind == ADD_LINK)
         record = self.actions.get(self.object, record_id) or {}
         tags = {t.get("TAG_NAME") for t in record.get("TAGS") or []}
         return (step.value in tags) == (step.kind == ADD_TAG)
@@ -219,8 +232,22 @@ class Applier:
             self.actions.add_link(
                 obj, record_id, {"LINK_OBJECT_NAME": name, "LINK_OBJECT_ID": other}
             )
+        elif step.kind == REMOVE_LINK:
+            link_id = self._link_id(record_id, step.value)
+            if link_id is not None:  # None: already gone, as remove_link's 404 would say
+                self.actions.remove_link(obj, record_id, link_id)
         else:
             raise ValueError(f"unknown step {step.kind}")
+
+    def _link_id(self, record_id: int, link: Any) -> int | None:
+        """The LINK_ID to delete: the copy's, else looked up (a copy without LINK_ID)."""
+        name, other, link_id = link
+        if link_id is not None:
+            return int(link_id)
+        for k in self.actions.links(self.object, record_id):
+            if k.get("LINK_OBJECT_NAME") == name and k.get("LINK_OBJECT_ID") == other:
+                return int(k["LINK_ID"])
+        return None
 
     def _create(self, row: RowPlan, step: Step) -> int:
         """POST, and after a lost answer look before sending again (never blindly)."""

@@ -15,6 +15,7 @@ from .objects import NOTE_PARENTS
 
 MODES = ("insert", "update", "upsert", "delete")
 TAG_MODES = ("add", "set")
+LINK_MODES = ("add", "set")
 KEYS = (
     "relation",
     "object",
@@ -24,6 +25,7 @@ KEYS = (
     "tags_column",
     "tags_mode",
     "links",
+    "links_mode",
     "fields",
     "ignore",
     "max_mass_change",
@@ -46,6 +48,9 @@ class PushSpec:
     tags_column: str | None = None
     tags_mode: str = "add"
     links: dict[str, str] = field(default_factory=dict)  # column -> LINK_OBJECT_NAME
+    # add: links are only added; set: a record's links to the objects named in `links`
+    # become exactly the row's (others are removed)
+    links_mode: str = "add"
     fields: dict[str, str] = field(default_factory=dict)  # column -> API field
     ignore: list[str] = field(default_factory=list)  # columns that are not fields
     max_mass_change: int | None = None  # guard rail threshold (default max(50, 5%))
@@ -72,6 +77,12 @@ class PushSpec:
             raise ConfigurationError(
                 f"{where}: tags_mode must be add or set, got {self.tags_mode!r}"
             )
+        if self.links_mode not in LINK_MODES:
+            raise ConfigurationError(
+                f"{where}: links_mode must be add or set, got {self.links_mode!r}"
+            )
+        if self.links_mode == "set" and not self.links:
+            raise ConfigurationError(f"{where}: links_mode = set needs links to set")
         if self.max_mass_change is not None and self.max_mass_change < 0:
             raise ConfigurationError(f"{where}: max_mass_change must be 0 or more")
         for name, value in (("links", self.links), ("fields", self.fields)):

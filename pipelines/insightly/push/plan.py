@@ -16,7 +16,9 @@ from .objects import SINGULAR, Target
 from .snapshot import Current, CustomField
 
 CREATE, UPDATE, DELETE, UNCHANGED, INVALID = "create", "update", "delete", "unchanged", "invalid"
-ADD_TAG, REMOVE_TAG, ADD_LINK = "add_tag", "remove_tag", "add_link"
+ADD_TAG, REMOVE_TAG = "add_tag", "remove_tag"
+ADD_LINK, REMOVE_LINK = "add_link", "remove_link"
+SUB_WRITES = (ADD_TAG, REMOVE_TAG, ADD_LINK, REMOVE_LINK)  # counted per request
 MIN_MASS_CHANGE, MASS_CHANGE_SHARE = 50, 0.05
 
 
@@ -24,9 +26,10 @@ MIN_MASS_CHANGE, MASS_CHANGE_SHARE = 50, 0.05
 class Step:
     """One write request."""
 
-    kind: str  # create | update | delete | add_tag | remove_tag | add_link
+    kind: str  # create | update | delete | add_tag | remove_tag | add_link | remove_link
     body: dict[str, Any] | None = None
-    value: Any = None  # a tag name, or (LINK_OBJECT_NAME, LINK_OBJECT_ID)
+    # a tag name; (LINK_OBJECT_NAME, LINK_OBJECT_ID) to add, (.., .., LINK_ID) to remove
+    value: Any = None
 
 
 @dataclass
@@ -42,6 +45,7 @@ class RowPlan:
     match: tuple[str, bool, Any, int | None] | None = None
     cleared: list[str] = field(default_factory=list)  # fields that hold a value, cleared
     tags_removed: int = 0
+    links_removed: int = 0
 
 
 @dataclass
@@ -55,7 +59,7 @@ class Plan:
         counts: Counter[str] = Counter(r.action for r in self.rows)
         for row in self.rows:
             for step in row.steps:
-                if step.kind in (ADD_TAG, REMOVE_TAG, ADD_LINK):
+                if step.kind in SUB_WRITES:
                     counts[step.kind] += 1
         return counts
 
@@ -73,6 +77,7 @@ class Plan:
             "delete": [r for r in self.rows if r.action == DELETE],
             "clear fields that hold values on": [r for r in self.rows if r.cleared],
             "remove tags from": [r for r in self.rows if r.tags_removed],
+            "remove links from": [r for r in self.rows if r.links_removed],
         }
 
     def over_threshold(self) -> dict[str, list[RowPlan]]:
@@ -291,10 +296,28 @@ class Planner:
                 gone = [t for t in record.tags if t not in set(desired["tags"])]
                 steps += [Step(REMOVE_TAG, value=t) for t in gone]
                 removed = len(gone)
-        linked = {(n, i) for n, i, _ in record.links}
-        steps += [Step(ADD_LINK, value=link) for link in desired["links"] if link not in linked]
+        links = self._link_steps(record, desired["links"])
+        steps += links
         action = UPDATE if steps else UNCHANGED
-        return RowPlan(key, action, record.id, steps, cleared=cleared, tags_removed=removed)
+        unlinked = sum(s.kind == REMOVE_LINK for s in links)
+        return RowPlan(
+            key, action, record.id, steps, cleared=cleared, tags_removed=removed,
+            links_removed=unlinked,
+        )  # fmt: skip
+
+    def _link_steps(self, record: Current, desired: list[tuple[str, int]]) -> list[Step]:
+        """Links to add; with links_mode = set, also the record's links to the objects the
+        push's link columns name that the row does not hold (a NULL column: none)."""
+        linked = {(n, i) for n, i, _ in record.links}
+        steps = [Step(ADD_LINK, value=link) for link in desired if link not in linked]
+        if self.spec.links_mode == "set":
+            named, wanted = set(self.mapping.links.values()), set(desired)
+            steps += [
+                Step(REMOVE_LINK, value=(n, i, link_id))
+                for n, i, link_id in record.links
+                if n in named and (n, i) not in wanted
+            ]
+        return steps
 
     def _custom_list(self, record: Current, desired: dict[str, Any]) -> list[dict[str, Any]]:
         """The record's whole custom field list with the desired values: whether a PUT merges

@@ -12,7 +12,18 @@ import dlt
 import pyarrow as pa
 
 from ..runner import SyncOptions, file_format, make_pipeline
-from .plan import ADD_LINK, ADD_TAG, CREATE, DELETE, INVALID, REMOVE_TAG, UNCHANGED, UPDATE, Plan
+from .plan import (
+    ADD_LINK,
+    ADD_TAG,
+    CREATE,
+    DELETE,
+    INVALID,
+    REMOVE_LINK,
+    REMOVE_TAG,
+    UNCHANGED,
+    UPDATE,
+    Plan,
+)
 
 # Row statuses: applied (every write answered 2xx, or found applied after a lost answer),
 # equal (nothing to write), invalid (never sent), refused (a 4xx), unknown (no answer and
@@ -21,7 +32,7 @@ APPLIED, EQUAL, INVALID_STATUS, REFUSED, UNKNOWN, PENDING = (
     "applied", "equal", "invalid", "refused", "unknown", "pending",
 )  # fmt: skip
 RESULTS_TABLE = "push_results"
-ACTIONS = (CREATE, UPDATE, DELETE, ADD_TAG, REMOVE_TAG, ADD_LINK, UNCHANGED, INVALID)
+ACTIONS = (CREATE, UPDATE, DELETE, ADD_TAG, REMOVE_TAG, ADD_LINK, REMOVE_LINK, UNCHANGED, INVALID)
 RESULTS_SCHEMA = pa.schema(
     [
         ("run_id", pa.string()),
@@ -41,6 +52,7 @@ LABELS = {
     ADD_TAG: "tag added",
     REMOVE_TAG: "tag removed",
     ADD_LINK: "link added",
+    REMOVE_LINK: "link removed",
     UNCHANGED: "unchanged",
     INVALID: "invalid",
 }
@@ -102,7 +114,7 @@ def counts_table(plan: Plan) -> str:
 
 
 KINDS = {CREATE: "POST", UPDATE: "PUT", DELETE: "DELETE", ADD_TAG: "tag", REMOVE_TAG: "untag",
-         ADD_LINK: "link"}  # fmt: skip
+         ADD_LINK: "link", REMOVE_LINK: "unlink"}  # fmt: skip
 
 
 def writes_line(plan: Plan) -> str:
