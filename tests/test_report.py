@@ -57,3 +57,21 @@ def test_report_page_renders_every_chart_offline(warehouse, emulator, tmp_path):
     assert set(marks) == {key for _, key, *_ in CHARTS}
     assert all(n > 0 for n in marks.values()), marks
     assert marks["rows"] == marks["requests"] == 2  # one bar per logged run
+
+
+def test_status_and_report_before_any_sync_say_so_and_create_no_file(
+    tmp_path, monkeypatch, capsys
+):
+    """Before the first sync there is no DuckDB file: status and report say what to run,
+    and neither leaves an empty warehouse file behind (it would read as 'no tables')."""
+    from insightly.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS", raising=False)
+    pipelines = str(tmp_path / "pipelines")
+    assert main(["status", "--pipelines-dir", pipelines]) == 0
+    assert main(["report", "--pipelines-dir", pipelines, "--out", "r.html"]) == 2
+    assert not (tmp_path / "insightly_crm.duckdb").exists()
+    assert not (tmp_path / "r.html").exists()
+    said = capsys.readouterr()
+    assert (said.out + said.err).count("run `insightly sync` first") == 2

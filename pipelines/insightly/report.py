@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import QueryFailed
-from .models.pipeline_args import add_pipeline_arguments, pipeline_from
+from .models.pipeline_args import add_pipeline_arguments, missing_duckdb_file, pipeline_from
 from .report_charts import Chart, build_charts
 from .report_data import ReportData, read_report
 
@@ -50,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def write_report(pipeline, out: Path) -> Path:
     """Read the warehouse, build the charts and write the page; returns its path."""
+    missing = missing_duckdb_file(pipeline)
+    if missing is not None:
+        raise QueryFailed(missing)
     try:
         data = read_report(pipeline)
     except Exception as exc:  # unreachable, or held by a running sync (DuckDB)

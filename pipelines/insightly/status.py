@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .accounts import AccountRun, account_runs, add_account_arguments, run_accounts
-from .models.pipeline_args import add_pipeline_arguments, options_from, pipeline_from
+from .models.pipeline_args import (
+    add_pipeline_arguments,
+    missing_duckdb_file,
+    options_from,
+    pipeline_from,
+)
 from .query import render_table
 from .run_history import (
     Freshness,
@@ -53,12 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def status_text(pipeline, shown: int = 10) -> str:
     """The whole status as text: runs, tables, pending reads, quota."""
-    runs, fresh, problem = [], [], None
+    runs, fresh, problem = [], [], missing_duckdb_file(pipeline)
     try:
-        with pipeline.sql_client() as sql:
-            if has_run_log(sql):
-                runs = last_runs(sql, QUOTA_RUNS)
-            fresh = freshness(sql, pipeline)
+        if problem is None:
+            with pipeline.sql_client() as sql:
+                if has_run_log(sql):
+                    runs = last_runs(sql, QUOTA_RUNS)
+                fresh = freshness(sql, pipeline)
     except Exception as exc:  # no warehouse yet, or another process holds it
         problem = f"the warehouse could not be read: {_reason(exc)}"
     runs = sorted(runs + kept_runs(pipeline), key=lambda r: r.started_at, reverse=True)
