@@ -59,9 +59,7 @@ def test_report_page_renders_every_chart_offline(warehouse, emulator, tmp_path):
     assert marks["rows"] == marks["requests"] == 2  # one bar per logged run
 
 
-def test_status_and_report_before_any_sync_say_so_and_create_no_file(
-    tmp_path, monkeypatch, capsys
-):
+def test_status_and_report_before_any_sync_say_so_and_create_no_file(tmp_path, monkeypatch, capsys):
     """Before the first sync there is no DuckDB file: status and report say what to run,
     and neither leaves an empty warehouse file behind (it would read as 'no tables')."""
     from insightly.cli import main
