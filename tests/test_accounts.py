@@ -82,6 +82,10 @@ def test_all_accounts_sync_apart_with_their_own_keys_and_quotas(tmp_path, emulat
     assert first.returncode == 75, output  # the most severe of 0 (brand_a) and 75 (brand_b)
     assert "account brand_a: exit 0 (ok)" in first.stdout
     assert "account brand_b: exit 75 (quota stop" in first.stderr
+    # side by side, each account's progress lines name it
+    assert " progress [brand_a] contacts: " in first.stderr
+    assert " progress [brand_b] " in first.stderr
+    assert " progress contacts: " not in first.stderr
     a = account_warehouse(tmp_path, "brand_a", "insightly", tenant_a.base_url)
     assert_equal_to_tenant(a, "insightly", tenant_a)
     # brand_b's spent quota did not stop brand_a, which sent far more requests than 12

@@ -193,7 +193,7 @@ def _sync_one(args: argparse.Namespace, account: str | None, options: SyncOption
     assert options.stats is not None
     # One live display per terminal: accounts side by side report in plain lines.
     mode = "lines" if many and args.progress in (None, "auto", "rich") else args.progress
-    with live_progress(mode, options.stats):
+    with live_progress(mode, options.stats, label=account if many else None):
         result = run_sync(options)
     print(f"account {account}:\n{render(result)}" if account else render(result))
     code = QuotaExhausted.exit_code if result.stats.quota_stop else 0

@@ -98,10 +98,11 @@ def dlt_collector(mode: str | None) -> str | None:
 
 @contextmanager
 def live_progress(
-    mode: str | None, stats: RunStats, stream: IO[str] | None = None
+    mode: str | None, stats: RunStats, stream: IO[str] | None = None, label: str | None = None
 ) -> Iterator[None]:
     """Show the sync's progress while the block runs: rich bars on a terminal, plain lines
-    elsewhere (mode "auto"), or nothing ("off", or one of dlt's collectors)."""
+    elsewhere (mode "auto"), or nothing ("off", or one of dlt's collectors). `label` (the
+    account) starts each plain line, so accounts synced side by side can be told apart."""
     stream = stream or sys.stderr
     mode = mode or "auto"
     if mode == "auto":
@@ -110,7 +111,7 @@ def live_progress(
         with BarsFromStats(Tracker(stats), Console(file=stream)), _logs_above_bars(stream):
             yield
     elif mode == "lines":
-        with ProgressLines(Tracker(stats), stream):
+        with ProgressLines(Tracker(stats), stream, label=label):
             yield
     else:
         yield
@@ -193,13 +194,20 @@ class BarsFromStats(Progress):
 
 
 class ProgressLines:
-    """Plain lines for logs: `<UTC time> progress <table>: 3/6 pages, 1,500 rows, ...`.
+    """Plain lines for logs: `<UTC time> progress [<account>] <table>: 3/6 pages, ...`.
 
     The counters are sampled twice a second (so a table's rate counts from its first
     request), a line written per table at most every `interval` seconds while it moves."""
 
-    def __init__(self, tracker: Tracker, stream: IO[str], interval: float = LINE_INTERVAL) -> None:
+    def __init__(
+        self,
+        tracker: Tracker,
+        stream: IO[str],
+        interval: float = LINE_INTERVAL,
+        label: str | None = None,
+    ) -> None:
         self.tracker = tracker
+        self.prefix = f"progress [{label}]" if label else "progress"
         self.stream = stream
         self.interval = interval
         self.said: dict[str, tuple[float, int, int]] = {}  # table -> (when, pages, rows)
@@ -231,11 +239,11 @@ class ProgressLines:
             if not moved or not (final or now - when >= self.interval):
                 continue
             self.said[item.table] = (now, item.pages, item.rows)
-            print(f"{stamp} progress {describe(item, final)}", file=self.stream, flush=True)
+            print(f"{stamp} {self.prefix} {describe(item, final)}", file=self.stream, flush=True)
         if final and snapshot:
             pages, rows = sum(i.pages for i in snapshot), sum(i.rows for i in snapshot)
             total = f"{len(snapshot)} tables, {pages:,} pages, {rows:,} rows"
-            print(f"{stamp} progress done: {total}", file=self.stream, flush=True)
+            print(f"{stamp} {self.prefix} done: {total}", file=self.stream, flush=True)
 
 
 def describe(item: TableProgress, final: bool = False) -> str:
