@@ -20,7 +20,8 @@ import yaml
 from insightly.cli import main as cli_main
 from insightly.fields import FIELDS
 from insightly.models import build_models
-from insightly.models.dbt_sources import COLUMN_NOTES, decode_schema, describe_table
+from insightly.models.dbt_sources import COLUMN_NOTES
+from insightly.models.loaded_tables import decode_schema, describe_table
 
 from .conftest import demo_tenant_synced
 
