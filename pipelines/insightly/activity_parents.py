@@ -32,6 +32,7 @@ from typing import Any
 from .catalogue import CURSOR, Entity, Load
 from .layout import DELETED_AT
 from .walk import parse_stamp, utc_stamp
+from .warehouse import columns_in
 
 LOAD_ID = "_dlt_load_id"
 PARENTS_STATE = "parents"  # resource state: parent table -> ParentProgress
@@ -105,7 +106,7 @@ class ParentTable:
         self.id = naming.normalize_identifier(entity.primary_key[0])
         # emails are replaced every sync: their ids, not their loads, tell what is new
         self.key = self.id if entity.load is Load.FULL else LOAD_ID
-        columns = _columns(sql, naming.normalize_table_identifier(entity.table))
+        columns = columns_in(sql, naming.normalize_table_identifier(entity.table))
         self.exists = bool(columns)
         self.alive = f"{DELETED_AT} is null" if DELETED_AT in columns else "true"
         stamp = naming.normalize_identifier(CURSOR)
@@ -147,16 +148,6 @@ class ParentTable:
 
 def _changed(rows: Any) -> list[Changed]:
     return [Changed(r[0], r[1], utc_stamp(r[2]) if r[2] is not None else None) for r in rows or []]
-
-
-def _columns(sql: Any, table: str) -> set[str]:
-    rows = sql.execute_sql(
-        "select column_name from information_schema.columns "
-        "where table_schema = %s and table_name = %s",
-        sql.dataset_name,
-        table,
-    )
-    return {r[0] for r in rows or []}
 
 
 def progress_of(state: dict, table: ParentTable) -> ParentProgress:

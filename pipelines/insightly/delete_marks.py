@@ -21,7 +21,7 @@ from .catalogue import CURSOR, Entity
 from .history_store import close_versions
 from .layout import DELETED_AT, child_tables
 from .walk import utc_stamp
-from .warehouse import tables_in
+from .warehouse import tables_in, tables_with_columns
 
 BATCH = 500
 # LINK_OBJECT_NAME of each linkable entity's records (singular; insightly-write-api.md 4.2)
@@ -121,11 +121,5 @@ def drop_links_to(sql: Any, entity: Entity, gone: Sequence[Any], held: set[str])
 
 def _link_tables(sql: Any, held: set[str]) -> list[str]:
     """The `__links` tables that hold link ends (a table never loaded a row may lack them)."""
-    rows = sql.execute_sql(
-        "select table_name from information_schema.columns where table_schema = %s "
-        "and column_name in ('link_object_name', 'link_object_id') "
-        "group by table_name having count(*) = 2",
-        sql.dataset_name,
-    )
-    found = {r[0] for r in rows or []}
+    found = tables_with_columns(sql, "link_object_name", "link_object_id")
     return sorted(t for t in held if t.endswith(LINK_TABLE_SUFFIX) and t in found)

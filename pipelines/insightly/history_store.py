@@ -41,7 +41,7 @@ from .history import (
     versions_table,
 )
 from .walk import utc_stamp
-from .warehouse import tables_in
+from .warehouse import columns_in, tables_in, tables_with_columns
 
 log = logging.getLogger(__name__)
 HELD_SUFFIX = "_held"
@@ -121,13 +121,7 @@ def stamp_first_reads(pipeline: dlt.Pipeline) -> None:
     if not tables:
         return
     with pipeline.sql_client() as sql:
-        rows = sql.execute_sql(
-            "select table_name from information_schema.columns "
-            "where table_schema = %s and column_name = %s",
-            sql.dataset_name,
-            FIRST_RUN_ID,
-        )
-        stamped = {r[0] for r in rows or []}
+        stamped = tables_with_columns(sql, FIRST_RUN_ID)
         for table in tables:
             name = sql.make_qualified_table_name(table)
             if table not in stamped:
@@ -183,16 +177,6 @@ def restore_history(pipeline: dlt.Pipeline) -> list[str]:
     return restored
 
 
-def _columns(sql: Any, table: str) -> dict[str, str]:
-    rows = sql.execute_sql(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = %s and table_name = %s order by ordinal_position",
-        sql.dataset_name,
-        table,
-    )
-    return {r[0]: str(r[1]) for r in rows or []}
-
-
 def _merge_back(pipeline: dlt.Pipeline, sql: Any, held: str, versions: str) -> None:
     """Held rows win where the refresh re-read the same content (they know which sync read
     it first); the refresh's row wins where the content differs; the rest are added. A
@@ -205,7 +189,7 @@ def _merge_back(pipeline: dlt.Pipeline, sql: Any, held: str, versions: str) -> N
     if not keys:
         log.warning("%s: primary key unknown; held history left in %s", versions, held)
         return
-    old, new = _columns(sql, held), _columns(sql, versions)
+    old, new = columns_in(sql, held), columns_in(sql, versions)
     h, v = sql.make_qualified_table_name(held), sql.make_qualified_table_name(versions)
     esc = sql.escape_column_name
     key = ", ".join(esc(k) for k in keys)

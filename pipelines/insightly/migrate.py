@@ -28,7 +28,7 @@ from typing import Any
 import dlt
 
 from .layout import POSITION
-from .warehouse import tables_in
+from .warehouse import columns_in, tables_in
 
 log = logging.getLogger(__name__)
 OLD_CHILD_COLUMNS = ("_dlt_parent_id", "_dlt_list_idx", "_dlt_id", "_dlt_root_id")
@@ -58,19 +58,9 @@ def _dataset_missing(exc: Exception) -> bool:
     return isinstance(exc, DatabaseUndefinedRelation) or "does not exist" in str(exc)
 
 
-def _columns(sql: Any, table: str) -> list[str]:
-    rows = sql.execute_sql(
-        "select column_name from information_schema.columns "
-        "where table_schema = %s and table_name = %s order by ordinal_position",
-        sql.dataset_name,
-        table,
-    )
-    return [r[0] for r in rows or []]
-
-
 def _migrate_warehouse(sql: Any, pipeline: dlt.Pipeline) -> list[str]:
     tables = tables_in(sql)
-    columns = {t: _columns(sql, t) for t in tables if not t.startswith("_dlt")}
+    columns = {t: columns_in(sql, t) for t in tables if not t.startswith("_dlt")}
     old = sorted(t for t, cols in columns.items() if "_dlt_parent_id" in cols)
     roots = sorted(t for t, cols in columns.items() if ROW_ID in cols and t not in old)
     if not old and not roots:
@@ -98,7 +88,7 @@ def _drop_old_staging(sql: Any) -> None:
         except Exception:  # no staging dataset
             return
         for table in sorted(staged):
-            if not table.startswith("_dlt") and ROW_ID in _columns(sql, table):
+            if not table.startswith("_dlt") and ROW_ID in columns_in(sql, table):
                 sql.execute_sql(f"drop table {sql.make_qualified_table_name(table)}")
 
 

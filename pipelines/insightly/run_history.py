@@ -15,7 +15,7 @@ from .deletes import IdFiles
 from .runlog import RUNS_TABLE, TABLES_TABLE, PendingRuns, RunRecord, pages_left
 from .runner import refreshed_at
 from .walk import unfinished_walk
-from .warehouse import tables_in
+from .warehouse import tables_in, tables_with_columns
 
 CURSOR_COLUMN = "date_updated_utc"
 
@@ -130,13 +130,8 @@ def freshness(sql: Any, pipeline: dlt.Pipeline) -> list[Freshness]:
 
 
 def _tables_with_cursor(sql: Any) -> list[str]:
-    rows = sql.execute_sql(
-        "select table_name from information_schema.columns "
-        "where table_schema = %s and column_name = %s",
-        sql.dataset_name,
-        CURSOR_COLUMN,
-    )
-    return sorted(r[0] for r in rows or [] if not r[0].startswith("_") and "__" not in r[0])
+    found = tables_with_columns(sql, CURSOR_COLUMN)
+    return sorted(t for t in found if not t.startswith("_") and "__" not in t)
 
 
 def _last_complete_reads(sql: Any) -> dict[str, datetime]:
