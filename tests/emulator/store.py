@@ -542,7 +542,7 @@ class Tenant:
         if changed:
             for name, value in changed.items():
                 if name == "CUSTOMFIELDS" and isinstance(value, dict):
-                    rec[name] = _merge_custom_fields(rec[name] or [], value)
+                    rec[name] = merge_custom_fields(rec[name] or [], value)
                 else:
                     rec[name] = _copy(value)
         if self.config.unset_custom_fields == "omit" and rec.get("CUSTOMFIELDS"):
@@ -630,7 +630,7 @@ class Tenant:
                     if isinstance(before, dict):
                         value = {**before, **value}
                     else:
-                        value = _merge_custom_fields(before, value)
+                        value = merge_custom_fields(before, value)
                 merged[name] = value
             if t.spec.has_updated:
                 self._stamp(t, i, when)
@@ -724,9 +724,11 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def _merge_custom_fields(
+def merge_custom_fields(
     current: list[dict[str, Any]], changes: dict[str, Any]
 ) -> list[dict[str, Any]]:
+    """The record's custom field list with `changes` (FIELD_NAME -> value) applied, per
+    field; a field the record lacks is appended (the store's updates and the write side)."""
     out = [dict(c) for c in current]
     by_name = {c["FIELD_NAME"]: c for c in out}
     for name, value in changes.items():

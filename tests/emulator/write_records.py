@@ -15,7 +15,7 @@ from .catalog import SPECS, EntitySpec, spec
 from .customfields import field_defs
 from .opportunity_states import record_change
 from .params import ApiError
-from .store import ARRAY_KEYS, Tenant, to_epoch
+from .store import ARRAY_KEYS, Tenant, merge_custom_fields, to_epoch
 from .write_rules import (
     BOOLEAN_FIELDS,
     CREATABLE,
@@ -73,7 +73,9 @@ class RecordWrites:
         record = self.blank(s)
         record.update({k: v for k, v in changes.items() if k != "CUSTOMFIELDS"})
         if "CUSTOMFIELDS" in changes:
-            record["CUSTOMFIELDS"] = _apply_custom(record["CUSTOMFIELDS"], changes["CUSTOMFIELDS"])
+            record["CUSTOMFIELDS"] = merge_custom_fields(
+                record["CUSTOMFIELDS"], changes["CUSTOMFIELDS"]
+            )
         record.update(extra or {})
         return self.tenant.create(s.name, **record)
 
@@ -125,9 +127,9 @@ class RecordWrites:
             given = changes["CUSTOMFIELDS"]
             if self.switch("put_custom_fields") == "replace":
                 blank = [{**c, "FIELD_VALUE": None} for c in current["CUSTOMFIELDS"] or []]
-                changes["CUSTOMFIELDS"] = _apply_custom(blank, given)
+                changes["CUSTOMFIELDS"] = merge_custom_fields(blank, given)
             else:
-                changes["CUSTOMFIELDS"] = _apply_custom(current["CUSTOMFIELDS"] or [], given)
+                changes["CUSTOMFIELDS"] = merge_custom_fields(current["CUSTOMFIELDS"] or [], given)
         state = changes.get("OPPORTUNITY_STATE")
         moved = s.name == "Opportunities" and state not in (None, current["OPPORTUNITY_STATE"])
         if moved and self.switch("put_state_history") == "recorded":
@@ -237,14 +239,3 @@ def stored(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
-
-
-def _apply_custom(items: list[dict[str, Any]], given: dict[str, Any]) -> list[dict[str, Any]]:
-    out = [dict(c) for c in items]
-    by_name = {c["FIELD_NAME"]: c for c in out}
-    for name, value in given.items():
-        if name in by_name:
-            by_name[name]["FIELD_VALUE"] = value
-        else:
-            out.append({"FIELD_NAME": name, "FIELD_VALUE": value, "CUSTOM_FIELD_ID": name})
-    return out
