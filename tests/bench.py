@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from insightly.pacing import DEFAULT_RATE
+from insightly.api.pacing import DEFAULT_RATE
 
 from . import bench_push
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from insightly.runner import SyncOptions, SyncResult, run_sync
+from insightly.sync.run import SyncOptions, SyncResult, run_sync
 from insightly_emulator import Emulator, EmulatorConfig
 
 API_KEY = "test-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"

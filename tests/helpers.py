@@ -7,8 +7,8 @@ from typing import Any
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from insightly.catalogue import ENTITIES, Entity, custom_object_entities
-from insightly.records import decode_value
+from insightly.catalogue.entities import ENTITIES, Entity, custom_object_entities
+from insightly.read.rows import decode_value
 
 naming = NamingConvention()
 NESTED = ("CUSTOMFIELDS", "TAGS", "LINKS", "DATES", "EMAILDOMAINS", "TEAMMEMBERS", "ACTIVITIES")

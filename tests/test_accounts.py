@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from insightly.accounts import SEVERITY, most_severe
+from insightly.sync.accounts import SEVERITY, most_severe
 from tests.conftest import Warehouse
 from tests.helpers import column, entity_paths
 

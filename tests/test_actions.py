@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from insightly.actions import Actions, WriteOutcomeUnknown, WriteRefused
+from insightly.api.pacing import Pacer
 from insightly.errors import AuthenticationError, QuotaExhausted, QuotaReserveReached
-from insightly.pacing import Pacer
 from tests.conftest import API_KEY, FAST_RETRIES
 
 

@@ -12,11 +12,11 @@ from datetime import datetime, timezone
 
 import httpx
 
-from insightly.catalogue import PER_RECORD
-from insightly.client import InsightlyClient
-from insightly.pacing import Pacer
-from insightly.plan import estimate, render
-from insightly.settings import Connection
+from insightly.api.client import InsightlyClient
+from insightly.api.connection import Connection
+from insightly.api.pacing import Pacer
+from insightly.catalogue.entities import PER_RECORD
+from insightly.sync.cost import estimate, render
 from tests.conftest import API_KEY, Warehouse
 from tests.helpers import differences, entity_paths
 

@@ -25,8 +25,8 @@ import duckdb
 import httpx
 import pytest
 
-from insightly.id_confirm import REWIND_MIN
-from insightly.walk import OVERLAP
+from insightly.deletes.verdicts import REWIND_MIN
+from insightly.read.walk import OVERLAP
 from tests.conftest import API_KEY, Warehouse
 from tests.helpers import differences
 from tests.test_cli import _start_cli, _wait_for, run_cli

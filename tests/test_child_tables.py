@@ -3,8 +3,8 @@ field lands as a typed column from the first load."""
 
 from __future__ import annotations
 
-from insightly.fields import FIELDS
-from insightly.layout import TOMBSTONE
+from insightly.catalogue.fields import FIELDS
+from insightly.catalogue.tables import TOMBSTONE
 from tests.conftest import Warehouse
 from tests.helpers import column, differences
 

@@ -19,8 +19,8 @@ from collections import Counter
 import dlt
 import pytest
 
-from insightly.reading import drifted
-from insightly.walk import OVERLAP, ChunksSeen, Walk
+from insightly.read.pages import drifted
+from insightly.read.walk import OVERLAP, ChunksSeen, Walk
 from tests.conftest import Warehouse
 from tests.helpers import differences
 

@@ -17,8 +17,8 @@ import duckdb
 import pytest
 import yaml
 
+from insightly.catalogue.fields import FIELDS
 from insightly.cli import main as cli_main
-from insightly.fields import FIELDS
 from insightly.models import build_models
 from insightly.models.dbt_sources import COLUMN_NOTES
 from insightly.models.loaded_tables import decode_schema, describe_table

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from insightly.delete_count import UNSPLIT_MAX, count_cost
+from insightly.deletes.count import UNSPLIT_MAX, count_cost
 
 TABLES = ["contacts", "organisations"]
 

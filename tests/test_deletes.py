@@ -5,13 +5,13 @@ from __future__ import annotations
 import dlt
 import duckdb
 
-from insightly.client import InsightlyClient
-from insightly.id_confirm import VERIFY_MIN, confirm_all, sample
-from insightly.id_read import IdFiles, IdRead, read_ids
+from insightly.api.client import InsightlyClient
+from insightly.api.connection import Connection
+from insightly.api.pacing import Pacer
+from insightly.api.paging import page_count
+from insightly.deletes.id_read import IdFiles, IdRead, read_ids
+from insightly.deletes.verdicts import VERIFY_MIN, confirm_all, sample
 from insightly.models import build_models
-from insightly.pacing import Pacer
-from insightly.paging import page_count
-from insightly.settings import Connection
 from tests.conftest import API_KEY
 from tests.helpers import entity
 

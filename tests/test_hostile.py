@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from insightly.api.stamps import parse_utc
 from insightly.models import build_models
-from insightly.records import parse_utc
 from tests.conftest import Warehouse
 from tests.helpers import column, custom_fields_of, nested_rows, rows_by_key
 

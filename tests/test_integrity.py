@@ -5,7 +5,7 @@ from __future__ import annotations
 import dlt
 import duckdb
 
-from insightly.integrity import repair_exact_copies
+from insightly.warehouse.integrity import repair_exact_copies
 
 
 def test_exact_copies_are_collapsed_and_other_rows_kept(warehouse):

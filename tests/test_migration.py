@@ -10,8 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from insightly.migrate import migrate_child_tables
-from insightly.runner import SyncOptions, make_pipeline
+from insightly.sync.run import SyncOptions, make_pipeline
+from insightly.warehouse.migrate import migrate_child_tables
 from insightly_emulator import Emulator, EmulatorConfig
 from tests.conftest import API_KEY, Warehouse
 from tests.fixtures.make_old_layout import SIZES

@@ -11,9 +11,9 @@ import pytest
 import sqlglot
 
 from insightly.models import build_models
+from insightly.models.build import build
 from insightly.models.custom_fields import CustomField, plan_columns
 from insightly.models.raw import introspect
-from insightly.models.runner import build
 from insightly_emulator import customfields
 
 from .conftest import demo_tenant_synced

@@ -6,11 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from insightly.client import InsightlyClient
+from insightly.api.client import InsightlyClient
+from insightly.api.connection import Connection
+from insightly.api.pacing import DEFAULT_IN_FLIGHT, Pacer
 from insightly.errors import QuotaExhausted, QuotaReserveReached
-from insightly.incremental import CURSOR_STATE
-from insightly.pacing import DEFAULT_IN_FLIGHT, Pacer
-from insightly.settings import Connection
+from insightly.read.incremental import CURSOR_STATE
 from tests.conftest import API_KEY, Warehouse
 from tests.helpers import column, entity_paths
 

@@ -6,11 +6,11 @@ import math
 import subprocess
 import sys
 
-from insightly.catalogue import ENTITIES
-from insightly.client import InsightlyClient
-from insightly.pacing import Pacer
-from insightly.plan import Plan, backfill_days, estimate, render
-from insightly.settings import Connection
+from insightly.api.client import InsightlyClient
+from insightly.api.connection import Connection
+from insightly.api.pacing import Pacer
+from insightly.catalogue.entities import ENTITIES
+from insightly.sync.cost import Plan, backfill_days, estimate, render
 from tests.conftest import API_KEY
 from tests.helpers import entity_paths
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from insightly.cli import main
-from insightly.query import render_table
+from insightly.ops.query import render_table
 from insightly_emulator.demo import query_hint
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from insightly.records import decode_value, encode_value, json_type, parse_utc
-from insightly.rows import encode_values
+from insightly.api.stamps import parse_utc
+from insightly.read.rows import decode_value, encode_value, encode_values, json_type
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -8,10 +8,10 @@ import re
 from datetime import datetime, timezone
 
 from insightly.models import build_models
-from insightly.report import write_report
-from insightly.report_charts import CHARTS
-from insightly.runlog import record_run
-from insightly.runner import SyncOptions, make_pipeline
+from insightly.ops.report import write_report
+from insightly.ops.report_charts import CHARTS
+from insightly.ops.runlog import record_run
+from insightly.sync.run import SyncOptions, make_pipeline
 from tests.cdp import browser_path, open_page
 
 # marks each chart drew: items of Vega's data marks, as rendered into the SVG

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import dlt
 
-from insightly.rows import Columns
+from insightly.read.rows import Columns
 
 NAMING = dlt.Schema("rows").naming
 

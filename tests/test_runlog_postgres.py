@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import dlt
 import pytest
 
-from insightly.report_data import read_report
-from insightly.runlog import PendingRuns, record_run
+from insightly.ops.report_data import read_report
+from insightly.ops.runlog import PendingRuns, record_run
+from insightly.ops.status import status_text
 from insightly.stats import RunStats
-from insightly.status import status_text
 
 from .test_models_postgres import postgres_url  # noqa: F401  (the server fixture)
 

@@ -2,8 +2,14 @@
 
 import pytest
 
+from insightly.api.connection import (
+    Connection,
+    check_api_key,
+    override_url,
+    pod_url,
+    resolve_connection,
+)
 from insightly.errors import ConfigurationError
-from insightly.settings import Connection, check_api_key, override_url, pod_url, resolve_connection
 
 KEY = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 

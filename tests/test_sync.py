@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from insightly.catalogue import CUSTOM_FIELDS, ENTITIES, TAG_RECORD_TYPES, Load, Paging
+from insightly.api.paging import page_count
+from insightly.catalogue.entities import CUSTOM_FIELDS, ENTITIES, TAG_RECORD_TYPES, Load, Paging
 from insightly.errors import ApiResponseError, AuthenticationError
-from insightly.paging import page_count
-from insightly.runner import SyncOptions, default_memory_limit, make_pipeline
+from insightly.sync.run import SyncOptions, default_memory_limit, make_pipeline
 from tests.helpers import column, custom_object_tables, differences, entity_paths
 
 
@@ -189,7 +189,7 @@ def test_forbidden_and_missing_entities_are_skipped(emulator, warehouse):
     assert "tickets" not in warehouse.tables() and "products" not in warehouse.tables()
     n = warehouse.query("select count(*) from contacts")[0][0]
     assert n == len(emulator.tenant.records("Contacts"))
-    from insightly.summary import render
+    from insightly.sync.summary import render
 
     text = render(result)
     assert "tickets" in text and "skipped: no access (403)" in text

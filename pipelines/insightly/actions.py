@@ -20,10 +20,10 @@ import threading
 from typing import Any
 from urllib.parse import quote
 
-from .catalogue import CUSTOM_OBJECTS, ENTITIES, Entity, custom_object_entities
-from .client import InsightlyClient
-from .errors import ConfigurationError, EntityUnavailable
-from .write_outcomes import WriteOutcomeUnknown, WriteRefused, send_write
+from insightly.api.client import InsightlyClient
+from insightly.api.write_outcomes import WriteOutcomeUnknown, WriteRefused, send_write
+from insightly.catalogue.entities import CUSTOM_OBJECTS, ENTITIES, Entity, custom_object_entities
+from insightly.errors import ConfigurationError, EntityUnavailable
 
 __all__ = ["Actions", "WriteOutcomeUnknown", "WriteRefused"]
 
@@ -49,9 +49,9 @@ class Actions:
     ) -> Actions:
         """Actions on a new client, set up from dlt config and the environment exactly as
         the sync's (`[sources.insightly]` rate_per_s, max_in_flight, quota_reserve)."""
-        from .pacing import Pacer
-        from .runner import pacing_settings
-        from .settings import resolve_connection
+        from insightly.api.connection import resolve_connection
+        from insightly.api.pacing import Pacer
+        from insightly.sync.run import pacing_settings
 
         settings = pacing_settings()
         options: dict[str, Any] = {

@@ -11,8 +11,19 @@ from datetime import datetime, timezone
 
 import dlt
 
-from . import changes
-from .accounts import (
+from insightly.api.client import InsightlyClient
+from insightly.api.connection import resolve_connection
+from insightly.api.pacing import Pacer
+from insightly.errors import ModelsFailed, QuotaExhausted, find_user_error
+from insightly.models import build_models
+from insightly.models.dbt_sources import main as dbt_sources_main
+from insightly.ops import changes
+from insightly.ops.query import run_query
+from insightly.ops.runlog import record_run
+from insightly.push.command import main as push_main
+from insightly.push.command import register as register_push
+from insightly.stats import RunStats
+from insightly.sync.accounts import (
     AccountRun,
     account_runs,
     add_account_arguments,
@@ -20,20 +31,11 @@ from .accounts import (
     parallel_accounts,
     run_accounts,
 )
-from .client import InsightlyClient
-from .errors import ModelsFailed, QuotaExhausted, find_user_error
-from .models import build_models
-from .models.dbt_sources import main as dbt_sources_main
-from .pacing import Pacer
-from .plan import estimate as estimate_plan
-from .plan import render as render_plan
-from .progress import CHOICES as PROGRESS_CHOICES
-from .progress import dlt_collector, live_progress
-from .push.command import main as push_main
-from .push.command import register as register_push
-from .query import run_query
-from .runlog import record_run
-from .runner import (
+from insightly.sync.cost import estimate as estimate_plan
+from insightly.sync.cost import render as render_plan
+from insightly.sync.progress import CHOICES as PROGRESS_CHOICES
+from insightly.sync.progress import dlt_collector, live_progress
+from insightly.sync.run import (
     DATASET_NAME,
     PIPELINE_NAME,
     SyncOptions,
@@ -41,9 +43,7 @@ from .runner import (
     pacing_settings,
     run_sync,
 )
-from .settings import resolve_connection
-from .stats import RunStats
-from .summary import render
+from insightly.sync.summary import render
 
 log = logging.getLogger("insightly")
 
@@ -216,10 +216,10 @@ def _ops(command: str, argv: Sequence[str]) -> int:
     """`status` and `report` parse their own options; imported when used (altair is slow
     to import, and every sync would pay for it)."""
     if command == "status":
-        from .status import main as status_main
+        from insightly.ops.status import main as status_main
 
         return status_main(argv)
-    from .report import main as report_main
+    from insightly.ops.report import main as report_main
 
     return report_main(argv)
 

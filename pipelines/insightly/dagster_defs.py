@@ -39,11 +39,11 @@ from dagster_dlt import DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.common.pipeline import SupportsPipeline
 
-from .accounts import AccountRun, account_runs, configured_accounts
-from .catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, TAGS
-from .dagster_models import RAW_GROUP, model_assets
-from .errors import QuotaExhausted, SyncAlreadyRunning, find_user_error
-from .runner import PIPELINE_NAME, SyncOptions, make_pipeline, run_sync
+from insightly.catalogue.entities import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, TAGS
+from insightly.dagster_models import RAW_GROUP, model_assets
+from insightly.errors import QuotaExhausted, SyncAlreadyRunning, find_user_error
+from insightly.sync.accounts import AccountRun, account_runs, configured_accounts
+from insightly.sync.run import PIPELINE_NAME, SyncOptions, make_pipeline, run_sync
 
 STATIC_TABLES = tuple(e.table for e in (*ENTITIES, TAGS, CUSTOM_OBJECTS, CUSTOM_FIELDS))
 BUSY_RETRY_SECONDS = 300  # another sync of the same account holds the lock

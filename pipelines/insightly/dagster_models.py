@@ -21,11 +21,11 @@ from dagster import (
 )
 from sqlglot import exp
 
-from .accounts import AccountRun
-from .models import build_models
-from .models.dialects import parse
-from .models.static import RAW, SQL_DIR, STG, model_files
-from .runner import make_pipeline
+from insightly.models import build_models
+from insightly.models.dialects import parse
+from insightly.models.static import RAW, SQL_DIR, STG, model_files
+from insightly.sync.accounts import AccountRun
+from insightly.sync.run import make_pipeline
 
 RAW_GROUP = "insightly_raw"
 STG_GROUP = "insightly_stg"

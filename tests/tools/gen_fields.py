@@ -27,8 +27,8 @@ from pathlib import Path
 
 import duckdb
 
-from insightly.catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, PER_RECORD, TAGS
-from insightly.fields import FIELDS
+from insightly.catalogue.entities import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, PER_RECORD, TAGS
+from insightly.catalogue.fields import FIELDS
 from insightly_emulator import Emulator, EmulatorConfig
 
 OUT = Path(__file__).parents[2] / "pipelines" / "insightly" / "fields.py"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from .dialects import column, ident, literal, table
+from insightly.models.dialects import column, ident, literal, table
 
 MAX_IDENTIFIER_BYTES = 63
 

@@ -27,17 +27,12 @@ from typing import Any
 import yaml
 from sqlglot import exp
 
-from ..catalogue import PER_RECORD, Load
-from ..history import is_versions_table
-from ..layout import POSITION
-from .dialects import column, literal, render
-from .loaded_tables import LoadedTable, loaded_tables
-from .raw import (
-    CATALOGUE,
-    CUSTOM_PREFIX,
-    entity_of,
-    executor,
-)
+from insightly.catalogue.entities import PER_RECORD, Load
+from insightly.catalogue.tables import POSITION
+from insightly.history.versions import is_versions_table
+from insightly.models.dialects import column, literal, render
+from insightly.models.loaded_tables import LoadedTable, loaded_tables
+from insightly.models.raw import CATALOGUE, CUSTOM_PREFIX, entity_of, executor
 
 SOURCE_NAME = "insightly"
 DEFAULT_OUT = Path("dbt/models/sources.yml")
@@ -277,7 +272,7 @@ def write_sources(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`insightly dbt-sources`: write dbt sources.yml from the pipeline's loaded schema."""
-    from .pipeline_args import add_pipeline_arguments, pipeline_from
+    from insightly.sync.pipeline_args import add_pipeline_arguments, pipeline_from
 
     parser = argparse.ArgumentParser(prog="insightly dbt-sources", description=main.__doc__)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")

@@ -26,7 +26,8 @@ from collections.abc import Callable, Sequence
 
 from sqlglot import exp
 
-from ..history import (
+from insightly.catalogue.tables import POSITION
+from insightly.history.versions import (
     DELETED_AT,
     DELETED_RUN_ID,
     FIRST_RUN_ID,
@@ -35,10 +36,9 @@ from ..history import (
     entity_table_of,
     is_versions_table,
 )
-from ..layout import POSITION
-from . import custom_fields as cf
-from .dialects import parse
-from .raw import NAMING, RawSchema, entity_of
+from insightly.models import custom_fields as cf
+from insightly.models.dialects import parse
+from insightly.models.raw import NAMING, RawSchema, entity_of
 
 STAMP = "date_updated_utc"
 BOOKKEEPING = {RUN_ID, FIRST_RUN_ID, VERSION_HASH, DELETED_AT, DELETED_RUN_ID, "_dlt_load_id"}

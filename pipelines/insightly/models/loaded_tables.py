@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlglot import exp
 
-from ..history import is_versions_table
-from ..layout import POSITION
-from .dialects import column, literal, render, table
-from .raw import CATALOGUE, CUSTOM_PREFIX, NAMING, Execute, child_layout, parent_of
+from insightly.catalogue.tables import POSITION
+from insightly.history.versions import is_versions_table
+from insightly.models.dialects import column, literal, render, table
+from insightly.models.raw import CATALOGUE, CUSTOM_PREFIX, NAMING, Execute, child_layout, parent_of
 
 VERSION_TABLE = "_dlt_version"
 

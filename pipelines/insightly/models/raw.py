@@ -16,9 +16,16 @@ from typing import Any
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from sqlglot import exp
 
-from ..catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES, TAGS, Entity, custom_object_entity
-from ..layout import Child, children
-from .dialects import column, literal, render
+from insightly.catalogue.entities import (
+    CUSTOM_FIELDS,
+    CUSTOM_OBJECTS,
+    ENTITIES,
+    TAGS,
+    Entity,
+    custom_object_entity,
+)
+from insightly.catalogue.tables import Child, children
+from insightly.models.dialects import column, literal, render
 
 Execute = Callable[[str], list[tuple]]
 

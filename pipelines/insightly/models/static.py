@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from .dialects import ident, parse
-from .raw import RawSchema
+from insightly.models.dialects import ident, parse
+from insightly.models.raw import RawSchema
 
 SQL_DIR = Path(__file__).resolve().parents[3] / "sql"
 RAW, STG, REPORTING = "raw", "stg", "reporting"  # schema placeholders in sql/*.sql

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
-from . import custom_fields as cf
-from .dialects import column, ident, literal, render, table
-from .raw import PRIMARY_KEYS, Execute, RawSchema, join_on
+from insightly.models import custom_fields as cf
+from insightly.models.dialects import column, ident, literal, render, table
+from insightly.models.raw import PRIMARY_KEYS, Execute, RawSchema, join_on
 
 BASE_CUSTOM_OBJECT_COLUMNS = (
     ("record_name", "TEXT"),

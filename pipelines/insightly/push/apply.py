@@ -12,12 +12,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..actions import Actions, WriteOutcomeUnknown, WriteRefused
-from ..errors import AuthenticationError, InsightlyError, QuotaExhausted
-from .journal import APPLIED, REFUSED, UNKNOWN, Intent, Journal
-from .mapping import MatchKey
-from .objects import Target
-from .plan import (
+from insightly.actions import Actions, WriteOutcomeUnknown, WriteRefused
+from insightly.errors import AuthenticationError, InsightlyError, QuotaExhausted
+from insightly.push.journal import APPLIED, REFUSED, UNKNOWN, Intent, Journal
+from insightly.push.mapping import MatchKey
+from insightly.push.objects import Target
+from insightly.push.plan import (
     ADD_LINK,
     ADD_TAG,
     CREATE,
@@ -29,11 +29,11 @@ from .plan import (
     RowPlan,
     Step,
 )
-from .results import APPLIED as ROW_APPLIED
-from .results import EQUAL, INVALID_STATUS, PENDING, Outcome, PushReport
-from .results import REFUSED as ROW_REFUSED
-from .results import UNKNOWN as ROW_UNKNOWN
-from .snapshot import Current
+from insightly.push.results import APPLIED as ROW_APPLIED
+from insightly.push.results import EQUAL, INVALID_STATUS, PENDING, Outcome, PushReport
+from insightly.push.results import REFUSED as ROW_REFUSED
+from insightly.push.results import UNKNOWN as ROW_UNKNOWN
+from insightly.push.snapshot import Current
 
 log = logging.getLogger(__name__)
 

@@ -10,21 +10,38 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..accounts import (
+from insightly.actions import Actions
+from insightly.api.client import InsightlyClient
+from insightly.api.connection import resolve_connection
+from insightly.api.pacing import Pacer
+from insightly.catalogue.entities import CUSTOM_FIELDS, CUSTOM_OBJECTS
+from insightly.errors import InsightlyError, QuotaExhausted
+from insightly.ops.runlog import record_run
+from insightly.push import config
+from insightly.push.apply import Applier
+from insightly.push.journal import Journal
+from insightly.push.mapping import build
+from insightly.push.objects import standard_target
+from insightly.push.plan import DELETE, INVALID, Plan, Planner
+from insightly.push.results import (
+    REFUSED,
+    UNKNOWN,
+    PushReport,
+    load_results,
+    render,
+    render_dry_run,
+)
+from insightly.push.snapshot import open_warehouse
+from insightly.stats import RunStats
+from insightly.sync.accounts import (
     AccountRun,
     account_runs,
     add_account_arguments,
     parallel_accounts,
     run_accounts,
 )
-from ..actions import Actions
-from ..catalogue import CUSTOM_FIELDS, CUSTOM_OBJECTS
-from ..client import InsightlyClient
-from ..errors import InsightlyError, QuotaExhausted
-from ..models.pipeline_args import options_from
-from ..pacing import Pacer
-from ..runlog import record_run
-from ..runner import (
+from insightly.sync.pipeline_args import options_from
+from insightly.sync.run import (
     DATASET_NAME,
     PIPELINE_NAME,
     SyncOptions,
@@ -33,16 +50,6 @@ from ..runner import (
     pacing_settings,
     run_sync,
 )
-from ..settings import resolve_connection
-from ..stats import RunStats
-from . import config
-from .apply import Applier
-from .journal import Journal
-from .mapping import build
-from .objects import standard_target
-from .plan import DELETE, INVALID, Plan, Planner
-from .results import REFUSED, UNKNOWN, PushReport, load_results, render, render_dry_run
-from .snapshot import open_warehouse
 
 INVALID_ROWS, MASS_CHANGE = 5, 8
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import dlt
 
-from ..errors import ConfigurationError
-from .objects import NOTE_PARENTS
+from insightly.errors import ConfigurationError
+from insightly.push.objects import NOTE_PARENTS
 
 MODES = ("insert", "update", "upsert", "delete")
 TAG_MODES = ("add", "set")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import ConfigurationError
-from .config import PushSpec
-from .objects import EMAIL_FIELD, SINGULAR, Target
-from .snapshot import CustomField, column
+from insightly.errors import ConfigurationError
+from insightly.push.config import PushSpec
+from insightly.push.objects import EMAIL_FIELD, SINGULAR, Target
+from insightly.push.snapshot import CustomField, column
 
 # These have no natural key: a custom external id, or a TITLE the model makes unique.
 CUSTOM_KEY_ONLY = frozenset({"tasks", "events"})

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..catalogue import ENTITIES, Entity
-from ..fields import FIELDS
+from insightly.catalogue.entities import ENTITIES, Entity
+from insightly.catalogue.fields import FIELDS
 
 # Set by the server on every object; never sent (§1.2 "not in write body", §2.4).
 SERVER_SET = frozenset(

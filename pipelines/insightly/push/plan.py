@@ -9,11 +9,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import validate
-from .config import PushSpec
-from .mapping import Mapping, MatchKey
-from .objects import SINGULAR, Target
-from .snapshot import Current, CustomField
+from insightly.push import validate
+from insightly.push.config import PushSpec
+from insightly.push.mapping import Mapping, MatchKey
+from insightly.push.objects import SINGULAR, Target
+from insightly.push.snapshot import Current, CustomField
 
 CREATE, UPDATE, DELETE, UNCHANGED, INVALID = "create", "update", "delete", "unchanged", "invalid"
 ADD_TAG, REMOVE_TAG = "add_tag", "remove_tag"

@@ -11,8 +11,7 @@ from typing import Any
 import dlt
 import pyarrow as pa
 
-from ..runner import SyncOptions, file_format, make_pipeline
-from .plan import (
+from insightly.push.plan import (
     ADD_LINK,
     ADD_TAG,
     CREATE,
@@ -24,6 +23,7 @@ from .plan import (
     UPDATE,
     Plan,
 )
+from insightly.sync.run import SyncOptions, file_format, make_pipeline
 
 # Row statuses: applied (every write answered 2xx, or found applied after a lost answer),
 # equal (nothing to write), invalid (never sent), refused (a 4xx), unknown (no answer and

@@ -12,10 +12,10 @@ from typing import Any
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from ..catalogue import CUSTOM_FIELDS, Entity
-from ..errors import ConfigurationError
-from ..warehouse import tables_in
-from .objects import Target, standard_target, target_for
+from insightly.catalogue.entities import CUSTOM_FIELDS, Entity
+from insightly.errors import ConfigurationError
+from insightly.push.objects import Target, standard_target, target_for
+from insightly.warehouse.introspect import tables_in
 
 naming = NamingConvention()
 DELETED_AT = "_deleted_at"

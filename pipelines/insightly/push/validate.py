@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from .snapshot import CustomField
+from insightly.push.snapshot import CustomField
 
 STAMP = "%Y-%m-%d %H:%M:%S"
 TEXT_LIMITS = {"TEXT": 255, "MULTILINETEXT": 4000, "URL": 255}

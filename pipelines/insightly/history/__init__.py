@@ -1,0 +1,1 @@
+"""Record versions: what a version is, and how they are kept, held and closed."""

@@ -1,0 +1,228 @@
+"""Build the SQL models (staging, typed custom fields, tags, links, marts) on a warehouse.
+
+The runner introspects the raw dataset (information_schema, raw.py), so models degrade
+instead of failing when a table or column is missing: a column dlt never created (all
+values null) becomes NULL, a table outside the plan becomes an empty view, and generated
+views are skipped. Everything is rendered for the destination's dialect with sqlglot.
+
+Layers (schemas next to the raw dataset, e.g. `insightly`):
+- `<raw>_stg`: one view per raw entity (hand-written in `sql/staging/`, static.py, or a
+  generic clean-up for entities without one), `<entity>_custom_fields` views, custom object
+  views, `record_tags` and `record_links` (views.py);
+- `<raw>_reporting`: the marts in `sql/reporting/`, built on staging only.
+(dlt itself uses `<raw>_staging` for merge loads, hence `_stg`.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from insightly.models import custom_fields as cf
+from insightly.models.dialects import ident, render, table
+from insightly.models.history_views import build_history_views
+from insightly.models.raw import (
+    CUSTOM_PREFIX,
+    PRIMARY_KEYS,
+    Execute,
+    RawSchema,
+    executor,
+    introspect,
+)
+from insightly.models.static import RAW, REPORTING, SQL_DIR, STG, model_files, resolve
+from insightly.models.views import (
+    custom_fields_view,
+    custom_object_view,
+    generic_staging,
+    load_custom_fields,
+    record_links,
+    record_tags,
+)
+
+__all__ = ["ModelReport", "RawSchema", "build", "build_models", "introspect", "main"]
+
+
+@dataclass
+class ModelReport:
+    """What a build made, per layer, and what it skipped (with the reason)."""
+
+    raw_dataset: str
+    staging_schema: str
+    reporting_schema: str
+    staging: list[str] = field(default_factory=list)
+    custom_fields: list[str] = field(default_factory=list)
+    reporting: list[str] = field(default_factory=list)
+    degraded: dict[str, list[str]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"models built in {self.seconds:.1f}s on {self.raw_dataset}:",
+            f"  {self.staging_schema}: {len(self.staging)} staging views, "
+            f"{len(self.custom_fields)} custom field views",
+            f"  {self.reporting_schema}: {len(self.reporting)} marts",
+        ]
+        for name, missing in sorted(self.degraded.items()):
+            lines.append(f"  {name}: missing in raw data, NULL: {', '.join(missing)}")
+        for name, why in sorted(self.skipped.items()):
+            lines.append(f"  skipped {name}: {why}")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------- DDL
+def _create_view(schema: str, name: str, select: exp.Expression, destination: str) -> str:
+    return render(exp.Create(this=table(schema, name), kind="VIEW", expression=select), destination)
+
+
+def _drop_schema(schema: str, destination: str) -> str:
+    drop = exp.Drop(tables=[exp.Table(db=ident(schema))], kind="SCHEMA", exists=True, cascade=True)
+    return render(drop, destination)
+
+
+def _create_schema(schema: str, destination: str) -> str:
+    return render(
+        exp.Create(this=exp.Table(this=ident(schema)), kind="SCHEMA", exists=True), destination
+    )
+
+
+# ----------------------------------------------------------------- the build
+def build(
+    execute: Execute,
+    raw_dataset: str,
+    destination: str,
+    staging_schema: str | None = None,
+    reporting_schema: str | None = None,
+    sql_dir: Path = SQL_DIR,
+) -> ModelReport:
+    started = time.monotonic()
+    stg = staging_schema or f"{raw_dataset}_stg"
+    rep = reporting_schema or f"{raw_dataset}_reporting"
+    report = ModelReport(raw_dataset, stg, rep)
+    raw = introspect(execute, raw_dataset, destination)
+    if not raw.tables:
+        raise RuntimeError(f"dataset {raw_dataset!r} has no tables: run a sync first")
+    for schema in (rep, stg):
+        execute(_drop_schema(schema, destination))
+    for schema in (stg, rep):
+        execute(_create_schema(schema, destination))
+
+    def create(schema: str, name: str, select: exp.Expression) -> None:
+        execute(_create_view(schema, name, select, destination))
+
+    schemas = {STG: stg, REPORTING: rep, RAW: raw_dataset}
+    static = _static_staging(create, raw, schemas, sql_dir)
+    report.staging += list(static)
+    for name, missing in static.items():
+        if missing:
+            report.degraded[name] = missing
+
+    by_table: dict[str, list[cf.CustomField]] = {}
+    for f in load_custom_fields(execute, raw, destination):
+        by_table.setdefault(f.object_table, []).append(f)
+
+    for name in sorted(raw.tables):
+        if name.startswith("_dlt") or "__" in name or name in static:
+            continue
+        if name.startswith(CUSTOM_PREFIX) and "record_id" in raw.columns(name):
+            create(stg, name, custom_object_view(raw, name, by_table.get(name, [])))
+            report.staging.append(name)
+            report.custom_fields.append(name)
+        elif name in PRIMARY_KEYS:
+            create(stg, name, generic_staging(raw, name))
+            report.staging.append(name)
+
+    for object_table, object_fields in sorted(by_table.items()):
+        if object_table.startswith(CUSTOM_PREFIX):
+            if not raw.has(object_table):
+                report.skipped[object_table] = "custom object table not loaded"
+            continue
+        pk = PRIMARY_KEYS.get(object_table)
+        if pk is None or not raw.has(object_table) or pk not in raw.columns(object_table):
+            report.skipped[f"{object_table}_custom_fields"] = "table not loaded"
+            continue
+        view = f"{object_table}_custom_fields"
+        create(stg, view, custom_fields_view(raw, object_table, object_fields))
+        report.custom_fields.append(view)
+
+    create(stg, "record_tags", record_tags(raw))
+    create(stg, "record_links", record_links(raw, stg))
+    report.staging += ["record_tags", "record_links"]
+    report.staging += build_history_views(create, raw, stg, by_table)
+
+    for path in model_files(sql_dir, "reporting"):
+        tree, _ = resolve(path.read_text(), raw, schemas)
+        create(rep, path.stem, tree)
+        report.reporting.append(path.stem)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _static_staging(
+    create: Callable[[str, str, exp.Expression], None],
+    raw: RawSchema,
+    schemas: dict[str, str],
+    sql_dir: Path,
+) -> dict[str, list[str]]:
+    """The hand-written staging views, each with what it lacks (columns made NULL, or the
+    whole table); `_deleted_at` is expected to be missing until a deletion was seen."""
+    built: dict[str, list[str]] = {}
+    for path in model_files(sql_dir, "staging"):
+        tree, missing = resolve(path.read_text(), raw, schemas)
+        create(schemas[STG], path.stem, tree)
+        if not raw.has(path.stem):
+            built[path.stem] = ["(table absent: empty view)"]
+        else:
+            built[path.stem] = [m for m in missing if m != "_deleted_at"]
+    return built
+
+
+# ----------------------------------------------------------------- entry points
+def build_models(
+    target: Any,
+    raw_dataset: str = "insightly",
+    destination: str | None = None,
+    **options: Any,
+) -> ModelReport:
+    """Build every model on a dlt pipeline's destination (or a sql client / connection).
+
+    target: a `dlt.Pipeline` (its `sql_client()` is used), a dlt sql client, or a DB-API
+    connection (duckdb, psycopg2). destination: the dlt destination name; taken from the
+    pipeline when omitted.
+    """
+    if hasattr(target, "sql_client") and hasattr(target, "destination"):
+        destination = destination or target.destination.destination_name
+        with target.sql_client() as client:
+            return build_models(client, raw_dataset, destination, **options)
+    return build(executor(target), raw_dataset, destination or "duckdb", **options)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`insightly models`: build the models on the pipeline's destination."""
+    from insightly.sync.pipeline_args import add_pipeline_arguments, pipeline_from
+
+    parser = argparse.ArgumentParser(prog="insightly models", description=main.__doc__)
+    add_pipeline_arguments(parser)
+    parser.add_argument("--staging-schema", default=None)
+    parser.add_argument("--reporting-schema", default=None)
+    args = parser.parse_args(argv)
+    report = build_models(
+        pipeline_from(args),
+        args.dataset,
+        args.destination,
+        staging_schema=args.staging_schema,
+        reporting_schema=args.reporting_schema,
+    )
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Operations: the run log, status, the report page, query and change events."""

@@ -1,0 +1,153 @@
+"""`insightly status`: what the last runs did and what is left, without calling the API.
+
+It reads the run log (runlog.py) and the freshness of each table from the warehouse, the
+reads that continue next run from the pipeline's state, and the runs kept in the pipelines
+directory that have not reached the warehouse yet. When the warehouse can't be opened (a
+sync holds the DuckDB file), it says so and shows what the pipelines directory knows.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from datetime import datetime
+
+from insightly.ops.query import render_table
+from insightly.ops.run_history import (
+    Freshness,
+    PendingRead,
+    QuotaToday,
+    Run,
+    freshness,
+    has_run_log,
+    kept_runs,
+    last_runs,
+    pending_reads,
+    quota_today,
+    state_tables,
+)
+from insightly.sync.accounts import AccountRun, account_runs, add_account_arguments, run_accounts
+from insightly.sync.pipeline_args import (
+    add_pipeline_arguments,
+    missing_duckdb_file,
+    options_from,
+    pipeline_from,
+)
+from insightly.sync.run import make_pipeline
+
+QUOTA_RUNS = 500  # runs read to add up today's quota use
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="insightly status", description=__doc__)
+    add_pipeline_arguments(parser)
+    parser.add_argument("--runs", type=int, default=10, help="runs shown (10)")
+    add_account_arguments(parser)
+    args = parser.parse_args(argv)
+    if not (args.account or args.all):
+        print(status_text(pipeline_from(args), args.runs))
+        return 0
+    base = options_from(args)
+
+    def show(run: AccountRun) -> int:
+        print(f"account {run.account}:\n{status_text(make_pipeline(run.options), args.runs)}")
+        return 0
+
+    return run_accounts(account_runs(args, base), show, parallel=1)  # one printout at a time
+
+
+def status_text(pipeline, shown: int = 10) -> str:
+    """The whole status as text: runs, tables, pending reads, quota."""
+    runs, fresh, problem = [], [], missing_duckdb_file(pipeline)
+    try:
+        if problem is None:
+            with pipeline.sql_client() as sql:
+                if has_run_log(sql):
+                    runs = last_runs(sql, QUOTA_RUNS)
+                fresh = freshness(sql, pipeline)
+    except Exception as exc:  # no warehouse yet, or another process holds it
+        problem = f"the warehouse could not be read: {_reason(exc)}"
+    runs = sorted(runs + kept_runs(pipeline), key=lambda r: r.started_at, reverse=True)
+    tables = sorted({f.table for f in fresh} | set(state_tables(pipeline)))
+    parts = [f"pipeline {pipeline.pipeline_name}, dataset {pipeline.dataset_name}"]
+    if problem:
+        parts.append(problem)
+    parts += [
+        runs_section(runs[:shown]),
+        freshness_section(fresh),
+        pending_section(pending_reads(pipeline, tables)),
+        quota_section(quota_today(runs)),
+    ]
+    return "\n\n".join(parts)
+
+
+def _reason(exc: BaseException) -> str:
+    """The destination's own words (dlt wraps them in advice about credentials)."""
+    text = str(exc)
+    marker = "The actual reason given is: "
+    text = text[text.index(marker) + len(marker) :] if marker in text else text
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _when(value: datetime | None, missing: str = "never") -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else missing
+
+
+def runs_section(runs: Sequence[Run]) -> str:
+    if not runs:
+        return "Last runs: none logged yet"
+    columns = ["started (UTC)", "command", "account", "exit", "seconds", "requests", "429s"]
+    columns += ["quota left", "rows", "note"]
+    rows = [
+        [
+            _when(r.started_at),
+            r.command,
+            r.account or "-",
+            r.exit_code,
+            round(r.seconds, 1),
+            r.requests,
+            r.responses_429,
+            r.quota_remaining,
+            r.rows,
+            "not in the warehouse yet" if r.pending else "",
+        ]
+        for r in runs
+    ]
+    return "Last runs (newest first):\n" + _table(columns, rows)
+
+
+def freshness_section(fresh: Sequence[Freshness]) -> str:
+    if not fresh:
+        return "Tables: none loaded yet"
+    columns = ["table", "newest DATE_UPDATED_UTC", "last complete read (UTC)"]
+    rows = [[f.table, _when(f.newest_update, "-"), _when(f.last_complete_read)] for f in fresh]
+    return "Freshness:\n" + _table(columns, rows)
+
+
+def pending_section(pending: Sequence[PendingRead]) -> str:
+    if not pending:
+        return "Pending backfills and id checks: none"
+    lines = ["Pending backfills and id checks (continued by the next run):"]
+    for item in pending:
+        of = f" of ~{item.total:,}" if item.total is not None else ""
+        left = "" if item.pages_left is None else f", {_pages(item.pages_left)} left"
+        noun = "records" if item.kind == "backfill" else "ids"
+        lines.append(f"  {item.table}: {item.kind}, {item.done:,}{of} {noun} read{left}")
+    return "\n".join(lines)
+
+
+def _pages(n: int) -> str:
+    return f"{n:,} page" + ("" if n == 1 else "s")
+
+
+def quota_section(quota: QuotaToday) -> str:
+    runs = f"{quota.runs} run" + ("" if quota.runs == 1 else "s")
+    text = f"Daily API quota today (UTC): {quota.requests:,} requests in {runs}"
+    if quota.remaining is not None:
+        text += f"; {quota.remaining:,} left after the newest run"
+    return text
+
+
+def _table(columns: list[str], rows: list[list]) -> str:
+    """An aligned table without render_table's closing row count."""
+    return "\n".join(render_table(columns, rows).splitlines()[:-1])

@@ -1,0 +1,1 @@
+"""The dlt source: incremental and full reads, pages, Arrow rows, per-record reads."""

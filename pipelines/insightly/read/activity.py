@@ -1,0 +1,373 @@
+"""Per-record activity: comments and file attachment metadata of the records that changed.
+
+One generic resource per catalogue `PerRecord` entry (catalogue.py): for each parent table
+it reads `/{Parent}/{id}/{path}` for the parents loaded since the last sync (emails: new
+since the last sync), then, with what is left of the sync's budget, the one-time backfill
+of the parents that were there before (activity_parents.py). Rows are merged on their own
+id and carry PARENT_ENTITY (the parent's table) and PARENT_ID.
+
+Each parent costs one request (one per 500 items), filtered or not, so the lists are read
+without `updated_after_utc`: a parent first loaded late (a backfill, an id-check fetch)
+still gets its older items. Whether a new comment or attachment changes its parent's
+DATE_UPDATED_UTC is not confirmed; if it does not, only the periodic full pass
+(`activity_full_pass_hours`, default weekly) finds activity added to an unchanged record.
+
+Runs after the sync's other tables are loaded (runner.py), so the parents are in the
+warehouse. The daily quota (and its reserve) stops a pass where it is; the next sync
+continues it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import dlt
+from dlt.sources import DltResource
+
+from insightly.api.client import InsightlyClient
+from insightly.api.paging import PAGE_SIZE
+from insightly.catalogue.entities import (
+    CURSOR,
+    PARENT_ENTITY,
+    PARENT_ID,
+    PER_RECORD,
+    Entity,
+    Load,
+    PerRecord,
+)
+from insightly.errors import ConfigurationError, EntityUnavailable, QuotaExhausted
+from insightly.read.activity_parents import ParentTable, progress_of, save
+from insightly.read.entity_rows import EntityRows
+
+log = logging.getLogger(__name__)
+FLUSH_ROWS = 5_000  # rows per yielded Arrow table (one page per parent would be thousands)
+DEFAULT_REQUESTS_PER_TABLE = 500
+DEFAULT_FULL_PASS_HOURS = 168.0
+
+
+@dataclass(frozen=True)
+class ActivitySettings:
+    """`[sources.insightly]` settings of the activity tables."""
+
+    enabled: bool = True  # activity
+    requests_per_table: int = DEFAULT_REQUESTS_PER_TABLE  # activity_requests_per_table
+    full_pass_hours: float = DEFAULT_FULL_PASS_HOURS  # activity_full_pass_hours
+
+
+def activity_settings() -> ActivitySettings:
+    """The settings from dlt config; a value that isn't a number is a one-line error."""
+    enabled = str(_setting("activity", "true")).strip().lower()
+    return ActivitySettings(
+        enabled=enabled not in ("0", "false", "no", "off"),
+        requests_per_table=max(
+            1, int(_number("activity_requests_per_table", DEFAULT_REQUESTS_PER_TABLE))
+        ),
+        full_pass_hours=_number("activity_full_pass_hours", DEFAULT_FULL_PASS_HOURS),
+    )
+
+
+def _setting(name: str, default: Any) -> Any:
+    value = dlt.config.get(f"sources.insightly.{name}")
+    return default if value is None else value
+
+
+def _number(name: str, default: float) -> float:
+    value = _setting(name, default)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"{name} must be a number, got {value!r}: set SOURCES__INSIGHTLY__{name.upper()} "
+            f"or [sources.insightly] {name}"
+        ) from None
+
+
+def parents_of(
+    kind: PerRecord, entities: Iterable[Entity], custom: Iterable[Entity]
+) -> list[Entity]:
+    """The parent entities of a per-record list, custom objects included where it has them."""
+    chosen = [e for e in entities if e.table in kind.parents]
+    return chosen + (list(custom) if kind.custom_objects else [])
+
+
+def activity_resources(
+    client: InsightlyClient, entities: Sequence[Entity], custom: Sequence[Entity]
+) -> Iterator[DltResource]:
+    """One merge resource per per-record list of the catalogue (none when switched off)."""
+    settings = activity_settings()
+    if not settings.enabled:
+        return
+    for kind in PER_RECORD:
+        resource = dlt.resource(activity_records, name=kind.table, write_disposition="merge")
+        yield resource(client, kind, parents_of(kind, entities, custom), settings)
+
+
+def row_entity(kind: PerRecord) -> Entity:
+    """The entity the row path (layout.py) shapes a per-record list's rows as."""
+    return Entity(kind.table, kind.path, kind.primary_key, load=Load.INCREMENTAL)
+
+
+class ActivityRows(EntityRows):
+    """A per-record list's rows: merged on their own id, the latest DATE_UPDATED_UTC of an
+    item read twice in one load kept; no `_deleted_at` (the id check doesn't cover them)."""
+
+    def _root_hints(self) -> Any:
+        columns = []
+        if CURSOR in self._declared:
+            name = self.naming.normalize_identifier(CURSOR)
+            columns.append({"name": name, "data_type": "timestamp", "dedup_sort": "desc"})
+        return dlt.mark.make_hints(
+            table_name=self.entity.table,
+            primary_key=self._pk,
+            write_disposition="merge",
+            columns=columns,
+        )
+
+
+class Budget:
+    """Requests one activity table may still spend in this sync."""
+
+    def __init__(self, requests: int) -> None:
+        self.left = requests
+
+
+@dataclass
+class Pass:
+    """How a pass over some parents ended."""
+
+    done: int = 0  # parents read, in the order asked
+    stop: QuotaExhausted | None = None  # the daily quota (or its reserve) stopped it
+    unavailable: bool = False  # the key can't read this list for this parent type (403)
+
+    @property
+    def cut(self) -> bool:
+        return self.stop is not None or self.unavailable
+
+
+def activity_records(
+    client: InsightlyClient, kind: PerRecord, parents: list[Entity], settings: ActivitySettings
+) -> Iterator[Any]:
+    """The changed parents' items, then the backfill's, within the table's budget."""
+    state = dlt.current.resource_state()
+    schema = dlt.current.source_schema()
+    rows = ActivityRows(row_entity(kind), schema)
+    buffer: list[dict] = []
+    budget = Budget(settings.requests_per_table)
+    with dlt.current.pipeline().sql_client() as sql:
+        tables = [ParentTable(sql, e, schema.naming) for e in parents]
+        tables = [t for t in tables if t.exists]
+        try:
+            for table in tables:
+                yield from _changed(client, kind, table, state, buffer, rows, budget)
+            for table in tables:
+                yield from _backfill(client, kind, table, state, buffer, rows, budget, settings)
+        except QuotaExhausted as exc:
+            client.stats.stop_for_quota(kind.table, str(exc))
+    yield from _flush(rows, buffer)
+
+
+def _changed(
+    client: InsightlyClient,
+    kind: PerRecord,
+    table: ParentTable,
+    state: dict,
+    buffer: list[dict],
+    rows: ActivityRows,
+    budget: Budget,
+) -> Iterator[Any]:
+    """Read the items of the parents loaded since the cursor, as far as the budget allows."""
+    progress = progress_of(state, table)
+    changed = table.changed(progress.after, budget.left) if budget.left > 0 else []
+    todo = [c for c in changed if not progress.unchanged(c)]
+    result = yield from _pass(client, kind, table, [c.id for c in todo], buffer, rows, budget)
+    # the cursor moves past every parent up to the first one not read (skipped ones too)
+    passed = changed if result.done == len(todo) else changed[: changed.index(todo[result.done])]
+    if passed:
+        progress.after = [passed[-1].key, passed[-1].id]
+        progress.remember(passed)
+    save(state, table, progress)
+    if result.stop is not None:
+        raise result.stop
+
+
+def _backfill(
+    client: InsightlyClient,
+    kind: PerRecord,
+    table: ParentTable,
+    state: dict,
+    buffer: list[dict],
+    rows: ActivityRows,
+    budget: Budget,
+    settings: ActivitySettings,
+) -> Iterator[Any]:
+    """Read on in the table's backfill, or start the periodic full pass when it is due
+    and the incremental pass is up to date, as far as the budget allows."""
+    progress = progress_of(state, table)
+    if not progress.backfilling:
+        now = datetime.now(timezone.utc)
+        if budget.left <= 0 or not progress.full_pass_due(settings.full_pass_hours, now):
+            return
+        if table.changed(progress.after, 1):  # changes first: a full pass would read them twice
+            return
+        progress.upto, progress.last = table.max_key(), None
+        if progress.upto is None:  # an empty table: nothing to pass over
+            progress.finish_backfill()
+    while progress.backfilling and budget.left > 0:
+        backlog = table.backlog(progress.upto, progress.last, budget.left)
+        if not backlog:
+            break
+        ids = [c.id for c in backlog]
+        result = yield from _pass(client, kind, table, ids, buffer, rows, budget)
+        if result.done:
+            progress.last = ids[result.done - 1]
+            progress.remember(backlog[: result.done])
+        if result.cut:
+            save(state, table, progress)
+            if result.stop is not None:
+                raise result.stop
+            return
+    if progress.backfilling and not table.backlog(progress.upto, progress.last, 1):
+        progress.finish_backfill()
+        log.info("%s: the pass over %s is complete", kind.table, table.entity.table)
+    save(state, table, progress)
+
+
+def _pass(
+    client: InsightlyClient,
+    kind: PerRecord,
+    table: ParentTable,
+    ids: list[Any],
+    buffer: list[dict],
+    rows: ActivityRows,
+    budget: Budget,
+) -> Generator[Any, None, Pass]:
+    """Read the list of each parent in `ids`, in order, into `buffer`; a parent gone since
+    it was loaded (404) has none. Returns how far it got."""
+    result = Pass()
+    parent = table.entity
+    try:
+        for parent_id, items in fetch_each(client, kind, parent, ids):
+            budget.left -= max(1, math.ceil(len(items or ()) / PAGE_SIZE))
+            for item in items or ():
+                buffer.append({**item, PARENT_ENTITY: parent.table, PARENT_ID: parent_id})
+            client.stats.count_rows(kind.table, len(items or ()))
+            result.done += 1
+            if len(buffer) >= FLUSH_ROWS:
+                yield from _flush(rows, buffer)
+    except QuotaExhausted as exc:
+        result.stop = exc
+    except EntityUnavailable as exc:  # 403: this list is not readable for this parent type
+        client.stats.skip(kind.table, exc.reason)
+        result.unavailable = True
+        log.warning("%s of %s: %s", kind.table, parent.table, exc)
+    return result
+
+
+def fetch_each(
+    client: InsightlyClient, kind: PerRecord, parent: Entity, ids: Sequence[Any]
+) -> Iterator[tuple[Any, list[dict] | None]]:
+    """(parent id, its items) for each id, in order: None when the parent is gone (404).
+
+    A bounded window of requests is in flight, as for the pages of a read (paging.py);
+    on an error the requests not sent yet are cancelled and the error raised in order.
+    """
+    if not ids:
+        return
+    pending = iter(ids)
+    window: deque[tuple[Any, Future]] = deque()
+    with ThreadPoolExecutor(client.page_concurrency, thread_name_prefix="activity") as pool:
+
+        def submit() -> None:
+            parent_id = next(pending, _END)
+            if parent_id is not _END:
+                window.append((parent_id, pool.submit(_items, client, kind, parent, parent_id)))
+
+        for _ in range(client.page_concurrency * 2):
+            submit()
+        try:
+            while window:
+                parent_id, future = window.popleft()
+                items = future.result()
+                submit()
+                yield parent_id, items
+        finally:
+            for _, future in window:
+                future.cancel()
+
+
+_END = object()
+
+
+def _items(client: InsightlyClient, kind: PerRecord, parent: Entity, parent_id: Any):
+    path = f"{parent.path}/{parent_id}/{kind.path}"
+    try:
+        return [item for page in client.pages(path, table=kind.table) for item in page]
+    except EntityUnavailable as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _flush(rows: ActivityRows, buffer: list[dict]) -> Iterator[Any]:
+    """The buffered items as hinted Arrow tables, the buffer emptied."""
+    if not buffer:
+        return
+    for name, table in rows.tables(buffer):
+        yield rows.hinted(name, table)
+    buffer.clear()
+
+
+@dataclass
+class ActivityCost:
+    """What the activity tables cost (`insightly plan`): one request per parent record for
+    the one-time backfill and for each periodic full pass, read at most `per_sync` requests
+    a table per sync; between passes, one request per changed parent (per new email)."""
+
+    backfill: dict[str, int]  # activity table -> requests of its backfill (its parents)
+    per_sync: int  # activity_requests_per_table
+    full_pass_hours: float
+    enabled: bool = True
+
+    @property
+    def total(self) -> int:
+        return sum(self.backfill.values()) if self.enabled else 0
+
+    def in_sync(self, n: int) -> int:
+        """Backfill requests of the n-th sync (from 0) of a new warehouse, nothing changing."""
+        if not self.enabled:
+            return 0
+        return sum(
+            max(0, min(self.per_sync, b - n * self.per_sync)) for b in self.backfill.values()
+        )
+
+    @property
+    def syncs(self) -> int:
+        """Syncs the backfill takes."""
+        return max((math.ceil(b / self.per_sync) for b in self.backfill.values()), default=0)
+
+    @property
+    def per_day(self) -> float:
+        """The full pass's requests spread over the days between two passes (0 hours, a
+        full pass whenever one ends, is priced as one a day)."""
+        hours = self.full_pass_hours if self.full_pass_hours > 0 else 24.0
+        return self.total * 24 / hours
+
+
+def activity_cost(counts: dict[str, int | None], custom_tables: Iterable[str]) -> ActivityCost:
+    """Price the activity tables from the counted records of their parents."""
+    settings = activity_settings()
+    custom = list(custom_tables)
+    backfill = {}
+    for kind in PER_RECORD:
+        parents = [*kind.parents, *(custom if kind.custom_objects else [])]
+        backfill[kind.table] = sum(counts.get(p) or 0 for p in parents)
+    return ActivityCost(
+        backfill, settings.requests_per_table, settings.full_pass_hours, settings.enabled
+    )

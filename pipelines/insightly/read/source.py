@@ -1,0 +1,172 @@
+"""The dlt source: one generic factory turns the catalogue into resources.
+
+Each entity is one resource over its read (incremental.py, full_reads.py); its pages become
+Arrow tables, the entity's and its child tables' (layout.py, rows.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import dlt
+import pendulum
+import pyarrow as pa
+from dlt.sources import DltResource
+
+from insightly.api.client import InsightlyClient
+from insightly.api.connection import resolve_connection
+from insightly.catalogue.entities import (
+    CUSTOM_FIELDS,
+    CUSTOM_OBJECTS,
+    ENTITIES,
+    TAGS,
+    Entity,
+    Load,
+    custom_object_entities,
+)
+from insightly.history.versions import History, parse_entities
+from insightly.read.activity import activity_resources
+from insightly.read.entity_rows import EntityRows
+from insightly.read.full_reads import (
+    custom_field_records,
+    custom_object_records,
+    discover_custom_objects,
+    full_records,
+    tag_records,
+)
+from insightly.read.incremental import incremental_records
+
+BATCH_ROWS = 50_000  # rows (entity and child rows) per yielded batch: about ten pages
+
+
+def entity_tables(
+    entity: Entity, read: Callable[..., Iterator[Any]], args: tuple, history: History | None
+) -> Iterator[Any]:
+    """The pages of `read(*args)` as Arrow tables: the entity's and its child tables'
+    (layout.py), several pages to a table (dlt's cost per yielded item, a schema merge, was a
+    third of the extract at one page each). Anything else a read yields (hints for a table
+    kept while its entity is forbidden) passes through. What is buffered is yielded before the
+    read ends, so a run's state and its rows stay together."""
+    rows: EntityRows | None = None
+    batch = TableBatch()
+    for page in read(*args):
+        if not isinstance(page, list):
+            yield page
+        elif page:
+            if rows is None:  # the schema is known once extraction runs
+                rows = EntityRows(entity, dlt.current.source_schema(), history)
+            for name, table in rows.tables(page):
+                batch.add(name, table)
+            if batch.rows >= BATCH_ROWS:
+                yield from batch.drain(rows)
+    if rows is not None:
+        yield from batch.drain(rows)
+        if rows.versions is not None:  # in the same load as the entity's own tables
+            yield from rows.versions.tables()
+        if entity.load is Load.FULL:
+            yield from rows.empty_children()
+
+
+class TableBatch:
+    """Arrow tables of several pages, per warehouse table, until they are yielded."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, list[pa.Table]] = {}
+        self.rows = 0
+
+    def add(self, name: str, table: pa.Table) -> None:
+        self.tables.setdefault(name, []).append(table)
+        self.rows += table.num_rows
+
+    def drain(self, rows: EntityRows) -> Iterator[Any]:
+        for name, parts in self.tables.items():
+            table = (
+                parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="default")
+            )
+            yield rows.hinted(name, table)
+        self.tables, self.rows = {}, 0
+
+
+def _rows_resource(
+    entity: Entity, read: Callable[..., Iterator[Any]], *args: Any, history: History | None = None
+) -> DltResource:
+    """One resource per table; every yielded table carries its own hints (layout.py), so
+    the resource itself declares no key for its child tables to inherit."""
+    disposition = "merge" if entity.load is Load.INCREMENTAL else "replace"
+    resource = dlt.resource(entity_tables, name=entity.table, write_disposition=disposition)
+    return resource(entity, read, args, history)
+
+
+def _entity_resource(
+    client: InsightlyClient,
+    entity: Entity,
+    start_date: datetime | None,
+    lookback: int,
+    history: History | None = None,
+) -> DltResource:
+    if entity.load is Load.FULL:
+        return _rows_resource(entity, full_records, client, entity)
+    read = incremental_records
+    resource = _rows_resource(entity, read, client, entity, start_date, lookback, history=history)
+    return resource.parallelize()
+
+
+def _parse_start(start_date: str | datetime | None) -> datetime | None:
+    if start_date is None or start_date == "":
+        return None
+    if isinstance(start_date, datetime):
+        value = start_date
+    else:
+        value = pendulum.parse(str(start_date), tz="UTC")
+    return pendulum.instance(value).in_timezone("UTC")
+
+
+@dlt.source(name="insightly")
+def insightly_source(
+    api_key: str = dlt.secrets.value,
+    pod: str | None = dlt.config.value,
+    base_url: str | None = dlt.config.value,
+    start_date: str | None = None,
+    lookback_seconds: int = 1,
+    client: InsightlyClient | None = None,
+    history_entities: list[str] | None = None,
+) -> Iterator[DltResource]:
+    """Every Insightly v3.1 entity, custom objects included.
+
+    Args:
+        api_key: the user's API key (secret).
+        pod: na1, eu1, au1, ...; ignored when `base_url` is set.
+        base_url: replaces the pod's URL (the emulator, a proxy).
+        start_date: limits the first load of incremental entities (ISO date or datetime).
+        lookback_seconds: re-read window before the stored cursor; at least 1.
+        client: an existing client (the CLI passes one to collect run statistics).
+        history_entities: the tables that keep every version (history.py); default all.
+    """
+    if lookback_seconds < 1:
+        raise ValueError("lookback_seconds must be at least 1: updated_after_utc is exclusive")
+    # Only explicitly typed columns become timestamps; see records.py.
+    dlt.current.source_schema().remove_type_detection("iso_timestamp")
+    if client is None:
+        client = InsightlyClient(resolve_connection(api_key, pod, base_url))
+    start = _parse_start(start_date)
+    history = History(client.stats.sync, parse_entities(history_entities))
+
+    for entity in ENTITIES:
+        yield _entity_resource(client, entity, start, lookback_seconds, history)
+    yield _rows_resource(TAGS, tag_records, client)
+
+    definitions = discover_custom_objects(client)
+    yield _rows_resource(CUSTOM_OBJECTS, custom_object_records, client, definitions)
+    custom_entities = custom_object_entities(definitions)
+    for entity in (*ENTITIES, *custom_entities):
+        if entity.load is Load.INCREMENTAL:
+            client.stats.incremental[entity.table] = entity
+    for entity in custom_entities:
+        yield _entity_resource(client, entity, start, lookback_seconds, history)
+
+    field_objects = [(e.path, e.table) for e in (*ENTITIES, *custom_entities) if e.custom_fields]
+    yield _rows_resource(CUSTOM_FIELDS, custom_field_records, client, field_objects)
+    # comments and file attachments of the records that changed (activity.py)
+    yield from activity_resources(client, ENTITIES, custom_entities)

@@ -1,0 +1,1 @@
+"""One sync run: the pipeline and its lock, accounts, progress, summary, cost plan."""

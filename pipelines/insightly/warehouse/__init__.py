@@ -1,0 +1,1 @@
+"""The warehouse side: introspection, migration of older layouts, integrity repairs."""
