@@ -55,11 +55,11 @@ report: install
 
 ## bench: sync scenarios against the emulator; prints one table (ARGS="--scale 0.1" for a quick run)
 bench: install
-	$(BIN)/python -m tests.bench $(ARGS)
+	$(BIN)/python -m bench $(ARGS)
 
 ## chaos: the long crash/drift/fault/hostile-data runs; prints what it tried and found
 chaos: install
-	$(BIN)/python -m tests.chaos
+	$(BIN)/python -m bench.chaos
 
 ## demo: start the emulator, sync a realistic tenant into demo.duckdb, print a summary
 demo: install

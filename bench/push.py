@@ -4,7 +4,7 @@ enforces 10 req/s with 150 ms latency; the copy is synced first, then every cont
 is changed in a DuckDB table and pushed in update mode (matched by contact_id: no lookup),
 so the push needs exactly one PUT per contact plus the reads of its two syncs.
 
-    python -m tests.bench --only push-10k-10rps [--scale 0.02]
+    python -m bench --only push-10k-10rps [--scale 0.02]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import bench
+from bench import scenarios as bench
 
 NAME = "push-10k-10rps"
 RATE = 10.0

@@ -10,7 +10,7 @@ without a rate or in-flight setting run with the client's defaults (the adaptive
 so a slow emulator is not mistaken for a slow sync. It measures and prints; it asserts
 nothing.
 
-    python -m tests.bench [--scale 0.1] [--only full-10rps,local-1m]
+    python -m bench [--scale 0.1] [--only full-10rps,local-1m]
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from bench import push as bench_push
 from insightly.api.pacing import DEFAULT_RATE
-
-from . import bench_push
 
 KEY = "bench-0000-0000-0000-000000000000"
 
@@ -389,14 +388,14 @@ def main(argv: list[str] | None = None) -> int:
     for scenario in chosen:
         print(f"bench: {scenario.name} ...", file=sys.stderr, flush=True)
         rows.append(run(scenario).cells())
-    if not args.only or bench_push.NAME in args.only.split(","):  # the push (bench_push.py)
+    if not args.only or bench_push.NAME in args.only.split(","):  # the push (bench/push.py)
         print(f"bench: {bench_push.NAME} ...", file=sys.stderr, flush=True)
         rows.append(bench_push.run(args.scale).cells())
     widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
     for row in [HEADER, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     if not args.only or "history" in args.only.split(","):
-        from tests.bench_history import history_cost
+        from bench.history import history_cost
 
         print(history_cost(max(500, int(20_000 * args.scale))))
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests import bench
+from bench import scenarios as bench
 
 
 def _versions(workdir: Path) -> int:
