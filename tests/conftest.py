@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from insightly.sync.run import SyncOptions, SyncResult, run_sync
+from insightly.sync.pipeline import SyncOptions
+from insightly.sync.run import SyncResult, run_sync
 from insightly_emulator import Emulator, EmulatorConfig
 
 API_KEY = "test-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"

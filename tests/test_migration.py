@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from insightly.sync.run import SyncOptions, make_pipeline
+from insightly.sync.pipeline import SyncOptions, make_pipeline
 from insightly.warehouse.migrate import migrate_child_tables
 from insightly_emulator import Emulator, EmulatorConfig
 from tests.conftest import API_KEY, Warehouse

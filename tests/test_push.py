@@ -12,7 +12,7 @@ from insightly import cli
 from insightly.errors import ConfigurationError, SyncAlreadyRunning
 from insightly.push import config
 from insightly.push.snapshot import open_warehouse
-from insightly.sync.run import SyncOptions, exclusive, make_pipeline
+from insightly.sync.pipeline import SyncOptions, exclusive, make_pipeline
 
 from .helpers import differences
 from .push_helpers import EVERY_TYPE, PushEnv, contacts_by_email, mismatches, start

@@ -8,7 +8,7 @@ import psycopg2
 from insightly.push import config
 from insightly.push.command import PushOptions, run_push
 from insightly.push.snapshot import open_warehouse
-from insightly.sync.run import SyncOptions, make_pipeline
+from insightly.sync.pipeline import SyncOptions, make_pipeline
 
 from .conftest import API_KEY, FAST_RETRIES, Warehouse
 from .push_helpers import contacts_by_email, mismatches

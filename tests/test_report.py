@@ -11,7 +11,7 @@ from insightly.models import build_models
 from insightly.ops.report import write_report
 from insightly.ops.report_charts import CHARTS
 from insightly.ops.runlog import record_run
-from insightly.sync.run import SyncOptions, make_pipeline
+from insightly.sync.pipeline import SyncOptions, make_pipeline
 from tests.cdp import browser_path, open_page
 
 # marks each chart drew: items of Vega's data marks, as rendered into the SVG

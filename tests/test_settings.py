@@ -2,13 +2,8 @@
 
 import pytest
 
-from insightly.api.connection import (
-    Connection,
-    check_api_key,
-    override_url,
-    pod_url,
-    resolve_connection,
-)
+from insightly.api.connection import Connection, check_api_key, override_url, pod_url
+from insightly.config import resolve_connection
 from insightly.errors import ConfigurationError
 
 KEY = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"

@@ -11,7 +11,7 @@ import pytest
 from insightly.api.paging import page_count
 from insightly.catalogue.entities import CUSTOM_FIELDS, ENTITIES, TAG_RECORD_TYPES, Load, Paging
 from insightly.errors import ApiResponseError, AuthenticationError
-from insightly.sync.run import SyncOptions, default_memory_limit, make_pipeline
+from insightly.sync.pipeline import SyncOptions, default_memory_limit, make_pipeline
 from tests.helpers import column, custom_object_tables, differences, entity_paths
 
 

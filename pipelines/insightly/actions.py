@@ -49,17 +49,9 @@ class Actions:
     ) -> Actions:
         """Actions on a new client, set up from dlt config and the environment exactly as
         the sync's (`[sources.insightly]` rate_per_s, max_in_flight, quota_reserve)."""
-        from insightly.api.connection import resolve_connection
-        from insightly.api.pacing import Pacer
-        from insightly.sync.run import pacing_settings
+        from insightly.config import connect, load_settings
 
-        settings = pacing_settings()
-        options: dict[str, Any] = {
-            "pacer": Pacer(settings.rate, settings.in_flight),
-            "quota_reserve": settings.reserve,
-            **client_options,
-        }
-        return cls(InsightlyClient(resolve_connection(api_key, pod, base_url), **options))
+        return cls(connect(load_settings(), api_key, pod, base_url, **client_options))
 
     def close(self) -> None:
         self.client.close()

@@ -9,11 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 
-import dlt
-
-from insightly.api.client import InsightlyClient
-from insightly.api.connection import resolve_connection
-from insightly.api.pacing import Pacer
+from insightly.config import connect, load_settings
 from insightly.errors import ModelsFailed, QuotaExhausted, find_user_error
 from insightly.models import build_models
 from insightly.models.dbt_sources import main as dbt_sources_main
@@ -33,16 +29,10 @@ from insightly.sync.accounts import (
 )
 from insightly.sync.cost import estimate as estimate_plan
 from insightly.sync.cost import render as render_plan
+from insightly.sync.pipeline import DATASET_NAME, PIPELINE_NAME, SyncOptions, make_pipeline
 from insightly.sync.progress import CHOICES as PROGRESS_CHOICES
 from insightly.sync.progress import dlt_collector, live_progress
-from insightly.sync.run import (
-    DATASET_NAME,
-    PIPELINE_NAME,
-    SyncOptions,
-    make_pipeline,
-    pacing_settings,
-    run_sync,
-)
+from insightly.sync.run import run_sync
 from insightly.sync.summary import render
 
 log = logging.getLogger("insightly")
@@ -131,10 +121,9 @@ def plan(args: argparse.Namespace) -> int:
 
 def _plan_one(run: AccountRun) -> int:
     options = run.options
-    connection = resolve_connection(options.api_key, options.pod, options.base_url)
-    settings = pacing_settings()
-    with InsightlyClient(connection, pacer=Pacer(settings.rate, settings.in_flight)) as client:
-        estimate = estimate_plan(client)
+    settings = load_settings()
+    with connect(settings, options.api_key, options.pod, options.base_url) as client:
+        estimate = estimate_plan(client, settings)
     text = render_plan(
         estimate,
         settings.rate,
@@ -197,7 +186,7 @@ def _sync_one(args: argparse.Namespace, account: str | None, options: SyncOption
         result = run_sync(options)
     print(f"account {account}:\n{render(result)}" if account else render(result))
     code = QuotaExhausted.exit_code if result.stats.quota_stop else 0
-    if args.no_models or dlt.config.get("sources.insightly.build_models") is False:
+    if args.no_models or not load_settings().build_models:
         return code
     try:
         report = build_models(make_pipeline(options), options.dataset, options.destination)

@@ -43,7 +43,8 @@ from insightly.catalogue.entities import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES
 from insightly.dagster_models import RAW_GROUP, model_assets
 from insightly.errors import QuotaExhausted, SyncAlreadyRunning, find_user_error
 from insightly.sync.accounts import AccountRun, account_runs, configured_accounts
-from insightly.sync.run import PIPELINE_NAME, SyncOptions, make_pipeline, run_sync
+from insightly.sync.pipeline import PIPELINE_NAME, SyncOptions, make_pipeline
+from insightly.sync.run import run_sync
 
 STATIC_TABLES = tuple(e.table for e in (*ENTITIES, TAGS, CUSTOM_OBJECTS, CUSTOM_FIELDS))
 BUSY_RETRY_SECONDS = 300  # another sync of the same account holds the lock

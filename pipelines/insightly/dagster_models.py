@@ -25,7 +25,7 @@ from insightly.models import build_models
 from insightly.models.dialects import parse
 from insightly.models.static import RAW, SQL_DIR, STG, model_files
 from insightly.sync.accounts import AccountRun
-from insightly.sync.run import make_pipeline
+from insightly.sync.pipeline import make_pipeline
 
 RAW_GROUP = "insightly_raw"
 STG_GROUP = "insightly_stg"

@@ -1,9 +1,8 @@
 """Connection settings: where the key may go and whether it looks like a key at all.
 
-Values come from dlt's config providers (environment first, then `.dlt/secrets.toml` and
-`.dlt/config.toml`), so `SOURCES__INSIGHTLY__API_KEY` and `[sources.insightly] api_key`
-both work. Validation happens before any request so that a typo never sends the key to
-an unexpected host, and every problem is reported as one line that says what to set.
+The values come from `insightly.config` (every setting, read once). Validation happens
+before any request so that a typo never sends the key to an unexpected host, and every
+problem is reported as one line that says what to set.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
-
-import dlt
 
 from insightly.errors import ConfigurationError
 
@@ -97,24 +94,3 @@ def check_api_key(api_key: Any) -> str:
             f"spaces or ':'): {hint}"
         )
     return key
-
-
-def resolve_connection(
-    api_key: str | None = None, pod: str | None = None, base_url: str | None = None
-) -> Connection:
-    """Build the connection from arguments, falling back to dlt's config providers."""
-    if api_key is None:
-        api_key = dlt.secrets.get("sources.insightly.api_key")
-    if pod is None:
-        pod = dlt.config.get("sources.insightly.pod")
-    if base_url is None:
-        base_url = dlt.config.get("sources.insightly.base_url")
-    key = check_api_key(api_key)
-    if base_url:
-        return Connection(key, override_url(str(base_url)))
-    if not pod:
-        raise ConfigurationError(
-            "The Insightly pod is missing: set SOURCES__INSIGHTLY__POD (na1, eu1, au1, ... as "
-            "shown in Insightly under User Settings > API) or [sources.insightly] pod"
-        )
-    return Connection(key, pod_url(str(pod)))

@@ -63,12 +63,6 @@ def count_cost(n: int, d: int) -> int:
     return 2 + d * math.ceil(math.log2(max(n / d, 1))) + FEW * d
 
 
-def counting_enabled() -> bool:
-    """`delete_count` (default true) under [sources.insightly]."""
-    value = dlt.config.get("sources.insightly.delete_count")
-    return value is None or str(value).strip().lower() not in ("0", "false", "no", "off")
-
-
 @dataclass
 class Counted:
     """What counting found for one table."""
@@ -261,9 +255,10 @@ def delete_counter(
     start_date: str | None,
     began: float,
     hard: bool,
+    enabled: bool = True,
 ) -> DeleteCounter | None:
     """The counter for this sync, or None when `delete_count` is off."""
-    if not counting_enabled():
+    if not enabled:
         return None
     start = None
     if start_date:

@@ -71,7 +71,9 @@ def close_versions(sql: Any, entity: Any, ids: Sequence[Any]) -> None:
     )
 
 
-def begin_history(pipeline: dlt.Pipeline, stats: Any, tables: Sequence[str], options: Any) -> None:
+def begin_history(
+    pipeline: dlt.Pipeline, stats: Any, tables: Sequence[str], options: Any, settings: Any
+) -> None:
     """Before a sync's runs: remember the sync (for closing versions), put back history
     held by a killed full refresh, drop it (`--drop-history`), start it where a table has
     none (`seed_history`), and hold it out of a full refresh's way."""
@@ -79,21 +81,25 @@ def begin_history(pipeline: dlt.Pipeline, stats: Any, tables: Sequence[str], opt
     end_history(pipeline)
     if options.drop_history:
         drop_history(pipeline)
-    seed_history(pipeline, stats, tables, options.start_date)
+    seed_history(pipeline, stats, tables, options.start_date, settings)
     if options.full_refresh:
         hold_history(pipeline, tables)
 
 
 def seed_history(
-    pipeline: dlt.Pipeline, stats: Any, tables: Sequence[str], start_date: str | None
+    pipeline: dlt.Pipeline,
+    stats: Any,
+    tables: Sequence[str],
+    start_date: str | None,
+    settings: Any,
 ) -> list[str]:
     """A loaded table that keeps history but has no versions table (history just switched
     on, an upgrade, `--drop-history`) is read again from the start date, once: its versions
     begin with every record as it is now, not only with those that change later. Costs one
     full read of the table; the current table is merged with what it already holds."""
-    wanted = parse_entities(dlt.config.get("sources.insightly.history_entities"))
+    wanted = parse_entities(settings.history_entities)
     present = _warehouse(pipeline)
-    start = start_date or dlt.config.get("sources.insightly.start_date")
+    start = start_date or settings.start_date
     since = utc_stamp(pendulum.parse(str(start), tz="UTC")) if start else EPOCH
     seeded = []
     for table in tables:

@@ -37,7 +37,7 @@ from insightly.errors import (
     SyncAlreadyRunning,
 )
 from insightly.stats import RunStats
-from insightly.sync.run import SyncOptions, exclusive, make_pipeline
+from insightly.sync.pipeline import SyncOptions, exclusive, make_pipeline
 
 log = logging.getLogger(__name__)
 # exit codes of runs whose loads stand: done, models failed after the load, quota stop

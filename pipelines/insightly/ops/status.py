@@ -27,13 +27,13 @@ from insightly.ops.run_history import (
     state_tables,
 )
 from insightly.sync.accounts import AccountRun, account_runs, add_account_arguments, run_accounts
+from insightly.sync.pipeline import make_pipeline
 from insightly.sync.pipeline_args import (
     add_pipeline_arguments,
     missing_duckdb_file,
     options_from,
     pipeline_from,
 )
-from insightly.sync.run import make_pipeline
 
 QUOTA_RUNS = 500  # runs read to add up today's quota use
 

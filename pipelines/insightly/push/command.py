@@ -12,9 +12,8 @@ from typing import Any
 
 from insightly.actions import Actions
 from insightly.api.client import InsightlyClient
-from insightly.api.connection import resolve_connection
-from insightly.api.pacing import Pacer
 from insightly.catalogue.entities import CUSTOM_FIELDS, CUSTOM_OBJECTS
+from insightly.config import connect, load_settings
 from insightly.errors import InsightlyError, QuotaExhausted
 from insightly.ops.runlog import record_run
 from insightly.push import config
@@ -40,16 +39,15 @@ from insightly.sync.accounts import (
     parallel_accounts,
     run_accounts,
 )
-from insightly.sync.pipeline_args import options_from
-from insightly.sync.run import (
+from insightly.sync.pipeline import (
     DATASET_NAME,
     PIPELINE_NAME,
     SyncOptions,
     exclusive,
     make_pipeline,
-    pacing_settings,
-    run_sync,
 )
+from insightly.sync.pipeline_args import options_from
+from insightly.sync.run import run_sync
 
 INVALID_ROWS, MASS_CHANGE = 5, 8
 
@@ -159,20 +157,20 @@ def _bring_up_to_date(spec: config.PushSpec, options: PushOptions) -> RunStats:
 
 def _client(options: PushOptions, stats: RunStats) -> InsightlyClient:
     """A client set up as the sync's: one pacer, the quota reserve, the retries."""
-    settings = pacing_settings()
-    client_options: dict[str, Any] = {
-        "pacer": Pacer(settings.rate, settings.in_flight),
-        "quota_reserve": settings.reserve,
+    return connect(
+        load_settings(),
+        options.api_key,
+        options.pod,
+        options.base_url,
+        stats,
         **options.client_options,
-    }
-    connection = resolve_connection(options.api_key, options.pod, options.base_url)
-    return InsightlyClient(connection, stats, **client_options)
+    )
 
 
 def _dry_run(
     spec: config.PushSpec, plan: Plan, stats: RunStats, options: PushOptions
 ) -> PushResult:
-    reserve = pacing_settings().reserve
+    reserve = load_settings().reserve
     text = render_dry_run(plan, spec.name, stats.rate_remaining, stats.rate_limit, reserve)
     code = INVALID_ROWS if plan.counts().get(INVALID) else 0
     stop = guard_message(spec, plan, options)

@@ -23,7 +23,7 @@ from insightly.push.plan import (
     UPDATE,
     Plan,
 )
-from insightly.sync.run import SyncOptions, file_format, make_pipeline
+from insightly.sync.pipeline import SyncOptions, file_format, make_pipeline
 
 # Row statuses: applied (every write answered 2xx, or found applied after a lost answer),
 # equal (nothing to write), invalid (never sent), refused (a 4xx), unknown (no answer and

@@ -42,51 +42,13 @@ from insightly.catalogue.entities import (
     Load,
     PerRecord,
 )
-from insightly.errors import ConfigurationError, EntityUnavailable, QuotaExhausted
+from insightly.config import ActivitySettings
+from insightly.errors import EntityUnavailable, QuotaExhausted
 from insightly.read.activity_parents import ParentTable, progress_of, save
 from insightly.read.entity_rows import EntityRows
 
 log = logging.getLogger(__name__)
 FLUSH_ROWS = 5_000  # rows per yielded Arrow table (one page per parent would be thousands)
-DEFAULT_REQUESTS_PER_TABLE = 500
-DEFAULT_FULL_PASS_HOURS = 168.0
-
-
-@dataclass(frozen=True)
-class ActivitySettings:
-    """`[sources.insightly]` settings of the activity tables."""
-
-    enabled: bool = True  # activity
-    requests_per_table: int = DEFAULT_REQUESTS_PER_TABLE  # activity_requests_per_table
-    full_pass_hours: float = DEFAULT_FULL_PASS_HOURS  # activity_full_pass_hours
-
-
-def activity_settings() -> ActivitySettings:
-    """The settings from dlt config; a value that isn't a number is a one-line error."""
-    enabled = str(_setting("activity", "true")).strip().lower()
-    return ActivitySettings(
-        enabled=enabled not in ("0", "false", "no", "off"),
-        requests_per_table=max(
-            1, int(_number("activity_requests_per_table", DEFAULT_REQUESTS_PER_TABLE))
-        ),
-        full_pass_hours=_number("activity_full_pass_hours", DEFAULT_FULL_PASS_HOURS),
-    )
-
-
-def _setting(name: str, default: Any) -> Any:
-    value = dlt.config.get(f"sources.insightly.{name}")
-    return default if value is None else value
-
-
-def _number(name: str, default: float) -> float:
-    value = _setting(name, default)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(
-            f"{name} must be a number, got {value!r}: set SOURCES__INSIGHTLY__{name.upper()} "
-            f"or [sources.insightly] {name}"
-        ) from None
 
 
 def parents_of(
@@ -98,10 +60,12 @@ def parents_of(
 
 
 def activity_resources(
-    client: InsightlyClient, entities: Sequence[Entity], custom: Sequence[Entity]
+    client: InsightlyClient,
+    entities: Sequence[Entity],
+    custom: Sequence[Entity],
+    settings: ActivitySettings,
 ) -> Iterator[DltResource]:
     """One merge resource per per-record list of the catalogue (none when switched off)."""
-    settings = activity_settings()
     if not settings.enabled:
         return
     for kind in PER_RECORD:
@@ -360,9 +324,10 @@ class ActivityCost:
         return self.total * 24 / hours
 
 
-def activity_cost(counts: dict[str, int | None], custom_tables: Iterable[str]) -> ActivityCost:
+def activity_cost(
+    counts: dict[str, int | None], custom_tables: Iterable[str], settings: ActivitySettings
+) -> ActivityCost:
     """Price the activity tables from the counted records of their parents."""
-    settings = activity_settings()
     custom = list(custom_tables)
     backfill = {}
     for kind in PER_RECORD:

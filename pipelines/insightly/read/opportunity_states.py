@@ -38,7 +38,7 @@ from dlt.common.pipeline import LoadInfo
 from insightly.api.client import InsightlyClient
 from insightly.api.stamps import parse_utc
 from insightly.catalogue.tables import DELETED_AT
-from insightly.errors import ConfigurationError, EntityUnavailable, QuotaExhausted
+from insightly.errors import EntityUnavailable, QuotaExhausted
 from insightly.read.walk import unfinished_walk
 from insightly.warehouse.introspect import tables_in
 
@@ -47,7 +47,6 @@ TABLE = "opportunity_state_history"
 SOURCE_TABLE = "opportunities"
 KEY = ("opportunity_id", "date_changed_utc", "for_opportunity_state")
 OPEN = "OPEN"
-DEFAULT_REQUESTS_PER_SYNC = 2_000
 
 
 class HistoryFiles:
@@ -191,25 +190,12 @@ def ready(pipeline: dlt.Pipeline, client: InsightlyClient, tables: list[str]) ->
         return SOURCE_TABLE in tables_in(sql)
 
 
-def requests_per_sync() -> int | None:
-    """`state_history_requests_per_sync` (default 2,000: a backfill of 36,000 opportunities
-    spreads over 18 syncs instead of one that runs for an hour at 10 requests/s); 0 or
-    less: no limit but the quota's reserve."""
-    value = dlt.config.get("sources.insightly.state_history_requests_per_sync")
-    try:
-        budget = DEFAULT_REQUESTS_PER_SYNC if value is None else int(value)
-    except (TypeError, ValueError):
-        raise ConfigurationError(
-            f"state_history_requests_per_sync must be a whole number, got {value!r}"
-        ) from None
-    return budget if budget > 0 else None
-
-
 def sync_state_history(
     pipeline: dlt.Pipeline,
     client: InsightlyClient,
     tables: list[str],
     loader_format: str | None,
+    budget: int | None,
 ) -> LoadInfo | None:
     """Queue what changed (or the backfill), read as much as the quota allows, load it."""
     if not ready(pipeline, client, tables):
@@ -218,7 +204,7 @@ def sync_state_history(
     queue, fresh = plan_reads(pipeline, files)
     if not queue:
         return None
-    rows, done, stopped = read_histories(client, queue, requests_per_sync())
+    rows, done, stopped = read_histories(client, queue, budget)
     info = None
     if rows:
         info = pipeline.run(history_resource(rows), loader_file_format=loader_format)

@@ -16,7 +16,6 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from insightly.api.client import InsightlyClient
-from insightly.api.connection import resolve_connection
 from insightly.catalogue.entities import (
     CUSTOM_FIELDS,
     CUSTOM_OBJECTS,
@@ -26,6 +25,7 @@ from insightly.catalogue.entities import (
     Load,
     custom_object_entities,
 )
+from insightly.config import connect, load_settings
 from insightly.history.versions import History, parse_entities
 from insightly.read.activity import activity_resources
 from insightly.read.entity_rows import EntityRows
@@ -132,6 +132,7 @@ def insightly_source(
     lookback_seconds: int = 1,
     client: InsightlyClient | None = None,
     history_entities: list[str] | None = None,
+    settings: Any = None,
 ) -> Iterator[DltResource]:
     """Every Insightly v3.1 entity, custom objects included.
 
@@ -143,13 +144,15 @@ def insightly_source(
         lookback_seconds: re-read window before the stored cursor; at least 1.
         client: an existing client (the CLI passes one to collect run statistics).
         history_entities: the tables that keep every version (history.py); default all.
+        settings: the run's `Settings` (config.py); read from config when not given.
     """
     if lookback_seconds < 1:
         raise ValueError("lookback_seconds must be at least 1: updated_after_utc is exclusive")
     # Only explicitly typed columns become timestamps; see records.py.
     dlt.current.source_schema().remove_type_detection("iso_timestamp")
+    settings = settings or load_settings()
     if client is None:
-        client = InsightlyClient(resolve_connection(api_key, pod, base_url))
+        client = connect(settings, api_key, pod, base_url)
     start = _parse_start(start_date)
     history = History(client.stats.sync, parse_entities(history_entities))
 
@@ -169,4 +172,4 @@ def insightly_source(
     field_objects = [(e.path, e.table) for e in (*ENTITIES, *custom_entities) if e.custom_fields]
     yield _rows_resource(CUSTOM_FIELDS, custom_field_records, client, field_objects)
     # comments and file attachments of the records that changed (activity.py)
-    yield from activity_resources(client, ENTITIES, custom_entities)
+    yield from activity_resources(client, ENTITIES, custom_entities, settings.activity)

@@ -31,8 +31,9 @@ from dataclasses import dataclass, replace
 import dlt
 
 from insightly.api.connection import check_api_key, override_url, pod_url
+from insightly.config import load_settings
 from insightly.errors import ConfigurationError, find_user_error
-from insightly.sync.run import DATASET_NAME, PIPELINE_NAME, SyncOptions
+from insightly.sync.pipeline import DATASET_NAME, PIPELINE_NAME, SyncOptions
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # goes into a pipeline name and a file name
 DEFAULT_PARALLEL = 2
@@ -246,8 +247,8 @@ def most_severe(codes: Sequence[int]) -> int:
 def parallel_accounts(args: argparse.Namespace | None = None) -> int:
     value = getattr(args, "parallel", None) if args is not None else None
     if value is None:
-        value = dlt.config.get("sources.insightly.accounts_in_parallel")
-    return max(1, int(value or DEFAULT_PARALLEL))
+        return load_settings().accounts_in_parallel
+    return max(1, int(value))
 
 
 def run_accounts(
@@ -295,8 +296,8 @@ def models_command(argv: Sequence[str]) -> int:
     """`insightly models [--account NAME | --all]`: build the SQL models on each account's
     warehouse (without either flag, on the default pipeline's, as before)."""
     from insightly.models import build_models
+    from insightly.sync.pipeline import make_pipeline
     from insightly.sync.pipeline_args import add_pipeline_arguments, options_from
-    from insightly.sync.run import make_pipeline
 
     parser = argparse.ArgumentParser(prog="insightly models", description=models_command.__doc__)
     add_pipeline_arguments(parser)

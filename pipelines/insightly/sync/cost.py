@@ -20,7 +20,8 @@ from insightly.catalogue.entities import (
     Paging,
     custom_object_entities,
 )
-from insightly.deletes.count import count_cost, counting_enabled
+from insightly.config import Settings, load_settings
+from insightly.deletes.count import count_cost
 from insightly.errors import EntityUnavailable
 from insightly.read.activity import ActivityCost, activity_cost
 from insightly.read.full_reads import discover_custom_objects
@@ -72,13 +73,14 @@ def _count(client: InsightlyClient, entity: Entity) -> int | None:
         return None
 
 
-def estimate(client: InsightlyClient) -> Plan:
+def estimate(client: InsightlyClient, settings: Settings | None = None) -> Plan:
     """Count every entity and price a full load and an incremental sync.
 
     A table of more than backfill_pages_per_run pages is read in several pipeline runs of
     one sync, verified as one read: it costs its pages and no id check, unless the daily
     quota makes it span syncs (see `backfill_days`).
     """
+    settings = settings or load_settings()
     plan = Plan()
     definitions = discover_custom_objects(client)
     customs = custom_object_entities(definitions)
@@ -96,7 +98,7 @@ def estimate(client: InsightlyClient) -> Plan:
         else:
             plan.incremental += 1
             plan.deletes += pages
-            plan.delete_counts += counting_enabled()
+            plan.delete_counts += settings.delete_count
             if entity.table == STATE_SOURCE:  # state_history.py: its one-time backfill
                 plan.state_history = n
                 plan.full_load += n
@@ -106,7 +108,7 @@ def estimate(client: InsightlyClient) -> Plan:
     plan.lookups += metadata + 1  # tags, custom field metadata, custom objects
     plan.full_load += metadata + 1
     plan.incremental += 1 + plan.delete_counts  # custom object discovery, delete counting
-    plan.activity = activity_cost(plan.counts, [e.table for e in customs])
+    plan.activity = activity_cost(plan.counts, [e.table for e in customs], settings.activity)
     plan.counting = client.stats.total_requests
     plan.daily_limit = client.stats.rate_limit
     return plan

@@ -8,7 +8,7 @@ from typing import Any
 
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """--destination, --dataset, --pipeline-name, --pipelines-dir, defaulting as `sync` does."""
-    from insightly.sync.run import DATASET_NAME, PIPELINE_NAME
+    from insightly.sync.pipeline import DATASET_NAME, PIPELINE_NAME
 
     parser.add_argument("--destination", default="duckdb", help="any dlt destination")
     parser.add_argument("--dataset", default=DATASET_NAME, help="the raw dataset")
@@ -19,7 +19,7 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
 def options_from(args: argparse.Namespace) -> Any:
     """The SyncOptions naming the pipeline the arguments name (the base each account's
     options are made from, accounts.py)."""
-    from insightly.sync.run import SyncOptions
+    from insightly.sync.pipeline import SyncOptions
 
     return SyncOptions(
         destination=args.destination,
@@ -32,7 +32,7 @@ def options_from(args: argparse.Namespace) -> Any:
 def pipeline_from(args: argparse.Namespace) -> Any:
     """The dlt pipeline the arguments name, opened as `sync` opens it (its destination
     credentials come from config; DuckDB gets the same memory limit)."""
-    from insightly.sync.run import make_pipeline
+    from insightly.sync.pipeline import make_pipeline
 
     return make_pipeline(options_from(args))
 

@@ -1,0 +1,170 @@
+"""Every `[sources.insightly]` setting, read once into one typed object, and the one place
+that builds an API client from it.
+
+Values come from dlt's config providers (environment first, then `.dlt/secrets.toml` and
+`.dlt/config.toml`): `SOURCES__INSIGHTLY__RATE_PER_S=5` and `[sources.insightly]
+rate_per_s = 5` are the same setting. `docs/configuration.md` lists them all. A run reads
+them once (`load_settings()`) and hands the object down; a value that can't be used stops
+the run with one line that names the setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import dlt
+
+from insightly.api.client import InsightlyClient
+from insightly.api.connection import Connection, check_api_key, override_url, pod_url
+from insightly.api.pacing import DEFAULT_IN_FLIGHT, DEFAULT_RATE, Pacer
+from insightly.errors import ConfigurationError
+from insightly.stats import RunStats
+
+SECTION = "sources.insightly"
+DEFAULT_PAGES_PER_RUN = 200  # 100,000 records: what a kill can cost at most
+DEFAULT_ACTIVITY_REQUESTS = 500  # per activity table and sync
+DEFAULT_FULL_PASS_HOURS = 168.0  # the activity tables' periodic full pass
+DEFAULT_STATE_HISTORY_REQUESTS = 2_000  # StateHistory reads per sync
+DEFAULT_PARALLEL_ACCOUNTS = 2
+OFF = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class ActivitySettings:
+    """The activity tables (comments, file attachments: per-record reads)."""
+
+    enabled: bool = True  # activity
+    requests_per_table: int = DEFAULT_ACTIVITY_REQUESTS  # activity_requests_per_table
+    full_pass_hours: float = DEFAULT_FULL_PASS_HOURS  # activity_full_pass_hours
+
+
+@dataclass(frozen=True)
+class Settings:
+    """`[sources.insightly]`, typed. The key is never part of repr()."""
+
+    api_key: str | None = field(default=None, repr=False)
+    pod: str | None = None
+    base_url: str | None = None
+    start_date: str | None = None
+    # request economy (docs/pacing.md)
+    rate: float = DEFAULT_RATE  # rate_per_s
+    in_flight: int = DEFAULT_IN_FLIGHT  # max_in_flight
+    reserve: float = 0.1  # quota_reserve: the share of the daily quota left to others
+    cadence_hours: float = 24.0  # lookup_refresh_hours
+    pages_per_run: int = DEFAULT_PAGES_PER_RUN  # backfill_pages_per_run
+    # deletes (docs/deletes.md)
+    delete_check_hours: float = 24.0
+    hard_deletes: bool = False
+    delete_count: bool = True
+    # per-record reads (docs/activity.md, docs/state-history.md)
+    activity: ActivitySettings = ActivitySettings()
+    state_history_requests: int | None = DEFAULT_STATE_HISTORY_REQUESTS  # None: no limit
+    # history and models
+    history_entities: Any = None  # a list of tables, or None for all
+    build_models: bool = True
+    accounts_in_parallel: int = DEFAULT_PARALLEL_ACCOUNTS
+
+
+def _get(name: str) -> Any:
+    return dlt.config.get(f"{SECTION}.{name}")
+
+
+def _number(name: str, default: float, kind: type = float) -> Any:
+    value = _get(name)
+    if value is None:
+        return kind(default)
+    try:
+        return kind(float(value)) if kind is int else kind(value)
+    except (TypeError, ValueError):
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigurationError(
+            f"{name} must be {what}, got {value!r}: set SOURCES__INSIGHTLY__{name.upper()} "
+            f"or [sources.insightly] {name}"
+        ) from None
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = _get(name)
+    if value is None:
+        return default
+    return str(value).strip().lower() not in OFF
+
+
+def load_settings() -> Settings:
+    """Every setting from dlt's providers, once."""
+    state_history = _number("state_history_requests_per_sync", DEFAULT_STATE_HISTORY_REQUESTS, int)
+    return Settings(
+        api_key=dlt.secrets.get(f"{SECTION}.api_key"),
+        pod=_get("pod"),
+        base_url=_get("base_url"),
+        start_date=_get("start_date"),
+        rate=_number("rate_per_s", DEFAULT_RATE),
+        in_flight=_number("max_in_flight", DEFAULT_IN_FLIGHT, int),
+        reserve=_number("quota_reserve", 0.1),
+        cadence_hours=_number("lookup_refresh_hours", 24.0),
+        pages_per_run=max(1, _number("backfill_pages_per_run", DEFAULT_PAGES_PER_RUN, int)),
+        delete_check_hours=_number("delete_check_hours", 24.0),
+        hard_deletes=_flag("hard_deletes", False),
+        delete_count=_flag("delete_count", True),
+        activity=ActivitySettings(
+            enabled=_flag("activity", True),
+            requests_per_table=max(
+                1, _number("activity_requests_per_table", DEFAULT_ACTIVITY_REQUESTS, int)
+            ),
+            full_pass_hours=_number("activity_full_pass_hours", DEFAULT_FULL_PASS_HOURS),
+        ),
+        state_history_requests=state_history if state_history > 0 else None,
+        history_entities=_get("history_entities"),
+        build_models=_flag("build_models", True),
+        accounts_in_parallel=max(
+            1, _number("accounts_in_parallel", DEFAULT_PARALLEL_ACCOUNTS, int)
+        ),
+    )
+
+
+def connection_of(
+    settings: Settings,
+    api_key: str | None = None,
+    pod: str | None = None,
+    base_url: str | None = None,
+) -> Connection:
+    """The validated key and URL: the arguments (an account's), else the settings'. Checked
+    before any request, so that a typo never sends the key to an unexpected host."""
+    key = check_api_key(api_key if api_key is not None else settings.api_key)
+    pod = pod if pod is not None else settings.pod
+    base_url = base_url if base_url is not None else settings.base_url
+    if base_url:
+        return Connection(key, override_url(str(base_url)))
+    if not pod:
+        raise ConfigurationError(
+            "The Insightly pod is missing: set SOURCES__INSIGHTLY__POD (na1, eu1, au1, ... as "
+            "shown in Insightly under User Settings > API) or [sources.insightly] pod"
+        )
+    return Connection(key, pod_url(str(pod)))
+
+
+def resolve_connection(
+    api_key: str | None = None, pod: str | None = None, base_url: str | None = None
+) -> Connection:
+    """The connection from arguments, falling back to the configured settings."""
+    return connection_of(load_settings(), api_key, pod, base_url)
+
+
+def connect(
+    settings: Settings,
+    api_key: str | None = None,
+    pod: str | None = None,
+    base_url: str | None = None,
+    stats: RunStats | None = None,
+    **client_options: Any,
+) -> InsightlyClient:
+    """The one way a client is built: the connection, one pacer at the configured rate,
+    the quota reserve; `client_options` (tests, the sync's paging) override them."""
+    options: dict[str, Any] = {
+        "pacer": Pacer(settings.rate, settings.in_flight),
+        "quota_reserve": settings.reserve,
+        **client_options,
+    }
+    connection = connection_of(settings, api_key, pod, base_url)
+    return InsightlyClient(connection, stats, **options)
