@@ -1,13 +1,13 @@
 """Per-record activity: `/{Parent}/{id}/Comments` and `/{Parent}/{id}/FileAttachments`.
 
-Shapes from insightly-write-api.md section 9: comments on Emails, Notes and Tasks have
+Shapes as docs/api.md §8 gives them: comments on Emails, Notes and Tasks have
 COMMENT_ID, BODY, OWNER_USER_ID, DATE_CREATED_UTC, DATE_UPDATED_UTC, NOTE_ID, TASK_ID,
 EMAIL_ID; ticket comments have their own shape and id; file attachments are metadata only.
 Both lists take `updated_after_utc`, `skip`, `top` and `count_total`.
 
 Generated items are a pure function of (seed, kind, parent entity, parent index), so none
 is kept in memory until a test adds, edits or removes one. Whether a new comment or
-attachment bumps its parent's DATE_UPDATED_UTC is not confirmed (facts section 9): the
+attachment bumps its parent's DATE_UPDATED_UTC is not confirmed (docs/api.md §8): the
 switch `activity_updates_parent` ("no" by default, or "yes") decides.
 """
 

@@ -1,4 +1,4 @@
-"""The entity table of facts §2.2 and the record shapes of §3.2, as data.
+"""The entity table (docs/api.md §3) and the v3.1 record shapes, as data.
 
 One ``EntitySpec`` per API collection says how it is addressed (path, wrong forms that
 give 405), what parameters it takes (kind), whether it has ``/Search``, its primary key,

@@ -1,9 +1,9 @@
 """Every knob of the emulator in one dataclass.
 
 Tests describe their scenario by constructing an ``EmulatorConfig`` (data shape) and by
-flipping switches at runtime with ``Emulator.configure``.  Behaviours that the facts file
-(/work/shared/insightly-api.md) marks UNCONFIRMED are switches here, so the pipeline can
-be tested against every plausible variant instead of one guess.
+flipping switches at runtime with ``Emulator.configure``.  Behaviours that docs/api.md
+marks UNCONFIRMED are switches here, so the pipeline can be tested against every
+plausible variant instead of one guess.
 """
 
 from __future__ import annotations
@@ -20,24 +20,26 @@ DEFAULT_ANCHOR = datetime(2026, 6, 30, 0, 0, 0, tzinfo=timezone.utc)
 
 # Allowed values of the enumerated switches; the first one is the default.
 CHOICES: dict[str, tuple[str, ...]] = {
-    # top > 500: silently serve 500 (clamp) or answer 400 (error)   [facts §2.3 UNCONFIRMED]
+    # top > 500: silently serve 500 (clamp) or answer 400 (error)   [api.md §4 UNCONFIRMED]
     "top_over_max": ("clamp", "error"),
-    # result order of lists and /Search                             [facts §2.3 UNCONFIRMED]
+    # result order of lists and /Search                             [api.md §4 UNCONFIRMED]
     "order": ("id", "updated", "unordered"),
-    # brief=true: array keys removed or present as []               [facts §4 UNCONFIRMED]
+    # brief=true: array keys removed or present as []               [api.md §4 UNCONFIRMED]
     "brief_arrays": ("omit", "empty"),
-    # what updated_after_utc filters on for Emails/Search           [facts §2.2 UNCONFIRMED]
+    # what updated_after_utc filters on for Emails/Search           [api.md §5 UNCONFIRMED]
     "emails_updated_after": ("ignored", "date_created"),
-    # updated_after_utc sent to a plain list endpoint               [facts §2.3 UNCONFIRMED]
+    # updated_after_utc sent to a plain list endpoint               [api.md §5 UNCONFIRMED]
     "list_updated_after": ("ignored", "honoured"),
-    # field_name/field_value together with updated_after_utc        [facts §8.13 UNCONFIRMED]
+    # field_name/field_value together with updated_after_utc        [api.md §5 UNCONFIRMED]
     "search_filter_combination": ("allow", "error"),
-    # custom fields without a value: FIELD_VALUE null, or left out  [facts §4 both observed]
+    # custom fields without a value: FIELD_VALUE null, or left out  [api.md §7 both observed]
     "unset_custom_fields": ("null", "omit"),
-    # a new comment or attachment bumps its parent's DATE_UPDATED_UTC  [write facts §9 UNCONF.]
+    # a new comment or attachment bumps its parent's DATE_UPDATED_UTC
+    #                                                               [api.md §8 UNCONFIRMED]
     "activity_updates_parent": ("no", "yes"),
     # a delete drops the record's links from the records linked to it; their
-    # DATE_UPDATED_UTC stays ("dropped") or becomes the delete time ("touched")  [UNCONFIRMED]
+    # DATE_UPDATED_UTC stays ("dropped") or becomes the delete time ("touched")
+    #                                                               [api.md §9 UNCONFIRMED]
     "deleted_links": ("dropped", "touched"),
 }
 

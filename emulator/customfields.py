@@ -1,6 +1,6 @@
 """Custom field definitions (``/CustomFields/{obj}``) and their per-record values.
 
-Covers every FIELD_TYPE of facts §5.2 with the JSON type the API uses for FIELD_VALUE:
+Covers every FIELD_TYPE of docs/api.md §7 with the JSON type the API uses for FIELD_VALUE:
 strings for TEXT/MULTILINETEXT/DROPDOWN/URL/AUTONUMBER, a ';'-joined string for
 MULTISELECT, JSON booleans for BIT, numbers (int when integral, else float) for
 NUMERIC/PERCENT, 'YYYY-MM-DD HH:MM:SS' for DATE/DATETIME, and the linked record's id for a

@@ -1,7 +1,7 @@
 """Builders for activities: tasks, events, notes and e-mails.
 
 Tasks mix completed, open-and-overdue and upcoming ones relative to the anchor; notes
-have HTML bodies, a few of them long; e-mails have no DATE_UPDATED_UTC (facts §3.2).
+have HTML bodies, a few of them long; e-mails have no DATE_UPDATED_UTC (docs/api.md §5).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Builders for custom object records (``Fruit__c``, ``Project_Site__c``).
 
-Their shape is the small fixed header of facts §3.2 plus CUSTOMFIELDS, which the
-generator adds from ``customfields.FIELDS``.
+Their shape is a small fixed header (RECORD_ID, RECORD_NAME, OWNER_USER_ID,
+DATE_CREATED_UTC, DATE_UPDATED_UTC, CREATED_USER_ID, VISIBLE_TO, VISIBLE_TEAM_ID) plus
+CUSTOMFIELDS, which the generator adds from ``customfields.FIELDS``.
 """
 
 from __future__ import annotations

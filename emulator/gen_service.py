@@ -1,7 +1,7 @@
 """Builders for service objects: tickets, knowledge base and the community.
 
-Count-like community fields are strings because the v3.1 swagger types them so
-(schemas.json in facts S2); the knowledge-article keys are mixed-case (facts §8.10).
+Count-like community fields are strings because the v3.1 swagger types them so; the
+knowledge-article keys are mixed-case (docs/api.md §7).
 Comments belong to post ``k mod nPosts`` so a post's COMMENT_COUNT is exact.
 """
 

@@ -1,8 +1,8 @@
-"""Daily quota, per-second rate limit and concurrency cap (facts §1.4).
+"""Daily quota, per-second rate limit and concurrency cap (docs/api.md §6).
 
 The daily quota is what ``X-RateLimit-Remaining`` reports; a 429 with Remaining 0 means
 "quota spent", a 429 with Remaining > 0 means "too fast" (burst or concurrency), which is
-the distinction S4 recommends clients make.  Every method takes a lock, because the
+the distinction clients are advised to make.  Every method takes a lock, because the
 Python API (``reset_quota``) runs on another thread than the server.
 """
 

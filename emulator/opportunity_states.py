@@ -1,5 +1,5 @@
 """Opportunities that move over time: stage progressions, won/lost state changes, and the
-`/Opportunities/{id}/StateHistory` rows that go with them (insightly-write-api.md 9).
+`/Opportunities/{id}/StateHistory` rows that go with them (docs/api.md §8).
 
 A generated opportunity's history is implied by its record: OPEN when it was created and,
 unless still open, its generated state (with a reason of that state) at its generated

@@ -1,4 +1,4 @@
-"""Query-parameter parsing with Insightly's rules (facts §2.3, §3.1).
+"""Query-parameter parsing with Insightly's rules (docs/api.md §4, §5).
 
 Parameter names are matched case-insensitively (ASP.NET model binding); bad values give
 400 with a ``{"Message": ...}`` body.  ``updated_after_utc`` accepts ISO-8601 with ``Z`` or

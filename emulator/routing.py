@@ -1,7 +1,7 @@
-"""Map a request path to an endpoint, case-insensitively (facts §1.1, §2.1).
+"""Map a request path to an endpoint, case-insensitively (docs/api.md §2, §3).
 
 Wrong plural/singular forms (``/Tickets``, ``/Contact``, ``/Milestone``) answer 405 as
-observed live (S4); anything else unknown answers 404.
+observed live (docs/api.md §3); anything else unknown answers 404.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Records written only under their parent (write facts §1.2, §2.8, §3): milestones of a
+"""Records written only under their parent (docs/api.md §10): milestones of a
 project, line items of an opportunity or a quotation, price-book entries of a price book or
 a product. ``GET /{Parent}/{id}/{Child}`` lists them, ``POST`` creates one with the
 parent's key set, ``PUT`` (the child's key in the body) updates one of that parent,
-``DELETE /{Parent}/{id}/{Child}/{childId}`` deletes one. The facts give no required list
+``DELETE /{Parent}/{id}/{Child}/{childId}`` deletes one. The API documents no required list
 for them.
 """
 

@@ -1,8 +1,8 @@
-"""Creates, updates and deletes of whole records, as v3.1 applies them (write facts §1-§3).
+"""Creates, updates and deletes of whole records, as v3.1 applies them (docs/api.md §10).
 
 A POST builds the record from the body alone: every field the body leaves out is null (or
 []), custom fields unset, owner and creator the API user; the server sets the id and both
-timestamps. A PUT changes only what its body names (§2.2). Bodies are checked by
+timestamps. A PUT changes only what its body names. Bodies are checked by
 ``write_rules``; the open questions follow the ``writes`` switches. Each method returns
 (status, payload) or raises ``ApiError``; the caller holds the write lock.
 """
@@ -64,7 +64,7 @@ class RecordWrites:
     # ------------------------------------------------------------------ create
     def create(self, entity: str, body: Any, extra: dict[str, Any] | None = None) -> dict:
         """A new record; `extra` (its parent's key) marks one created under a parent, the
-        only way for notes, milestones and line items (write facts §1.2)."""
+        only way for notes, milestones and line items (docs/api.md §10)."""
         s = spec(entity)
         if kind_of(s) not in CREATABLE and extra is None:
             raise ApiError(405, "The requested resource does not support http method 'POST'.")

@@ -1,14 +1,14 @@
-"""What a v3.1 write body may hold, per object, as data (write facts §1.2, §2.4, §5).
+"""What a v3.1 write body may hold, per object, as data (docs/api.md §7, §10).
 
-* **Writable objects** and their create paths: the table of §1.2 (Notes only under a
-  parent, §1.2 notes; Emails can only be deleted).
+* **Writable objects** and their create paths, as the v3.1 swagger gives them (Notes only
+  under a parent; Emails can only be deleted).
 * **Required on create**: the swagger's list minus the read-only primary key and the
-  server-set timestamps it also names (§1.3).
-* **Server-set fields**: the "not in write body" column of §1.2, subcollections aside
+  server-set timestamps it also names.
+* **Server-set fields**: those the swagger leaves out of the write body, subcollections aside
   (TAGS follows the ``body_tags`` switch; LINKS, DATES and EMAILDOMAINS in a body are
-  ignored: §1.4 leaves them UNCONFIRMED, and the sub-endpoints are the documented way).
-* **Custom field values**: the JSON type per FIELD_TYPE of §5, TEXT at most 255
-  characters, MULTILINETEXT 4000 (§5 table), AUTONUMBER not editable.
+  ignored: their effect there is UNCONFIRMED, and the sub-endpoints are the documented way).
+* **Custom field values**: the JSON type per FIELD_TYPE, TEXT at most 255 characters,
+  MULTILINETEXT 4000, AUTONUMBER not editable.
 
 Every problem is a sentence for the 400 body; the caller decides how to answer.
 """
@@ -200,7 +200,7 @@ def _is_body_date(value: Any) -> bool:
 
 
 def split_locked(spec: EntitySpec, items: list[Any]) -> tuple[list[Any], list[str]]:
-    """CUSTOMFIELDS items without the not-editable ones (AUTONUMBER, §2.4), and the names
+    """CUSTOMFIELDS items without the not-editable ones (AUTONUMBER, docs/api.md §7), and the names
     of those: read-only fields like the server-set ones (the read_only_fields switch)."""
     locked = {f.name.lower(): f.name for f in field_defs(spec) if f.type == "AUTONUMBER"}
     kept, names = [], []

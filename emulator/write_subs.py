@@ -1,5 +1,5 @@
 """Per-record sub-endpoints: Tags, Links, Notes under a parent, Pipeline, PipelineStage and
-StateChange (write facts §4, §8).
+StateChange (docs/api.md §10).
 
 Links are written to both ends (the other record shows the same LINK_ID with the ends
 swapped and IS_FORWARD flipped, as generated links do). Tag, link and pipeline changes bump

@@ -1,5 +1,6 @@
-"""The write side's switches: one per open question of the write facts (§12) that a write
-touches, so a client can be tested against every plausible answer instead of one guess.
+"""The write side's switches: one per open question of the write side (docs/api.md §10, §11)
+that a write touches, so a client can be tested against every plausible answer instead of
+one guess.
 
 They live in one config field, ``writes`` (``configure(writes={"second_delete": "417"})``);
 names left out keep their default, the first value listed.
@@ -10,32 +11,32 @@ from __future__ import annotations
 from typing import Any
 
 WRITE_CHOICES: dict[str, tuple[str, ...]] = {
-    # §12.1 / §7: the JSON error body: {"Message"}, {"Name","Message"} or plain text
+    # the JSON error body: {"Message"}, {"Name","Message"} or plain text
     "error_body": ("message", "name_message", "text"),
-    # §12.2 / §2.5: CUSTOMFIELDS in a PUT merge per FIELD_NAME or replace the whole list
+    # CUSTOMFIELDS in a PUT merge per FIELD_NAME or replace the whole list
     "put_custom_fields": ("merge", "replace"),
-    # §12.2 / §2.6: TAGS in a POST/PUT body replace the set, add to it, or are ignored
+    # TAGS in a POST/PUT body replace the set, add to it, or are ignored
     "body_tags": ("replace", "append", "ignored"),
-    # §12.3 / §2.4: read-only and server-set fields sent anyway are ignored or refused (400)
+    # read-only and server-set fields sent anyway are ignored or refused (400)
     "read_only_fields": ("ignored", "refused"),
-    # §12.4 / §1.3: the required list (swagger minus the key and server-set fields) is
+    # the required list (swagger minus the key and server-set fields) is
     # enforced on create, on create and update, or never
     "required_fields": ("create", "create_and_update", "off"),
-    # §12.5 / §4.1: DELETE .../Tags takes a JSON body, the v3.0 path form, or both
+    # DELETE .../Tags takes a JSON body, the v3.0 path form, or both
     "tag_delete": ("both", "body", "path"),
-    # §12.6 / §6: /Search field_value compared case-sensitively or not
+    # /Search field_value compared case-sensitively or not
     "search_case": ("sensitive", "insensitive"),
-    # §12.7 / §3: a DELETE of a record already gone answers 404 or 417
+    # a DELETE of a record already gone answers 404 or 417
     "second_delete": ("404", "417"),
-    # §12.8 / §5: a DROPDOWN (or MULTISELECT) value outside the options: 400 or stored
+    # a DROPDOWN (or MULTISELECT) value outside the options: 400 or stored
     "dropdown_values": ("refused", "accepted"),
-    # §12.8 / §5: a date sent as yyyy-MM-dd (no time) is refused or taken as midnight
+    # a date sent as yyyy-MM-dd (no time) is refused or taken as midnight
     "short_dates": ("refused", "accepted"),
-    # §12.9 / §8.2: OPPORTUNITY_STATE changed by a PUT adds a StateHistory row or not
+    # OPPORTUNITY_STATE changed by a PUT adds a StateHistory row or not
     "put_state_history": ("recorded", "not_recorded"),
-    # §12.10 / §2.1: the undocumented PUT /{Entity}/{id} form works or answers 405
+    # the undocumented PUT /{Entity}/{id} form works or answers 405
     "put_with_id": ("accepted", "refused"),
-    # §2.3: a successful PUT answers 201 (documented) or 200 (observed live)
+    # a successful PUT answers 201 (documented) or 200 (observed live)
     "put_status": ("201", "200"),
 }
 # Not a choice: live records (all CRM objects together) at which a create answers 402.

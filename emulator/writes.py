@@ -1,5 +1,5 @@
 """The write side of the emulator: POST/PUT/DELETE and the per-record sub-endpoints,
-routed here by a small hook in ``app.py`` (write facts, ../shared/insightly-write-api.md).
+routed here by a small hook in ``app.py`` (the write side: docs/api.md §10).
 
 Writes pass the same gates as reads (auth, daily quota, rate, concurrency, latency,
 ``fault_rate`` / ``fail_next`` faults, ``forbidden``), so they count against the quota and

@@ -9,7 +9,7 @@ links, notes, pipeline and state changes, for notebooks and orchestration code.
 Objects are named by their warehouse table ("contacts", "custom_fruit"); the catalogue
 gives the API path. Every request goes through the sync's client: one pacer, the quota
 reserve (QuotaReserveReached, exit 75), the run's request counters. Requests that are not
-idempotent (create, add a link, add a note, add a tag: the facts do not say a repeat is
+idempotent (create, add a link, add a note, add a tag: the API does not say a repeat is
 harmless) are never sent twice once they may have reached the server: WriteOutcomeUnknown
 says "look before you retry". PUT and DELETE use the transport's retries.
 """
@@ -27,8 +27,8 @@ from insightly.errors import ConfigurationError, EntityUnavailable
 
 __all__ = ["Actions", "WriteOutcomeUnknown", "WriteRefused"]
 
-SEARCH_TOP = 500  # the API's largest page (read facts §2.3)
-GONE = (404, 417)  # a DELETE of something already gone (write facts §3, §12.7)
+SEARCH_TOP = 500  # the API's largest page (docs/api.md §4)
+GONE = (404, 417)  # a DELETE of something already gone (docs/api.md §10)
 
 
 class Actions:
@@ -103,7 +103,7 @@ class Actions:
 
     def search(self, obj: str, field: str, value: Any) -> list[dict]:
         """Records whose `field` (standard, or custom by FIELD_NAME) equals `value`
-        exactly, via /Search (write facts §6); every page."""
+        exactly, via /Search (docs/api.md §10); every page."""
         path, e = self._path(obj, None, "Search")
         text = _query_value(value)
         found: list[dict] = []
@@ -135,7 +135,7 @@ class Actions:
 
     def update(self, obj: str, record_id: int, body: dict) -> dict:
         """PUT only the fields in `body` (a partial update; None clears a field), the key
-        in the body as documented (write facts §2.1). Safe to retry."""
+        in the body as documented (docs/api.md §10). Safe to retry."""
         path, e = self._path(obj)
         key = e.primary_key[0]
         return self._send("PUT", path, e, {**body, key: int(record_id)}, resend=True)
@@ -152,7 +152,7 @@ class Actions:
 
     def remove_tag(self, obj: str, record_id: int, tag: str) -> None:
         """Remove one tag (a tag not on the record is no error). The documented form has
-        the tag in a JSON body; a server refusing it gets the v3.0 path form (§4.1)."""
+        the tag in a JSON body; a server refusing it gets the v3.0 path form (docs/api.md §10)."""
         path, e = self._path(obj, record_id, "Tags")
         try:
             self._delete(path, e, {"TAG_NAME": tag})
@@ -180,13 +180,13 @@ class Actions:
 
     def create_note(self, obj: str, record_id: int, body: dict) -> dict:
         """A note under a parent record ({"TITLE": ..., "BODY": ...}); notes have no
-        top-level POST (write facts §1.2). Not re-sent: list the parent's notes first."""
+        top-level POST (docs/api.md §10). Not re-sent: list the parent's notes first."""
         path, e = self._path(obj, record_id, "Notes")
         return self._send("POST", path, e, body)
 
     # ------------------------------------------------------------------ children
     # Milestones of a project, line items of an opportunity or quotation, price-book entries:
-    # written only under their parent (write facts §1.2, §2.8), e.g.
+    # written only under their parent (docs/api.md §10), e.g.
     # create_child("projects", 12, "milestones", {"TITLE": "Go live"}).
 
     def children(self, obj: str, record_id: int, child: str) -> list[dict]:
@@ -209,7 +209,7 @@ class Actions:
 
     # ------------------------------------------------------------------ pipelines, state
     def set_pipeline(self, obj: str, record_id: int, pipeline_id: int, stage_id: int) -> dict:
-        """Put an opportunity or project into a pipeline at a stage (§8.3)."""
+        """Put an opportunity or project into a pipeline at a stage (docs/api.md §10)."""
         path, e = self._path(obj, record_id, "Pipeline")
         body = {"PIPELINE_ID": pipeline_id, "PIPELINE_STAGE_CHANGE": {"STAGE_ID": stage_id}}
         return self._send("PUT", path, e, body, resend=True)
@@ -231,7 +231,7 @@ class Actions:
         obj: str = "opportunities",
     ) -> dict:
         """Set an opportunity's state (OPEN, WON, LOST, ABANDONED, SUSPENDED) with an
-        optional reason from opportunity_state_reasons, through StateChange (§8.2)."""
+        optional reason from opportunity_state_reasons, through StateChange (docs/api.md §10)."""
         path, e = self._path(obj, record_id, "StateChange")
         body = {"FOR_OPPORTUNITY_STATE": state, "STATE_REASON_ID": reason_id}
         if reason is not None:

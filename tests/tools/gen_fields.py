@@ -1,6 +1,6 @@
 """Writes `pipelines/insightly/fields.py`: every documented field of every entity, typed.
 
-The field names are the record shapes the emulator serves (insightly-api.md section 3.2,
+The field names are the record shapes the emulator serves (the v3.1 field lists,
 every key present on every record, nested arrays included). The types are the ones the
 loads before the Arrow path inferred from non-null values, read off a demo warehouse
 written by that version (`make demo` at 661a0d3, DuckDB types mapped to dlt's); a field that

@@ -2,7 +2,7 @@
 flight, shared by all threads (dlt's parallel resources and the page fetchers).
 
 The rate finds the API's limit instead of being guessed. Insightly documents 10 requests/s,
-but tenants have answered 429 above about 5/s (insightly-api.md 1.4), so the configured rate
+but tenants have answered 429 above about 5/s (docs/api.md §6), so the configured rate
 is a ceiling and the pacer adapts below it, the way TCP finds a link's capacity:
 
 * **Start and ramp.** The rate starts at half the ceiling and rises by half the ceiling over
@@ -37,11 +37,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-# The ceiling: Insightly's documented 10 requests/s (insightly-api.md 1.4).
+# The ceiling: Insightly's documented 10 requests/s (docs/api.md §6).
 DEFAULT_RATE = 10.0
 # In flight at once. At 10 req/s a request of latency L keeps 10 * L slots busy: 1.5 at
 # 150 ms. 4 covers latencies up to 400 ms at the full rate, and the rate, not this cap,
-# keeps a tenant's own limit (S10's tap ran 4 in flight without concurrency 429s).
+# keeps a tenant's own limit (a public Singer tap ran 4 in flight without concurrency
+# 429s: docs/api.md §6).
 DEFAULT_IN_FLIGHT = 4
 START = 0.5  # the first rate, as a share of the ceiling
 RAMP_S = 5.0  # clean seconds from the start rate to the ceiling (and back up to the safe rate)

@@ -2,7 +2,7 @@
 server did not apply it), or unknown (WriteOutcomeUnknown, it may have been applied).
 
 The line between the last two is the whole point of the write side: a POST is not
-idempotent in Insightly (write facts §1.5), so a request that may have reached the server
+idempotent in Insightly (docs/api.md §10), so a request that may have reached the server
 is never sent again here; the caller looks the record up instead.
 Messages are built from the method, path, status and the server's reason text only, so
 the API key can never be in them.
@@ -90,7 +90,7 @@ def _outcome(what: str, response: httpx.Response) -> tuple[int, Any]:
 
 
 def _decode(response: httpx.Response) -> Any:
-    """The answer as JSON when it is JSON, else its text (error bodies vary: §7)."""
+    """The answer as JSON when it is JSON, else its text (error bodies vary: docs/api.md §11)."""
     if not response.content:
         return None
     try:
@@ -101,7 +101,7 @@ def _decode(response: httpx.Response) -> Any:
 
 def reason_text(body: Any) -> str:
     """A one-line reason from an error body of any shape: {"Message"}, {"Name","Message"},
-    plain text or nothing (the shape is unknown, write facts §7)."""
+    plain text or nothing (the shape is unknown, docs/api.md §11)."""
     if isinstance(body, dict):
         text = body.get("Message") or body.get("message") or orjson.dumps(body).decode()
     elif body is None:

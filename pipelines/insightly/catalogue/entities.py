@@ -1,8 +1,8 @@
 """The entity catalogue: every list endpoint of Insightly API v3.1 as data.
 
-One row per warehouse table. The resource factory in `source.py` turns each row into a
-dlt resource; nothing else in the package knows entity names. Paths, primary keys and
-search support come from `../shared/insightly-api.md` section 2.2.
+One row per warehouse table. The resource factory in `read/source.py` turns each row into
+a dlt resource; nothing else in the package knows entity names. Paths, primary keys and
+search support are the API's, as docs/api.md §3 lists them.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ ENTITIES: tuple[Entity, ...] = (
     _lookup("lead_statuses", "LeadStatuses", "LEAD_STATUS_ID", include_converted="true"),
     _lookup("countries", "Countries", "COUNTRY_NAME", paging=Paging.NONE),
     _lookup("currencies", "Currencies", "CURRENCY_CODE", paging=Paging.NONE),
-    # The calling user's follows only (insightly-api.md 2.2): what the API key's user follows.
+    # The calling user's follows only (docs/api.md §3): what the API key's user follows.
     _lookup("follows", "Follows", "RECORD_TYPE", "RECORD_ID"),
     # DocumentTemplates and MarketingVisits have /Search but no DATE_UPDATED_UTC: re-read.
     _lookup("document_templates", "DocumentTemplates", "TEMPLATE_ID"),
@@ -188,7 +188,7 @@ class PerRecord:
 
 
 PARENT_ENTITY, PARENT_ID = "PARENT_ENTITY", "PARENT_ID"
-# insightly-write-api.md section 9. Ticket comments have a shape (and an id) of their own.
+# docs/api.md §8. Ticket comments have a shape (and an id) of their own.
 PER_RECORD: tuple[PerRecord, ...] = (
     PerRecord("comments", "Comments", ("COMMENT_ID",), ("tasks", "notes", "emails")),
     PerRecord("ticket_comments", "Comments", ("TICKET_COMMENT_ID",), ("tickets",)),

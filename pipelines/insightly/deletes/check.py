@@ -1,6 +1,6 @@
 """The id check: deleted, missing and stale records, found by reconciling ids.
 
-Insightly has no deleted-records feed (insightly-api.md 7), so on its own cadence each
+Insightly has no deleted-records feed (docs/api.md §9), so on its own cadence each
 incremental table's ids are read with `brief=true` pages (the same number of requests as a
 full read, far fewer bytes) and compared with the warehouse after the load:
 

@@ -24,7 +24,7 @@ from insightly.history.store import close_versions
 from insightly.warehouse.introspect import tables_in, tables_with_columns
 
 BATCH = 500
-# LINK_OBJECT_NAME of each linkable entity's records (singular; insightly-write-api.md 4.2)
+# LINK_OBJECT_NAME of each linkable entity's records (singular; docs/api.md §7)
 LINK_NAMES = {
     "contacts": "Contact",
     "organisations": "Organisation",

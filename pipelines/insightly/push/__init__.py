@@ -1,1 +1,1 @@
-"""`insightly push`: warehouse rows written back to Insightly (issue 11)."""
+"""`insightly push`: warehouse rows written back to Insightly (docs/push.md)."""

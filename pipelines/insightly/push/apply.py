@@ -1,7 +1,7 @@
 """Sending a plan: each write journaled before it goes and after its answer, rows in
 parallel up to the pacer's in-flight cap, each row's writes in order (a create first, its
 tags and links after). A lost answer is resolved before anything is sent again: a create
-is looked up with /Search by its match key, a link in the record's links (issue 11 item 6).
+is looked up with /Search by its match key, a link in the record's links.
 The quota reserve stops the push between writes; what was not sent is planned again by the
 next run, from a copy that by then shows what this one applied."""
 

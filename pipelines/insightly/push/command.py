@@ -1,5 +1,5 @@
 """`insightly push`: bring the object's copy up to date, plan, check the guard rails, send,
-let the copy follow, record the results (issue 11). The sync's lock is held throughout, so
+let the copy follow, record the results. The sync's lock is held throughout, so
 a sync and a push of one pipeline never run at once."""
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ def guard_message(spec: config.PushSpec, plan: Plan, options: PushOptions) -> st
 
 
 def _follow(spec: config.PushSpec, options: PushOptions, report: PushReport) -> None:
-    """The copy follows: an incremental sync of the object written (issue 11 item 10)."""
+    """The copy follows: an incremental sync of the object written."""
     if not report.writes:
         report.follow_up = "nothing written, no sync needed"
         return

@@ -1,6 +1,6 @@
 """The push's write-ahead journal: each write is recorded before it is sent and its outcome
 after, each line flushed and fsync'd, so that after a kill the next run knows which writes
-may have happened (issue 11 item 6). Only a create, a note and a link can be duplicated by
+may have happened. Only a create, a note and a link can be duplicated by
 sending them again; the rest are re-planned from the copy, which the next run brings up to
 date first. JSON lines, append-only while a push runs, compacted to the unresolved intents
 when it ends. Written by hand: a few dozen lines, where a database would need a lock of its

@@ -1,6 +1,6 @@
 """What the write side of each object is: its path, key, required and read-only fields, and
-whether it has tags and links. Data only, from the facts file (insightly-write-api.md §1.2,
-§2.4, §4), so that the push never learns an object's rules from a failed request."""
+whether it has tags and links. Data only, from the API's documented write side
+(docs/api.md §10), so that the push never learns an object's rules from a failed request."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from insightly.catalogue.entities import ENTITIES, Entity
 from insightly.catalogue.fields import FIELDS
 
-# Set by the server on every object; never sent (§1.2 "not in write body", §2.4).
+# Set by the server on every object; never sent (not in the write schema: docs/api.md §10).
 SERVER_SET = frozenset(
     {
         "DATE_CREATED_UTC",
@@ -23,7 +23,7 @@ SERVER_SET = frozenset(
 )
 
 # table -> (required on create, read-only beyond SERVER_SET): the swagger's `required`
-# minus the read-only key and server-set fields (issue 11 item 12).
+# minus the read-only key and server-set fields.
 RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "contacts": (("FIRST_NAME",), ()),
     "leads": (
@@ -68,7 +68,8 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 CUSTOM_OBJECT_RULES = (("RECORD_NAME",), ())
 
-# §4.1: the nine objects with /Tags (emails are not writable); §4.2: the Links objects.
+# The objects with /Tags and with /Links that the push writes (docs/api.md §8, §10;
+# emails are not writable).
 WITH_TAGS = frozenset(
     {"contacts", "leads", "opportunities", "organisations", "projects", "prospects", "tickets"}
 )
@@ -76,9 +77,9 @@ WITH_LINKS = frozenset(
     {"contacts", "events", "notes", "opportunities", "organisations", "projects", "tasks"}
 )
 EMAIL_FIELD = {"contacts": "EMAIL_ADDRESS", "leads": "EMAIL", "prospects": "EMAIL_ADDRESS"}
-# Notes have no POST /Notes: they are created under one of these parents (§1.2).
+# Notes have no POST /Notes: they are created under one of these parents (docs/api.md §10).
 NOTE_PARENTS = ("contacts", "leads", "opportunities", "organisations", "projects")
-# LINK_OBJECT_NAME is singular (§4.2).
+# LINK_OBJECT_NAME is singular (docs/api.md §7, §10).
 SINGULAR = {
     "contacts": "Contact",
     "leads": "Lead",

@@ -1,5 +1,5 @@
 """From desired rows and the copy to the writes a push needs: validation, matching, and a
-field-by-field diff (issue 11 items 3-5 and 7). Nothing here sends a request: the plan is
+field-by-field diff. Nothing here sends a request: the plan is
 what `--dry-run` prints and what apply.py sends, step by step."""
 
 from __future__ import annotations
@@ -321,8 +321,8 @@ class Planner:
 
     def _custom_list(self, record: Current, desired: dict[str, Any]) -> list[dict[str, Any]]:
         """The record's whole custom field list with the desired values: whether a PUT merges
-        CUSTOMFIELDS per field or replaces the list is unknown (write facts §2.5), and the
-        whole list is right under both (the pattern of W6)."""
+        CUSTOMFIELDS per field or replaces the list is unknown (docs/api.md §10), and the
+        whole list is right under both (the pattern of a public Go client)."""
         kept = {n: v for n, v in record.custom.items() if n in self.editable and v is not None}
         merged = {**kept, **desired}
         return [{"FIELD_NAME": n, "FIELD_VALUE": v} for n, v in merged.items()]

@@ -1,5 +1,5 @@
 """What a push did: one `push_results` row per relation row, loaded into the warehouse by
-dlt (append, one load per run), and the run summary it prints (issue 11 item 9)."""
+dlt (append, one load per run), and the run summary it prints."""
 
 from __future__ import annotations
 

@@ -22,9 +22,9 @@ DELETED_AT = "_deleted_at"
 
 
 def decoded(text: str | None, kind: str) -> Any:
-    """A custom field value as the copy stores it (text plus its JSON type, records.py)
+    """A custom field value as the copy stores it (text plus its JSON type, read/rows.py)
     back to the API's JSON value; the three lines are repeated here because the push reads
-    the warehouse and never the source's record shaping (house.json)."""
+    the warehouse and never imports the read side's record shaping."""
     if kind == "null" or text is None:
         return None
     return text if kind == "string" else json.loads(text)

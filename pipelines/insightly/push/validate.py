@@ -1,10 +1,10 @@
 """Values as the API takes and returns them. A desired value from the warehouse and a value
 from the copy are both brought to the API's form, so that comparing them says whether a
 write is needed, and a value that cannot be brought to it makes the row invalid before any
-request (issue 11 item 5): BIT is a JSON boolean, NUMERIC and PERCENT numbers, DATE and
+request: BIT is a JSON boolean, NUMERIC and PERCENT numbers, DATE and
 DATETIME "yyyy-MM-dd HH:mm:ss" in UTC, MULTISELECT a ";"-joined string of its options,
 DROPDOWN one of its options (exactly: the KB says matching is case-sensitive), TEXT at most
-255 characters and MULTILINETEXT 4000 (insightly-write-api.md §5)."""
+255 characters and MULTILINETEXT 4000 (docs/api.md §7, §10)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from insightly.push.snapshot import CustomField
 
 STAMP = "%Y-%m-%d %H:%M:%S"
 TEXT_LIMITS = {"TEXT": 255, "MULTILINETEXT": 4000, "URL": 255}
-FIELD_LIMITS = {"OPPORTUNITY_STATE": 20}  # the standard-field lengths the facts give
+FIELD_LIMITS = {"OPPORTUNITY_STATE": 20}  # the standard-field lengths docs/api.md gives
 
 
 class Invalid(ValueError):

@@ -94,7 +94,7 @@ def _fields_of(object_path: str, table: str, fields: list[dict]) -> list[dict]:
     """Keep one object's fields, tagged with its table.
 
     An unknown object name makes the API answer every custom field of the instance
-    (insightly-api.md 5.1); such an answer is narrowed to the object asked for.
+    (docs/api.md §7); such an answer is narrowed to the object asked for.
     """
     owners = {str(f.get("FIELD_FOR", "")).upper() for f in fields}
     if len(owners) > 1:

@@ -8,7 +8,8 @@ key makes the re-read rows harmless.
 The cursor is kept in dlt's resource state rather than with `dlt.sources.incremental`:
 dlt's boundary de-duplication would drop a record re-served with the same DATE_UPDATED_UTC
 but new content, `lag` crashes on this date format, and its cursor advances to the newest
-row yielded even when the read stopped half way (see ../shared/dlt-notes.md 2.2-2.4).
+row yielded even when the read stopped half way (see docs/sync.md, "How dlt behaves where
+we depend on it").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The endpoint answers every state change of one opportunity (OPEN, WON, LOST, ... with the
 reason), one request per opportunity, with no paging and no `updated_after_utc`
-(insightly-write-api.md 9). Reading it for every opportunity at every sync would cost as
+(docs/api.md §8). Reading it for every opportunity at every sync would cost as
 many requests as there are opportunities, so after the sync's loads:
 
 - the copy's current OPPORTUNITY_STATE of each opportunity is compared with the states

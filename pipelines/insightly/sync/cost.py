@@ -27,7 +27,7 @@ from insightly.read.activity import ActivityCost, activity_cost
 from insightly.read.full_reads import discover_custom_objects
 from insightly.read.opportunity_states import SOURCE_TABLE as STATE_SOURCE
 
-# Daily request quotas per plan (insightly-api.md 1.4).
+# Daily request quotas per plan (docs/api.md §6).
 PLANS: dict[str, int] = {
     "Free": 1_000,
     "Legacy": 20_000,
