@@ -65,9 +65,11 @@ chaos: install
 demo: install
 	$(BIN)/python -m insightly_emulator.demo $(ARGS)
 
-## test: the whole test suite against the emulator and real DuckDB; two workers, one test file
+## test: the whole test suite against the emulator, real DuckDB, PostgreSQL and Chromium (installed
+## by bin/system-deps where apt is available); two workers, one test file
 ## each (the suite mostly waits on HTTP, subprocesses and servers: 2 cores stay busy)
 test: install
+	bin/system-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q -n 2 --dist loadfile $(ARGS)
 
@@ -80,4 +82,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache demo.duckdb _storage
+	rm -rf $(VENV) .pytest_cache .ruff_cache demo.duckdb _storage build dist *.egg-info

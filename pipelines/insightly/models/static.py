@@ -1,4 +1,4 @@
-"""The hand-written models in `sql/`, bound to the real schemas of a warehouse.
+"""The hand-written models in `models/sql/` (package data), bound to a warehouse's schemas.
 
 Models are written in DuckDB's dialect and name their sources `raw.<table>`,
 `stg.<view>`, `reporting.<view>`; the placeholders become the real schemas here, and what
@@ -7,6 +7,7 @@ the raw dataset lacks is degraded instead of failing the build (see `resolve`).
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from sqlglot import exp
@@ -14,7 +15,9 @@ from sqlglot import exp
 from insightly.models.dialects import ident, parse
 from insightly.models.raw import RawSchema
 
-SQL_DIR = Path(__file__).resolve().parents[3] / "sql"
+# Shipped in the wheel as package data (pyproject.toml); an installed package is a folder,
+# so the resource is a real path that the model builder and Dagster can glob.
+SQL_DIR = Path(str(files("insightly.models") / "sql"))
 RAW, STG, REPORTING = "raw", "stg", "reporting"  # schema placeholders in sql/*.sql
 
 
