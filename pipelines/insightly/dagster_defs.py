@@ -11,7 +11,6 @@ body runs our own `run_sync`, not `DagsterDltResource.run`, because a sync is mo
 checks live there. Settings: `[dagster]` in .dlt/config.toml (see `DagsterSettings`).
 """
 
-import argparse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -135,9 +134,8 @@ class InsightlyTranslator(DagsterDltTranslator):
 def account_run(context: AssetExecutionContext, settings: DagsterSettings) -> AccountRun:
     """The account of the run's partition (the default account when unpartitioned)."""
     name = context.partition_key if context.has_partition_key else None
-    args = argparse.Namespace(account=[name] if name else None, all=False)
     base = SyncOptions(destination=settings.destination, pipelines_dir=settings.pipelines_dir)
-    run = account_runs(args, base)[0]
+    run = account_runs([name] if name else None, False, base)[0]
     if run.problem is not None:
         raise Failure(str(run.problem), metadata={"exit_code": run.problem.exit_code})
     return run

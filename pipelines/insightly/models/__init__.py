@@ -1,5 +1,5 @@
 """SQL models on the loaded warehouse: staging, typed custom fields, tags, links, marts."""
 
-from insightly.models.build import ModelReport, build, build_models, main
+from insightly.models.build import ModelReport, build, build_models
 
-__all__ = ["ModelReport", "build", "build_models", "main"]
+__all__ = ["ModelReport", "build", "build_models"]

@@ -15,10 +15,8 @@ Layers (schemas next to the raw dataset, e.g. `insightly`):
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +44,7 @@ from insightly.models.views import (
     record_tags,
 )
 
-__all__ = ["ModelReport", "RawSchema", "build", "build_models", "introspect", "main"]
+__all__ = ["ModelReport", "RawSchema", "build", "build_models", "introspect"]
 
 
 @dataclass
@@ -202,27 +200,3 @@ def build_models(
         with target.sql_client() as client:
             return build_models(client, raw_dataset, destination, **options)
     return build(executor(target), raw_dataset, destination or "duckdb", **options)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`insightly models`: build the models on the pipeline's destination."""
-    from insightly.sync.pipeline_args import add_pipeline_arguments, pipeline_from
-
-    parser = argparse.ArgumentParser(prog="insightly models", description=main.__doc__)
-    add_pipeline_arguments(parser)
-    parser.add_argument("--staging-schema", default=None)
-    parser.add_argument("--reporting-schema", default=None)
-    args = parser.parse_args(argv)
-    report = build_models(
-        pipeline_from(args),
-        args.dataset,
-        args.destination,
-        staging_schema=args.staging_schema,
-        reporting_schema=args.reporting_schema,
-    )
-    print(report.summary())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,12 +17,11 @@ Where each part comes from:
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from sqlglot import exp
@@ -33,6 +32,9 @@ from insightly.history.versions import is_versions_table
 from insightly.models.dialects import column, literal, render
 from insightly.models.loaded_tables import LoadedTable, loaded_tables
 from insightly.models.raw import CATALOGUE, CUSTOM_PREFIX, entity_of, executor
+
+if TYPE_CHECKING:
+    from insightly.sync.pipeline import SyncOptions
 
 SOURCE_NAME = "insightly"
 DEFAULT_OUT = Path("dbt/models/sources.yml")
@@ -270,22 +272,15 @@ def write_sources(
     return SourcesReport(out, len(tables), n_columns, count_tests(document))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`insightly dbt-sources`: write dbt sources.yml from the pipeline's loaded schema."""
-    from insightly.sync.pipeline_args import add_pipeline_arguments, pipeline_from
+def main(pipeline: SyncOptions, out: Path = DEFAULT_OUT) -> int:
+    """`insightly dbt-sources`: write dbt sources.yml from the loaded schema of the pipeline
+    `pipeline` names."""
+    from insightly.sync.pipeline import make_pipeline
 
-    parser = argparse.ArgumentParser(prog="insightly dbt-sources", description=main.__doc__)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
-    add_pipeline_arguments(parser)
-    args = parser.parse_args(argv)
     try:
-        report = write_sources(pipeline_from(args), args.out, args.dataset, args.destination)
+        report = write_sources(make_pipeline(pipeline), out, pipeline.dataset, pipeline.destination)
     except RuntimeError as exc:
         print(f"insightly dbt-sources: {exc}", file=sys.stderr)
         return 2
     print(report.summary())
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

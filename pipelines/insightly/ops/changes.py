@@ -8,34 +8,21 @@ created or updated" triggers, without polling the API.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 
 from insightly.errors import ConfigurationError, QueryFailed
 
+if TYPE_CHECKING:
+    from insightly.sync.pipeline import SyncOptions
+
 COLUMNS = ("changed_at", "entity", "record_id", "change", "changed_fields", "run_id")
 RELATIVE = re.compile(r"^(\d+)([smhd])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def add_parser(commands: Any) -> None:
-    """The `changes` subcommand (registered by cli.py)."""
-    from insightly.sync.pipeline_args import add_pipeline_arguments
-
-    parser = commands.add_parser(
-        "changes", help="print records created, updated or deleted since a time"
-    )
-    parser.add_argument(
-        "--since", required=True, help="ISO time or date (UTC unless given), or 30m, 24h, 7d ago"
-    )
-    parser.add_argument("--entity", help="one table, e.g. contacts")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
-    add_pipeline_arguments(parser)
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
@@ -95,12 +82,15 @@ def as_line(event: dict) -> str:
     return f"{when}  {event['entity']} {event['record_id']} {event['change']}{fields}"
 
 
-def run(args: argparse.Namespace) -> int:
-    """Print the events; nothing found is not an error."""
-    from insightly.sync.pipeline_args import pipeline_from
+def run(
+    pipeline: SyncOptions, since: str, entity: str | None = None, json_lines: bool = False
+) -> int:
+    """Print the events after `since` (parse_since) in the pipeline `pipeline` names, of
+    one table or all, as lines or JSON Lines; nothing found is not an error."""
+    from insightly.sync.pipeline import make_pipeline
 
-    since = parse_since(args.since)
-    events = fetch_changes(pipeline_from(args), args.dataset, since, args.entity)
+    after = parse_since(since)
+    events = fetch_changes(make_pipeline(pipeline), pipeline.dataset, after, entity)
     for event in events:
-        print(as_json(event) if args.json else as_line(event))
+        print(as_json(event) if json_lines else as_line(event))
     return 0

@@ -10,16 +10,15 @@ allows no fetch of any kind, so a chart that tried to load something would fail 
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 from insightly.errors import QueryFailed
 from insightly.ops.report_charts import Chart, build_charts
 from insightly.ops.report_data import ReportData, read_report
-from insightly.sync.pipeline_args import add_pipeline_arguments, missing_duckdb_file, pipeline_from
+from insightly.sync.pipeline import SyncOptions, make_pipeline
+from insightly.sync.pipeline_args import missing_duckdb_file
 
 DEFAULT_OUT = "insightly-report.html"
 SECTIONS = {"crm": "CRM", "health": "Sync health"}
@@ -38,13 +37,10 @@ h1 { margin: 0 0 4px; } .meta { color: #666; margin-bottom: 16px; }
 """
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="insightly report", description=__doc__)
-    add_pipeline_arguments(parser)
-    parser.add_argument("--out", default=DEFAULT_OUT, help=f"the HTML file ({DEFAULT_OUT})")
-    args = parser.parse_args(argv)
-    out = write_report(pipeline_from(args), Path(args.out))
-    print(f"report written to {out} (open it in a browser; it needs no server or network)")
+def main(pipeline: SyncOptions, out: str | Path = DEFAULT_OUT) -> int:
+    """`insightly report`: write the page for the pipeline `pipeline` names."""
+    written = write_report(make_pipeline(pipeline), Path(out))
+    print(f"report written to {written} (open it in a browser; it needs no server or network)")
     return 0
 
 

@@ -8,7 +8,6 @@ sync holds the DuckDB file), it says so and shows what the pipelines directory k
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -26,34 +25,31 @@ from insightly.ops.run_history import (
     quota_today,
     state_tables,
 )
-from insightly.sync.accounts import AccountRun, account_runs, add_account_arguments, run_accounts
-from insightly.sync.pipeline import make_pipeline
-from insightly.sync.pipeline_args import (
-    add_pipeline_arguments,
-    missing_duckdb_file,
-    options_from,
-    pipeline_from,
-)
+from insightly.sync.accounts import AccountRun, account_runs, run_accounts
+from insightly.sync.pipeline import SyncOptions, make_pipeline
+from insightly.sync.pipeline_args import missing_duckdb_file
 
 QUOTA_RUNS = 500  # runs read to add up today's quota use
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="insightly status", description=__doc__)
-    add_pipeline_arguments(parser)
-    parser.add_argument("--runs", type=int, default=10, help="runs shown (10)")
-    add_account_arguments(parser)
-    args = parser.parse_args(argv)
-    if not (args.account or args.all):
-        print(status_text(pipeline_from(args), args.runs))
+def main(
+    pipeline: SyncOptions,
+    runs: int = 10,
+    accounts: Sequence[str] | None = None,
+    all_accounts: bool = False,
+) -> int:
+    """`insightly status`: the status of the pipeline `pipeline` names, or of each account
+    selected (`accounts` by name, or all of them), `runs` runs shown."""
+    if not (accounts or all_accounts):
+        print(status_text(make_pipeline(pipeline), runs))
         return 0
-    base = options_from(args)
 
     def show(run: AccountRun) -> int:
-        print(f"account {run.account}:\n{status_text(make_pipeline(run.options), args.runs)}")
+        print(f"account {run.account}:\n{status_text(make_pipeline(run.options), runs)}")
         return 0
 
-    return run_accounts(account_runs(args, base), show, parallel=1)  # one printout at a time
+    selected = account_runs(accounts, all_accounts, pipeline)
+    return run_accounts(selected, show, parallel=1)  # one printout at a time
 
 
 def status_text(pipeline, shown: int = 10) -> str:

@@ -4,7 +4,7 @@ a sync and a push of one pipeline never run at once."""
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,13 +32,7 @@ from insightly.push.results import (
 )
 from insightly.push.snapshot import open_warehouse
 from insightly.stats import RunStats
-from insightly.sync.accounts import (
-    AccountRun,
-    account_runs,
-    add_account_arguments,
-    parallel_accounts,
-    run_accounts,
-)
+from insightly.sync.accounts import AccountRun, account_runs, parallel_accounts, run_accounts
 from insightly.sync.pipeline import (
     DATASET_NAME,
     PIPELINE_NAME,
@@ -46,7 +40,6 @@ from insightly.sync.pipeline import (
     exclusive,
     make_pipeline,
 )
-from insightly.sync.pipeline_args import options_from
 from insightly.sync.run import run_sync
 
 INVALID_ROWS, MASS_CHANGE = 5, 8
@@ -238,66 +231,63 @@ def _exit_code(report: PushReport) -> int:
     return INVALID_ROWS if bad else 0
 
 
-def register(commands: Any) -> None:
-    """The `push` subcommand's arguments (cli.py calls this)."""
-    push = commands.add_parser(
-        "push", help="apply a warehouse table or view to an Insightly object (reverse ETL)"
-    )
-    push.add_argument("name", nargs="?", help="a [pushes.<name>] section of .dlt/config.toml")
-    push.add_argument("--object", help="the object's table: contacts, leads, custom_fruit, ...")
-    push.add_argument("--from", dest="relation", help="<schema>.<relation> to push")
-    push.add_argument("--mode", choices=config.MODES, default="upsert")
-    push.add_argument("--match", help="match key: EMAIL_ADDRESS, a field, or Some_Id__c")
-    push.add_argument("--tags-column", help="column with a list or ';'-joined string of tags")
-    push.add_argument("--tags-mode", choices=config.TAG_MODES, default="add")
-    push.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
-    push.add_argument(
-        "--allow-mass-change",
-        action="store_true",
-        help="send even when deletes, cleared fields or removed tags pass the guard rail",
-    )
-    push.add_argument("--destination", default="duckdb", help="any dlt destination (duckdb)")
-    push.add_argument("--dataset", default=DATASET_NAME, help="the copy's dataset (insightly)")
-    push.add_argument("--pipeline-name", default=PIPELINE_NAME, help="dlt pipeline name")
-    push.add_argument("--pipelines-dir", help="where dlt keeps its working state")
-    push.add_argument("--wait", action="store_true", help="wait for a running sync or push")
-    push.add_argument("-v", "--verbose", action="store_true", help="log each retry")
-    add_account_arguments(push)
-
-
-def spec_of(args: argparse.Namespace) -> config.PushSpec:
-    if args.name and (args.object or args.relation):
+def spec_of(
+    name: str | None,
+    object_table: str | None = None,
+    relation: str | None = None,
+    mode: str = "upsert",
+    match: str | None = None,
+    tags_column: str | None = None,
+    tags_mode: str = "add",
+) -> config.PushSpec:
+    """The push to run: a `[pushes.<name>]` section, or one described by the arguments
+    (--object, --from, --mode, --match, --tags-column, --tags-mode)."""
+    if name and (object_table or relation):
         raise config.ConfigurationError("give a push name, or --object and --from, not both")
-    if args.name:
-        return config.from_config(args.name)
-    if not (args.object and args.relation):
+    if name:
+        return config.from_config(name)
+    if not (object_table and relation):
         raise config.ConfigurationError(
             "name a push declared in .dlt/config.toml, or give --object and --from"
         )
-    return config.from_arguments(
-        args.object, args.relation, args.mode, args.match, args.tags_column, args.tags_mode
+    return config.from_arguments(object_table, relation, mode, match, tags_column, tags_mode)
+
+
+def main(
+    spec: config.PushSpec,
+    options: PushOptions,
+    accounts: Sequence[str] | None = None,
+    all_accounts: bool = False,
+    parallel: int | None = None,
+) -> int:
+    """`insightly push`: one push per selected account (accounts.py), each printed and
+    logged in the run log; the exit code says how it went (the most severe of them).
+    `options` names the pipeline and holds the switches (--dry-run, ...); a selected
+    account gets its own pipeline, key and URL in place of those in `options`."""
+    base = SyncOptions(
+        destination=options.destination,
+        dataset=options.dataset,
+        pipeline_name=options.pipeline_name,
+        pipelines_dir=options.pipelines_dir,
+        api_key=options.api_key,
+        pod=options.pod,
+        base_url=options.base_url,
+        duckdb_file=options.duckdb_file,
+    )
+    runs = account_runs(accounts, all_accounts, base)
+    return run_accounts(
+        runs, lambda run: _push_logged(options, spec, run), parallel_accounts(parallel)
     )
 
 
-def main(args: argparse.Namespace) -> int:
-    """`insightly push`: one push per selected account (accounts.py), each printed and
-    logged in the run log; the exit code says how it went (the most severe of them)."""
-    spec = spec_of(args)
-    base = options_from(args)
-    runs = account_runs(args, base)
-    return run_accounts(runs, lambda run: _push_logged(args, spec, run), parallel_accounts(args))
-
-
-def _push_logged(args: argparse.Namespace, spec: config.PushSpec, run: AccountRun) -> int:
+def _push_logged(push: PushOptions, spec: config.PushSpec, run: AccountRun) -> int:
     sync = run.options
-    options = PushOptions(
+    options = replace(
+        push,
         destination=sync.destination,
         dataset=sync.dataset,
         pipeline_name=sync.pipeline_name,
         pipelines_dir=sync.pipelines_dir,
-        dry_run=args.dry_run,
-        allow_mass_change=args.allow_mass_change,
-        wait=args.wait,
         api_key=sync.api_key,
         pod=sync.pod,
         base_url=sync.base_url,

@@ -12,14 +12,14 @@ writer per file. The key reaches the source through `SyncOptions.api_key`, never
 process-wide environment variable that another account's thread would see, and outcome
 lines have it masked.
 
-Commands use two functions: `account_runs(args, base)` turns parsed arguments into one
-option set per account, and `run_accounts(runs, action)` runs a callable per account,
-a few at a time, prints each account's outcome and returns the most severe exit code.
+Commands use two functions: `account_runs(accounts, all_accounts, base)` turns the names
+asked for (--account, --all on the command line) into one option set per account, and
+`run_accounts(runs, action)` runs a callable per account, a few at a time, prints each
+account's outcome and returns the most severe exit code.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
@@ -136,45 +136,29 @@ def configured_accounts() -> dict[str, Account]:
     return accounts
 
 
-def add_account_arguments(parser: argparse.ArgumentParser) -> None:
-    """--account NAME (repeatable), --all and --parallel N, for any command."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--account",
-        action="append",
-        metavar="NAME",
-        help="run for this [accounts.NAME] section of .dlt/config.toml (repeatable)",
-    )
-    group.add_argument("--all", action="store_true", help="run for every configured account")
-    parser.add_argument(
-        "--parallel",
-        type=int,
-        metavar="N",
-        help=f"accounts run at the same time with --all ({DEFAULT_PARALLEL}; "
-        "[sources.insightly] accounts_in_parallel)",
-    )
-
-
-def account_runs(args: argparse.Namespace, base: SyncOptions) -> list[AccountRun]:
-    """One option set per account the arguments select: `base` with the account's pipeline,
-    dataset, DuckDB file, key and pod/base_url. Without --account/--all: `[base]` as is.
+def account_runs(
+    accounts: Sequence[str] | None, all_accounts: bool, base: SyncOptions
+) -> list[AccountRun]:
+    """One option set per account selected (the names in `accounts`, or every configured
+    account when `all_accounts`): `base` with the account's pipeline, dataset, DuckDB file,
+    key and pod/base_url. Neither (no --account/--all): `[base]` as is.
     Raises ConfigurationError for an unknown name or accounts that would share a warehouse;
     a missing key is that account's `problem`, so the other accounts still run."""
-    names = getattr(args, "account", None)
-    if not names and not getattr(args, "all", False):
+    names = list(accounts) if accounts else None
+    if not names and not all_accounts:
         return [AccountRun(None, base)]
-    accounts = configured_accounts()
-    if not accounts:
+    configured = configured_accounts()
+    if not configured:
         raise ConfigurationError(
             "no accounts configured: add [accounts.<name>] sections to .dlt/config.toml "
             "(see docs/accounts.md)"
         )
-    unknown = sorted(set(names or ()) - set(accounts))
+    unknown = sorted(set(names or ()) - set(configured))
     if unknown:
         raise ConfigurationError(
-            f"unknown account {', '.join(unknown)}: configured are {', '.join(accounts)}"
+            f"unknown account {', '.join(unknown)}: configured are {', '.join(configured)}"
         )
-    chosen = [accounts[n] for n in dict.fromkeys(names)] if names else list(accounts.values())
+    chosen = [configured[n] for n in dict.fromkeys(names)] if names else list(configured.values())
     runs = [_run_of(account, base) for account in chosen]
     _refuse_shared_targets(runs, base.destination)
     return runs
@@ -244,11 +228,11 @@ def most_severe(codes: Sequence[int]) -> int:
     return min(codes, key=severity) if codes else 0
 
 
-def parallel_accounts(args: argparse.Namespace | None = None) -> int:
-    value = getattr(args, "parallel", None) if args is not None else None
-    if value is None:
+def parallel_accounts(parallel: int | None = None) -> int:
+    """Accounts run at once: `parallel` (--parallel N), else the configured number."""
+    if parallel is None:
         return load_settings().accounts_in_parallel
-    return max(1, int(value))
+    return max(1, int(parallel))
 
 
 def run_accounts(
@@ -290,32 +274,3 @@ def _outcome(run: AccountRun, action: Callable[[AccountRun], int]) -> int:
 
 def _masked(text: str, key: str | None) -> str:
     return text.replace(key, "***") if key else text
-
-
-def models_command(argv: Sequence[str]) -> int:
-    """`insightly models [--account NAME | --all]`: build the SQL models on each account's
-    warehouse (without either flag, on the default pipeline's, as before)."""
-    from insightly.models import build_models
-    from insightly.sync.pipeline import make_pipeline
-    from insightly.sync.pipeline_args import add_pipeline_arguments, options_from
-
-    parser = argparse.ArgumentParser(prog="insightly models", description=models_command.__doc__)
-    add_pipeline_arguments(parser)
-    parser.add_argument("--staging-schema", default=None)
-    parser.add_argument("--reporting-schema", default=None)
-    add_account_arguments(parser)
-    args = parser.parse_args(argv)
-    base = options_from(args)
-
-    def build(run: AccountRun) -> int:
-        report = build_models(
-            make_pipeline(run.options),
-            run.options.dataset,
-            run.options.destination,
-            staging_schema=args.staging_schema,
-            reporting_schema=args.reporting_schema,
-        )
-        print(report.summary())
-        return 0
-
-    return run_accounts(account_runs(args, base), build, parallel_accounts(args))

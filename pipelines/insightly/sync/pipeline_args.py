@@ -1,40 +1,10 @@
-"""The options `insightly models` and `insightly dbt-sources` share: which pipeline to open."""
+"""What `status` and `report` check before they open a loaded pipeline. (Which pipeline a
+command opens is a SyncOptions with its destination, dataset, pipeline name and pipelines
+directory; cli/common.py fills one from the command line, defaulting as `sync` does.)"""
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
-
-
-def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
-    """--destination, --dataset, --pipeline-name, --pipelines-dir, defaulting as `sync` does."""
-    from insightly.sync.pipeline import DATASET_NAME, PIPELINE_NAME
-
-    parser.add_argument("--destination", default="duckdb", help="any dlt destination")
-    parser.add_argument("--dataset", default=DATASET_NAME, help="the raw dataset")
-    parser.add_argument("--pipeline-name", default=PIPELINE_NAME)
-    parser.add_argument("--pipelines-dir", default=None)
-
-
-def options_from(args: argparse.Namespace) -> Any:
-    """The SyncOptions naming the pipeline the arguments name (the base each account's
-    options are made from, accounts.py)."""
-    from insightly.sync.pipeline import SyncOptions
-
-    return SyncOptions(
-        destination=args.destination,
-        dataset=args.dataset,
-        pipeline_name=args.pipeline_name,
-        pipelines_dir=args.pipelines_dir,
-    )
-
-
-def pipeline_from(args: argparse.Namespace) -> Any:
-    """The dlt pipeline the arguments name, opened as `sync` opens it (its destination
-    credentials come from config; DuckDB gets the same memory limit)."""
-    from insightly.sync.pipeline import make_pipeline
-
-    return make_pipeline(options_from(args))
 
 
 def missing_duckdb_file(pipeline: Any) -> str | None:

@@ -1,32 +1,20 @@
-"""`insightly sync`: the command `make sync` runs; `plan`, `models`, `dbt-sources`, `query`."""
+"""`insightly sync` and `insightly plan`: their options, and one run per selected account."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
+from typing import Any
 
+from insightly.cli.common import add_account_arguments, run_command
 from insightly.config import connect, load_settings
-from insightly.errors import ModelsFailed, QuotaExhausted, find_user_error
+from insightly.errors import ModelsFailed, QuotaExhausted
 from insightly.models import build_models
-from insightly.models.dbt_sources import main as dbt_sources_main
-from insightly.ops import changes
-from insightly.ops.query import run_query
 from insightly.ops.runlog import record_run
-from insightly.push.command import main as push_main
-from insightly.push.command import register as register_push
 from insightly.stats import RunStats
-from insightly.sync.accounts import (
-    AccountRun,
-    account_runs,
-    add_account_arguments,
-    models_command,
-    parallel_accounts,
-    run_accounts,
-)
+from insightly.sync.accounts import AccountRun, account_runs, parallel_accounts, run_accounts
 from insightly.sync.cost import estimate as estimate_plan
 from insightly.sync.cost import render as render_plan
 from insightly.sync.pipeline import DATASET_NAME, PIPELINE_NAME, SyncOptions, make_pipeline
@@ -35,12 +23,8 @@ from insightly.sync.progress import dlt_collector, live_progress
 from insightly.sync.run import run_sync
 from insightly.sync.summary import render
 
-log = logging.getLogger("insightly")
 
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="insightly", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_sync_parser(commands: Any) -> None:
     sync = commands.add_parser("sync", help="load Insightly into the warehouse")
     sync.add_argument("--destination", default="duckdb", help="any dlt destination (duckdb)")
     sync.add_argument("--dataset", default=DATASET_NAME, help="dataset/schema name (insightly)")
@@ -72,51 +56,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("-v", "--verbose", action="store_true", help="log each retry and skip")
     add_account_arguments(sync)
-    commands.add_parser("models", help="build the SQL models on the warehouse", add_help=False)
-    commands.add_parser("status", help="last runs, freshness, backfills, quota", add_help=False)
-    commands.add_parser("report", help="write the HTML report page", add_help=False)
-    commands.add_parser(
-        "dbt-sources", help="write dbt sources.yml from the loaded schema", add_help=False
-    )
+
+
+def add_plan_parser(commands: Any) -> None:
     plan = commands.add_parser(
         "plan", help="count records; price a full load and a sync in requests per plan"
     )
     plan.add_argument("-v", "--verbose", action="store_true", help="log each request retry")
     add_account_arguments(plan)
-    query = commands.add_parser(
-        "query", help="run SQL on the DuckDB warehouse (read-only) and print the answer"
-    )
-    query.add_argument("sql", help='e.g. "select * from contacts limit 5"')
-    query.add_argument(
-        "--database",
-        help="the DuckDB file (DESTINATION__DUCKDB__CREDENTIALS, else insightly_crm.duckdb)",
-    )
-    query.add_argument(
-        "--dataset", default=DATASET_NAME, help="schema searched for unqualified names (insightly)"
-    )
-    query.add_argument(
-        "--max-rows", type=int, default=100, help="rows printed at most (100; 0 for all)"
-    )
-    register_push(commands)
-    changes.add_parser(commands)
-    return parser
-
-
-def _run(action: Callable[[], int]) -> int:
-    """Run a command; our own errors become one line on stderr and their exit code."""
-    try:
-        return action()
-    except Exception as exc:
-        error = find_user_error(exc)
-        if error is None:
-            raise
-        print(f"insightly: {error}", file=sys.stderr)
-        return error.exit_code
 
 
 def plan(args: argparse.Namespace) -> int:
-    runs = account_runs(args, SyncOptions())
-    return run_accounts(runs, _plan_one, parallel_accounts(args))
+    runs = account_runs(args.account, args.all, SyncOptions())
+    return run_accounts(runs, _plan_one, parallel_accounts(args.parallel))
 
 
 def _plan_one(run: AccountRun) -> int:
@@ -135,16 +87,15 @@ def _plan_one(run: AccountRun) -> int:
     return 0
 
 
-def query(args: argparse.Namespace) -> int:
-    print(run_query(args.sql, args.database, args.dataset, args.max_rows))
-    return 0
-
-
 def sync(args: argparse.Namespace) -> int:
-    """One sync per selected account (accounts.py), each logged in the run log."""
-    runs = account_runs(args, _sync_options(args))
+    """One sync per selected account (sync/accounts.py), each logged in the run log."""
+    runs = account_runs(args.account, args.all, _sync_options(args))
     many = len(runs) > 1
-    return run_accounts(runs, lambda run: _sync_logged(args, run, many), parallel_accounts(args))
+    return run_accounts(
+        runs,
+        lambda run: _sync_logged(run, many, args.progress, args.no_models),
+        parallel_accounts(args.parallel),
+    )
 
 
 def _sync_options(args: argparse.Namespace) -> SyncOptions:
@@ -164,13 +115,13 @@ def _sync_options(args: argparse.Namespace) -> SyncOptions:
     )
 
 
-def _sync_logged(args: argparse.Namespace, run: AccountRun, many: bool) -> int:
+def _sync_logged(run: AccountRun, many: bool, progress: str | None, no_models: bool) -> int:
     """One account's sync, logged in its run log (runlog.py) whatever its outcome; its own
     RunStats, so accounts running side by side never share counters."""
     options = replace(run.options, stats=RunStats())
     started, code = datetime.now(timezone.utc), 1
     try:
-        code = _run(lambda: _sync_one(args, run.account, options, many))
+        code = run_command(lambda: _sync_one(run.account, options, many, progress, no_models))
         return code
     finally:
         assert options.stats is not None
@@ -178,15 +129,17 @@ def _sync_logged(args: argparse.Namespace, run: AccountRun, many: bool) -> int:
         record_run(options, "sync", run.account, started, finished, code, options.stats)
 
 
-def _sync_one(args: argparse.Namespace, account: str | None, options: SyncOptions, many: bool):
+def _sync_one(
+    account: str | None, options: SyncOptions, many: bool, progress: str | None, no_models: bool
+) -> int:
     assert options.stats is not None
     # One live display per terminal: accounts side by side report in plain lines.
-    mode = "lines" if many and args.progress in (None, "auto", "rich") else args.progress
+    mode = "lines" if many and progress in (None, "auto", "rich") else progress
     with live_progress(mode, options.stats, label=account if many else None):
         result = run_sync(options)
     print(f"account {account}:\n{render(result)}" if account else render(result))
     code = QuotaExhausted.exit_code if result.stats.quota_stop else 0
-    if args.no_models or not load_settings().build_models:
+    if no_models or not load_settings().build_models:
         return code
     try:
         report = build_models(make_pipeline(options), options.dataset, options.destination)
@@ -199,46 +152,3 @@ def _sync_one(args: argparse.Namespace, account: str | None, options: SyncOption
         return ModelsFailed.exit_code
     print(report.summary())
     return code
-
-
-def _ops(command: str, argv: Sequence[str]) -> int:
-    """`status` and `report` parse their own options; imported when used (altair is slow
-    to import, and every sync would pay for it)."""
-    if command == "status":
-        from insightly.ops.status import main as status_main
-
-        return status_main(argv)
-    from insightly.ops.report import main as report_main
-
-    return report_main(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    # these two have their own parsers, so their options and --help reach them
-    if argv[:1] == ["dbt-sources"]:
-        return dbt_sources_main(argv[1:])
-    if argv[:1] == ["models"]:
-        return _run(lambda: models_command(argv[1:]))
-    if argv[:1] in (["status"], ["report"]):
-        return _run(lambda: _ops(argv[0], argv[1:]))
-    args = _parser().parse_args(argv)
-    verbose = getattr(args, "verbose", False)
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-    command = {
-        "plan": plan,
-        "sync": sync,
-        "query": query,
-        "push": push_main,
-        "changes": changes.run,
-    }[args.command]
-    return _run(lambda: command(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

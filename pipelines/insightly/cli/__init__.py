@@ -1,0 +1,72 @@
+"""The `insightly` command: its parsers, and the dispatch to the modules that do the work.
+
+Each command's options are parsed here (common.py: the account and pipeline options; sync.py:
+sync, plan; ops.py: status, report, query, changes; models.py: models, dbt-sources; push.py:
+push); the modules they call take plain values, never parsed arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from insightly.cli.common import run_command
+from insightly.cli.models import dbt_sources, models
+from insightly.cli.ops import add_changes_parser, add_query_parser, changes, query, report, status
+from insightly.cli.push import add_push_parser, push
+from insightly.cli.sync import add_plan_parser, add_sync_parser, plan, sync
+
+log = logging.getLogger("insightly")
+
+DESCRIPTION = (
+    "`insightly sync`: the command `make sync` runs; `plan`, `models`, `dbt-sources`, `query`."
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="insightly", description=DESCRIPTION)
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_sync_parser(commands)
+    # these parse their own options (main hands them the rest of the command line)
+    commands.add_parser("models", help="build the SQL models on the warehouse", add_help=False)
+    commands.add_parser("status", help="last runs, freshness, backfills, quota", add_help=False)
+    commands.add_parser("report", help="write the HTML report page", add_help=False)
+    commands.add_parser(
+        "dbt-sources", help="write dbt sources.yml from the loaded schema", add_help=False
+    )
+    add_plan_parser(commands)
+    add_query_parser(commands)
+    add_push_parser(commands)
+    add_changes_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # these have their own parsers, so their options and --help reach them
+    if argv[:1] == ["dbt-sources"]:
+        return dbt_sources(argv[1:])
+    if argv[:1] == ["models"]:
+        return run_command(lambda: models(argv[1:]))
+    if argv[:1] == ["status"]:
+        return run_command(lambda: status(argv[1:]))
+    if argv[:1] == ["report"]:
+        return run_command(lambda: report(argv[1:]))
+    args = _parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    command = {
+        "plan": plan,
+        "sync": sync,
+        "query": query,
+        "push": push,
+        "changes": changes,
+    }[args.command]
+    return run_command(lambda: command(args))

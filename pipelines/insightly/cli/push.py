@@ -1,0 +1,60 @@
+"""`insightly push`: its options (docs/push.md); push/command.py does the work."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from insightly.cli.common import add_account_arguments
+from insightly.push import config
+from insightly.push.command import PushOptions, spec_of
+from insightly.push.command import main as push_accounts
+from insightly.sync.pipeline import DATASET_NAME, PIPELINE_NAME
+
+
+def add_push_parser(commands: Any) -> None:
+    push = commands.add_parser(
+        "push", help="apply a warehouse table or view to an Insightly object (reverse ETL)"
+    )
+    push.add_argument("name", nargs="?", help="a [pushes.<name>] section of .dlt/config.toml")
+    push.add_argument("--object", help="the object's table: contacts, leads, custom_fruit, ...")
+    push.add_argument("--from", dest="relation", help="<schema>.<relation> to push")
+    push.add_argument("--mode", choices=config.MODES, default="upsert")
+    push.add_argument("--match", help="match key: EMAIL_ADDRESS, a field, or Some_Id__c")
+    push.add_argument("--tags-column", help="column with a list or ';'-joined string of tags")
+    push.add_argument("--tags-mode", choices=config.TAG_MODES, default="add")
+    push.add_argument("--dry-run", action="store_true", help="print the plan, send nothing")
+    push.add_argument(
+        "--allow-mass-change",
+        action="store_true",
+        help="send even when deletes, cleared fields or removed tags pass the guard rail",
+    )
+    push.add_argument("--destination", default="duckdb", help="any dlt destination (duckdb)")
+    push.add_argument("--dataset", default=DATASET_NAME, help="the copy's dataset (insightly)")
+    push.add_argument("--pipeline-name", default=PIPELINE_NAME, help="dlt pipeline name")
+    push.add_argument("--pipelines-dir", help="where dlt keeps its working state")
+    push.add_argument("--wait", action="store_true", help="wait for a running sync or push")
+    push.add_argument("-v", "--verbose", action="store_true", help="log each retry")
+    add_account_arguments(push)
+
+
+def push(args: argparse.Namespace) -> int:
+    spec = spec_of(
+        args.name,
+        args.object,
+        args.relation,
+        args.mode,
+        args.match,
+        args.tags_column,
+        args.tags_mode,
+    )
+    options = PushOptions(
+        destination=args.destination,
+        dataset=args.dataset,
+        pipeline_name=args.pipeline_name,
+        pipelines_dir=args.pipelines_dir,
+        dry_run=args.dry_run,
+        allow_mass_change=args.allow_mass_change,
+        wait=args.wait,
+    )
+    return push_accounts(spec, options, args.account, args.all, args.parallel)
