@@ -29,7 +29,7 @@ from insightly.deletes.verdicts import REWIND_MIN
 from insightly.read.walk import OVERLAP
 from tests.conftest import API_KEY, Warehouse
 from tests.helpers import differences
-from tests.test_cli import _start_cli, _wait_for, run_cli
+from tests.test_sync_cli import _start_cli, _wait_for, run_cli
 
 CONTACTS = int(os.environ.get("CHAOS_BACKFILL_CONTACTS", "3000"))
 DAILY_LIMIT = int(os.environ.get("CHAOS_BACKFILL_LIMIT", "6"))

@@ -13,7 +13,7 @@ import time
 import duckdb
 
 from tests.helpers import column, differences, entity_paths
-from tests.test_cli import _start_cli, run_cli
+from tests.test_sync_cli import _start_cli, run_cli
 
 KILLS = int(os.environ.get("CHAOS_KILLS", "3"))
 TABLES = "contacts,organisations,leads,opportunities,notes,emails,pipelines,countries,tags"

@@ -87,7 +87,7 @@ def test_hard_deletes_remove_rows_and_children(emulator, warehouse, monkeypatch)
 
 
 def test_no_check_within_the_cadence(emulator, warehouse, monkeypatch):
-    monkeypatch.setenv("SOURCES__INSIGHTLY__DELETE_COUNT", "false")  # test_delete_count.py
+    monkeypatch.setenv("SOURCES__INSIGHTLY__DELETE_COUNT", "false")  # test_deletes_count.py
     warehouse.sync(entities=["contacts"])
     _delete_some(emulator)
     emulator.clear_requests()

@@ -30,7 +30,7 @@ from insightly.models import build_models
 from insightly_emulator import Emulator, EmulatorConfig
 from tests.conftest import API_KEY, Warehouse
 from tests.helpers import as_api, column
-from tests.test_cli import _start_cli
+from tests.test_sync_cli import _start_cli
 
 ENTITIES = ["contacts", "opportunities", "custom_fields"]
 TRACKED = {

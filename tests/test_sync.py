@@ -52,7 +52,7 @@ def test_full_sync_loads_exactly_the_emulators_records(emulator, warehouse):
 def test_lookup_tables_equal_the_emulator(emulator, warehouse):
     warehouse.sync()
     for e in ENTITIES:
-        if e.load is Load.FULL and not e.single:  # Instance, Permissions: test_activity.py
+        if e.load is Load.FULL and not e.single:  # Instance, Permissions: test_read_activity.py
             records = emulator.tenant.records(e.path)
             assert records, e.path
             assert differences(warehouse, e.table, e.primary_key, records) == []

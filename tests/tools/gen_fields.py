@@ -1,4 +1,4 @@
-"""Writes `pipelines/insightly/fields.py`: every documented field of every entity, typed.
+"""Writes `pipelines/insightly/catalogue/fields.py`: every documented field of every entity, typed.
 
 The field names are the record shapes the emulator serves (the v3.1 field lists,
 every key present on every record, nested arrays included). The types are the ones the
@@ -31,7 +31,7 @@ from insightly.catalogue.entities import CUSTOM_FIELDS, CUSTOM_OBJECTS, ENTITIES
 from insightly.catalogue.fields import FIELDS
 from insightly_emulator import Emulator, EmulatorConfig
 
-OUT = Path(__file__).parents[2] / "pipelines" / "insightly" / "fields.py"
+OUT = Path(__file__).parents[2] / "pipelines" / "insightly" / "catalogue" / "fields.py"
 DUCK_TO_DLT = {
     "BIGINT": "bigint",
     "TIMESTAMP WITH TIME ZONE": "timestamp",

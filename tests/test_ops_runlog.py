@@ -12,7 +12,7 @@ from filelock import FileLock
 
 from insightly.cli import main
 from tests.conftest import API_KEY
-from tests.test_cli import run_cli
+from tests.test_sync_cli import run_cli
 
 CONTROL = re.compile(r"\x1b|\r")  # escape sequences and carriage returns: none in a log
 

@@ -183,7 +183,7 @@ def test_plan_prices_the_activity(emulator_factory, monkeypatch):
     assert cost.backfill["file_attachments"] == attachable
     assert cost.syncs == -(-attachable // 25)
 
-    # what real syncs spend against this pricing: tests/test_plan.py (the first two syncs of
+    # what real syncs spend against this pricing: tests/test_sync_cost.py (the first two syncs of
     # the test tenant, whose attachment backfill is larger than a sync's budget)
     assert counts["tickets"] < 25  # its backfill fits in one sync, the other two don't
     assert cost.in_sync(0) == 25 + counts["tickets"] + 25 and cost.in_sync(cost.syncs) == 0

@@ -1,6 +1,6 @@
 """Live progress on a terminal: `insightly sync` run in a pseudo-terminal draws rich's
 progress bars per table (pages of the total, rows, rate, time left). The plain lines
-written without a terminal are checked in test_runlog.py."""
+written without a terminal are checked in test_ops_runlog.py."""
 
 from __future__ import annotations
 
