@@ -78,7 +78,7 @@ def scenarios(scale: float) -> list[Scenario]:
         ),
         Scenario("incremental-1pct", n100k, 10, 3, ["--latency-ms", "150"], 0.01, 10),
         Scenario("local-1m", n1m, 1000, 4, warm=True),
-        # delete counting (delete_count.py): 10 deletes among 50,000 contacts
+        # delete counting (deletes/count.py): 10 deletes among 50,000 contacts
         Scenario("deletes-10-of-50k", int(50_000 * scale), 1000, 4, deleted=10),
         Scenario(
             "faults-5pct",

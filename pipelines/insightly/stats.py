@@ -30,7 +30,7 @@ class RunStats:
     incremental: dict[str, Any] = field(default_factory=dict)  # table -> Entity, this run's
     deleted: dict[str, int] = field(default_factory=dict)  # records found deleted, per table
     repaired: dict[str, int] = field(default_factory=dict)  # exact duplicate rows removed
-    # Reads too large for one run (walk.py): stopped at the page budget, run again at once
+    # Reads too large for one run (read/walk.py): stopped at the page budget, run again at once
     paused: set[str] = field(default_factory=set)
     walks: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # left: (skip, total)
     walks_done: list[str] = field(default_factory=list)  # walks over several runs completed
@@ -39,7 +39,7 @@ class RunStats:
     sync: str = field(default_factory=lambda: uuid.uuid4().hex)
     began: float = field(default_factory=time.time)  # when the sync began (delete counting)
     chunks_seen: dict[str, Any] = field(default_factory=dict)  # table -> walk.ChunksSeen
-    # The id check (deletes.py) hands records it fetched one by one to the table's next run,
+    # The id check (deletes/check.py) hands records it fetched one by one to the table's next run,
     # or asks that run to move the cursor back when re-reading is cheaper.
     refetch: dict[str, list[dict]] = field(default_factory=dict)
     rewind: dict[str, str] = field(default_factory=dict)

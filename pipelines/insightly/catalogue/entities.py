@@ -176,7 +176,7 @@ CUSTOM_FIELDS = _lookup(
 
 @dataclass(frozen=True)
 class PerRecord:
-    """A list every record of some entities has, `/{Parent}/{id}/{path}` (activity.py reads
+    """A list every record of some entities has, `/{Parent}/{id}/{path}` (read/activity.py reads
     it for the parents that changed, plus a resumable backfill). Rows carry PARENT_ENTITY
     (the parent's table) and PARENT_ID besides their own fields."""
 

@@ -12,7 +12,7 @@ full read, far fewer bytes) and compared with the warehouse after the load:
   before the cursor), is fetched with one GET per id and loaded by merge; when re-reading
   from its update time costs fewer requests than the GETs, the cursor moves back instead.
 
-The second kind is what a read spanning several syncs (walk.py) leaves behind: a record
+The second kind is what a read spanning several syncs (read/walk.py) leaves behind: a record
 that moved to an offset already read while the read waited for its next run. So after such
 a read (or a read loaded in chunks of one sync that moved while it was read) the check is
 run once whatever the cadence.
@@ -27,7 +27,7 @@ unmarked by the next check, which sees it listed.
 
 This module decides when each table is checked (cadence, forced after a spanning read,
 resumed after a quota stop) and runs the steps: the id read (id_read.py), the verdicts and
-GETs (id_confirm.py), the marks in the warehouse (delete_marks.py). Fetched records are
+GETs (verdicts.py), the marks in the warehouse (marks.py). Fetched records are
 handed to the runner, which loads them through the table's own resource.
 """
 
@@ -221,7 +221,7 @@ def reconcile(
 
     A table loaded for the first time this run is only stamped (its read just listed every
     record), unless that read spanned syncs or moved; a table whose read is still unfinished
-    waits. Any other table is handed to `count` (delete_count.py), which finds deletes by
+    waits. Any other table is handed to `count` (count.py), which finds deletes by
     counting and answers True when it needs the id check after all.
     The daily quota stops the checks cleanly: each keeps its place for the next run.
     Call `report.commit()` once the fetched records are loaded.

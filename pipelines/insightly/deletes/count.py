@@ -1,6 +1,6 @@
 """Delete counting: deletes seen at every sync for one request per unchanged table.
 
-The id check (deletes.py) reads every id, ceil(n/500) requests, so it runs once a day.
+The id check (check.py) reads every id, ceil(n/500) requests, so it runs once a day.
 Between checks, after each incremental read, the API is asked how many records it holds
 (`count_total=true`, `top=1`: one request; with `start_date`, `updated_after_utc =
 start_date`) and the answer is compared with the copy's live records (not marked deleted;

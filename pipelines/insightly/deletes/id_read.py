@@ -2,7 +2,7 @@
 
 The check's place and the ids read so far are kept in files beside the pipeline
 (`<pipeline>.idcheck/`), saved after every page, so a check larger than a day's quota goes
-on where it stopped. What is done with the ids is deletes.py's and id_confirm.py's.
+on where it stopped. What is done with the ids is check.py's and verdicts.py's.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the history needs of the warehouse outside a load: closing, keeping, dropping.
 
-- `close_versions`: the id check (deletes.py) found records deleted; their last version
+- `close_versions`: the id check (deletes/check.py) found records deleted; their last version
   gets `_deleted_at` and `_deleted_run_id`, in the same transaction that marks or removes
   the records, so the history never says a record exists that the copy says is gone.
 - `--full-refresh` drops and re-reads the selected tables, and dlt drops every table of

@@ -10,7 +10,7 @@ Where each part comes from:
   the dlt schema stored in the dataset (`_dlt_version`; `make demo` deletes its own state);
 - child tables: a table `X__y` whose prefix `X` is a loaded table holds one of X's nested
   lists (raw.py); it joins X on X's key, and its natural key, the one the dbt tests hold
-  unique, is the catalogue's (`Child.natural_key` in layout.py);
+  unique, is the catalogue's (`Child.natural_key` in catalogue/tables.py);
 - descriptions: the catalogue (API path, key, how the table is loaded) and a few notes on
   columns every table shares; anything else gets a generic description.
 """
@@ -107,7 +107,7 @@ def table_description(t: LoadedTable) -> str:
     if entity is None and t.name.startswith(CUSTOM_PREFIX):
         return "Records of an Insightly custom object, one row per record; merged on RECORD_ID."
     per_record = next((p for p in PER_RECORD if p.table == t.name), None)
-    if entity is None and per_record is not None:  # comments, file attachments (activity.py)
+    if entity is None and per_record is not None:  # comments, file attachments (read/activity.py)
         key = ", ".join(per_record.primary_key)
         return (
             f"Insightly /{{Parent}}/{{id}}/{per_record.path} of the records that changed "

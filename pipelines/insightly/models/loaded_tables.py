@@ -100,7 +100,7 @@ def describe_table(
         parent_key = tuple(child.key_columns(NAMING))
         fallback = (*parent_key, POSITION)
         natural = tuple(child.natural_key(NAMING))
-        if is_versions_table(name):  # one row per record and DATE_UPDATED_UTC (history.py)
+        if is_versions_table(name):  # one row per record and DATE_UPDATED_UTC (history/versions.py)
             fallback = natural = (*parent_key, "date_updated_utc")
     else:
         fallback = _fallback_key(name, names)

@@ -2,7 +2,7 @@
 
 Tables and columns come from the warehouse (information_schema), so a model can tell what
 is really there. How a child table (`contacts__tags`) joins its parent comes from its name
-and the catalogue (layout.py): a table `X__y` whose prefix `X` is a loaded table holds one
+and the catalogue (catalogue/tables.py): a table `X__y` whose prefix `X` is a loaded table holds one
 of X's nested lists, and carries X's primary key (`contact_id`; `record_id` for a custom
 object) to join on.
 """
@@ -99,7 +99,7 @@ def parent_of(table: str, loaded: Collection[str]) -> str | None:
 
 
 def child_layout(table: str, loaded: Collection[str]) -> Child | None:
-    """The nested list a child table holds (layout.py); a list the catalogue doesn't name
+    """The nested list a child table holds (catalogue/tables.py); a list the catalogue doesn't name
     is keyed by its parent's key all the same. None for a table that is no child."""
     parent = parent_of(table, loaded)
     entity = entity_of(parent) if parent else None

@@ -147,7 +147,7 @@ def _last_complete_reads(sql: Any) -> dict[str, datetime]:
 
 
 def pending_reads(pipeline: dlt.Pipeline, tables: Sequence[str]) -> list[PendingRead]:
-    """Backfills (walks, walk.py) and id checks (deletes.py) that continue next run."""
+    """Backfills (walks, read/walk.py) and id checks (deletes/check.py) that continue next run."""
     out = []
     for table in tables:
         walk = unfinished_walk(pipeline, table)

@@ -66,7 +66,7 @@ class PushOptions:
     pod: str | None = None
     base_url: str | None = None
     client_options: dict[str, Any] = field(default_factory=dict)
-    duckdb_file: str | None = None  # an account's own file (accounts.py)
+    duckdb_file: str | None = None  # an account's own file (sync/accounts.py)
     stats: RunStats | None = None  # the caller's, so a push that fails is logged with its id
 
     def sync(self, tables: list[str]) -> SyncOptions:
@@ -260,7 +260,7 @@ def main(
     all_accounts: bool = False,
     parallel: int | None = None,
 ) -> int:
-    """`insightly push`: one push per selected account (accounts.py), each printed and
+    """`insightly push`: one push per selected account (sync/accounts.py), each printed and
     logged in the run log; the exit code says how it went (the most severe of them).
     `options` names the pipeline and holds the switches (--dry-run, ...); a selected
     account gets its own pipeline, key and URL in place of those in `options`."""

@@ -188,7 +188,7 @@ def load_results(options: SyncOptions, rows: list[dict[str, Any]]) -> None:
         )
     )
     # An Arrow table, as the sync loads: dlt adds no `_dlt_id` row id to it (the sync's
-    # migration drops that column from every table of the dataset, migrate.py).
+    # migration drops that column from every table of the dataset, warehouse/migrate.py).
     table = pa.Table.from_pylist(rows, schema=RESULTS_SCHEMA)
     resource = dlt.resource(table, name=RESULTS_TABLE, write_disposition="append")
     fmt = file_format(options.destination)

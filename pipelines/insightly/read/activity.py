@@ -1,6 +1,6 @@
 """Per-record activity: comments and file attachment metadata of the records that changed.
 
-One generic resource per catalogue `PerRecord` entry (catalogue.py): for each parent table
+One generic resource per catalogue `PerRecord` entry (catalogue/entities.py): for each parent table
 it reads `/{Parent}/{id}/{path}` for the parents loaded since the last sync (emails: new
 since the last sync), then, with what is left of the sync's budget, the one-time backfill
 of the parents that were there before (activity_parents.py). Rows are merged on their own
@@ -12,7 +12,7 @@ still gets its older items. Whether a new comment or attachment changes its pare
 DATE_UPDATED_UTC is not confirmed; if it does not, only the periodic full pass
 (`activity_full_pass_hours`, default weekly) finds activity added to an unchanged record.
 
-Runs after the sync's other tables are loaded (runner.py), so the parents are in the
+Runs after the sync's other tables are loaded (sync/run.py), so the parents are in the
 warehouse. The daily quota (and its reserve) stops a pass where it is; the next sync
 continues it.
 """
@@ -74,7 +74,7 @@ def activity_resources(
 
 
 def row_entity(kind: PerRecord) -> Entity:
-    """The entity the row path (layout.py) shapes a per-record list's rows as."""
+    """The entity the row path (entity_rows.py) shapes a per-record list's rows as."""
     return Entity(kind.table, kind.path, kind.primary_key, load=Load.INCREMENTAL)
 
 
@@ -239,7 +239,7 @@ def fetch_each(
 ) -> Iterator[tuple[Any, list[dict] | None]]:
     """(parent id, its items) for each id, in order: None when the parent is gone (404).
 
-    A bounded window of requests is in flight, as for the pages of a read (paging.py);
+    A bounded window of requests is in flight, as for the pages of a read (api/paging.py);
     on an error the requests not sent yet are cancelled and the error raised in order.
     """
     if not ids:

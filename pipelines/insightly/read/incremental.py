@@ -53,7 +53,7 @@ def incremental_records(
     records that moved back meanwhile; when such a walk (or a chunked one that moved)
     completes, the cursor becomes the time the walk began (so the next sync re-reads
     whatever changed in the days it took), and the table's ids are checked once
-    (deletes.py) for records that moved between its pages.
+    (deletes/check.py) for records that moved between its pages.
     """
     state = dlt.current.resource_state()
     fetched = client.stats.take_refetch(entity.table)
@@ -235,7 +235,7 @@ def _complete_resumed(client: InsightlyClient, entity: Entity, state: dict, walk
     Records updated while it waited between runs are caught by moving the cursor only to
     when the walk began: the next sync re-reads everything changed since. Records that
     moved to an offset already read (a delete before them; with results ordered by update
-    time, an update) are found by one id check of the table (deletes.py). The in-run drift
+    time, an update) are found by one id check of the table (deletes/check.py). The in-run drift
     rule does not apply: the pages were read days apart, the totals always differ.
     """
     state[CURSOR_STATE] = walk.started

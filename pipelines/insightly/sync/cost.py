@@ -51,7 +51,7 @@ class Plan:
     state_history: int = 0  # StateHistory backfill: one request per opportunity (in full_load)
     counting: int = 0  # requests this estimate itself made
     daily_limit: int | None = None
-    activity: ActivityCost | None = None  # comments and file attachments (activity.py)
+    activity: ActivityCost | None = None  # comments and file attachments (read/activity.py)
 
 
 def _count(client: InsightlyClient, entity: Entity) -> int | None:
@@ -99,7 +99,7 @@ def estimate(client: InsightlyClient, settings: Settings | None = None) -> Plan:
             plan.incremental += 1
             plan.deletes += pages
             plan.delete_counts += settings.delete_count
-            if entity.table == STATE_SOURCE:  # state_history.py: its one-time backfill
+            if entity.table == STATE_SOURCE:  # read/opportunity_states.py: its one-time backfill
                 plan.state_history = n
                 plan.full_load += n
             if n > plan.largest[1]:
@@ -162,7 +162,7 @@ def render(
 
 
 def _counting_lines(plan: Plan) -> list[str]:
-    """What delete counting adds to a sync (delete_count.py), with an example."""
+    """What delete counting adds to a sync (deletes/count.py), with an example."""
     if not plan.delete_counts:
         return ["delete counting: off (deletes wait for the id check)"]
     table, n = plan.largest

@@ -30,7 +30,7 @@ class SyncOptions:
     pipeline_name: str = PIPELINE_NAME
     entities: Sequence[str] | None = None
     full_refresh: bool = False
-    drop_history: bool = False  # drop the versions tables first (history.py)
+    drop_history: bool = False  # drop the versions tables first (history/store.py)
     pipelines_dir: str | None = None
     start_date: str | None = None
     progress: str | None = None

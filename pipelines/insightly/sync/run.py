@@ -98,7 +98,7 @@ def run_sync(options: SyncOptions) -> SyncResult:
     if the daily quota stops them, what was read is loaded and each unfinished table keeps
     its place, so the next run reads on from its first unread page. A read larger than the
     page budget of one run is loaded in chunks, one pipeline run each. Then the id checks
-    that are due run with what is left of the quota (deletes.py).
+    that are due run with what is left of the quota (deletes/check.py).
     """
     started = time.monotonic()
     settings = load_settings()  # once per run: every part below gets this object
@@ -221,8 +221,8 @@ def check_ids(
     first_sync: set[str],
     start_date: str | None = None,
 ) -> None:
-    """The id checks that are due (deletes.py), delete counting for the other tables
-    (delete_count.py), then a run loading what they fetched."""
+    """The id checks that are due (deletes/check.py), delete counting for the other tables
+    (deletes/count.py), then a run loading what they fetched."""
     stats = run.stats
     counter = delete_counter(
         run.pipeline,

@@ -7,7 +7,7 @@ detects the case and repairs the only form it has taken: exact copies, which are
 to one. Rows that share a key but differ are reported, not guessed at.
 
 The key of a table is its primary key in the dlt schema: the entity's primary key for an
-entity table, (parent key, `_position`) for a child table (layout.py).
+entity table, (parent key, `_position`) for a child table (catalogue/tables.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Before the Arrow row path, dlt unnested each list into a child table joined to its parent
 through dlt-internal ids (`child._dlt_parent_id = parent._dlt_id`). Now a child table
-carries the parent's primary key and `_position` (layout.py). A warehouse written by the
+carries the parent's primary key and `_position` (catalogue/tables.py). A warehouse written by the
 earlier version is moved on the first sync of this one, inside the warehouse and with no
 API request:
 
