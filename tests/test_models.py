@@ -397,7 +397,8 @@ def test_a_custom_field_added_in_insightly_appears_after_the_next_sync(
 def test_a_soft_deleted_contacts_tags_and_custom_fields_are_left_out(
     emulator, warehouse, monkeypatch
 ):
-    """A soft delete keeps the child rows (layout.py); the views drop them via the parent."""
+    """A soft delete keeps the child rows (read/entity_rows.py); the views drop them via the
+    parent."""
     tables = ["contacts", "custom_fields"]
     warehouse.sync(entities=tables)
     records = emulator.tenant.records("Contacts")

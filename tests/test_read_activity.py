@@ -1,4 +1,4 @@
-"""Comments and file attachments of the records that changed (activity.py): they land
+"""Comments and file attachments of the records that changed (read/activity.py): they land
 under both answers to "does new activity bump the parent's DATE_UPDATED_UTC?", the backfill
 resumes after a quota stop without reading a parent twice, and `plan` prices them. Also the
 lookups loaded since: Follows, DocumentTemplates, MarketingVisits, Instance, Permissions."""

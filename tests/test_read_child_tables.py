@@ -1,5 +1,5 @@
-"""Child tables keyed by their parent stay exact on merge (layout.py), and every documented
-field lands as a typed column from the first load."""
+"""Child tables keyed by their parent stay exact on merge (read/entity_rows.py), and every
+documented field lands as a typed column from the first load."""
 
 from __future__ import annotations
 

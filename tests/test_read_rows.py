@@ -1,4 +1,4 @@
-"""The Arrow row path's typing (rows.py): strict where pyarrow is lenient, nothing lost."""
+"""The Arrow row path's typing (read/rows.py): strict where pyarrow is lenient, nothing lost."""
 
 from __future__ import annotations
 
