@@ -102,6 +102,8 @@ def model_assets(
                 f"{run.label}: building the SQL models failed: {exc}", metadata={"exit_code": 6}
             ) from exc
         context.log.info(report.summary())
+        if report.failure():
+            raise Failure(f"{run.label}: {report.failure()}", metadata={"exit_code": 6})
         built = {
             STG_GROUP: set(report.staging) | set(report.custom_fields),
             REPORTING_GROUP: set(report.reporting),

@@ -4,10 +4,12 @@ hands it the rest of the command line), so its --help lists them."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from insightly.cli.common import add_account_arguments, add_pipeline_arguments, pipeline_options
+from insightly.errors import ModelsFailed
 from insightly.models import build_models
 from insightly.models.dbt_sources import DEFAULT_OUT
 from insightly.models.dbt_sources import main as write_dbt_sources
@@ -35,6 +37,9 @@ def models(argv: Sequence[str]) -> int:
             reporting_schema=args.reporting_schema,
         )
         print(report.summary())
+        if report.failure():
+            print(f"insightly: {report.failure()}", file=sys.stderr)
+            return ModelsFailed.exit_code
         return 0
 
     runs = account_runs(args.account, args.all, base)

@@ -151,4 +151,7 @@ def _sync_one(
         )
         return ModelsFailed.exit_code
     print(report.summary())
+    if report.failure():  # the data is loaded; the other views were built
+        print(f"insightly: the sync loaded, but {report.failure()}", file=sys.stderr)
+        return ModelsFailed.exit_code
     return code

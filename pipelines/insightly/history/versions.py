@@ -183,6 +183,13 @@ class VersionRows:
         )
         yield dlt.mark.with_hints(table.cast(schema), self.hints(), create_table_variant=True)
 
+    def empty(self, root: pa.Table) -> Any:
+        """The versions table with every column and no row, beside an empty entity table."""
+        columns = {name: root[name] for name in root.column_names}
+        for name in (*self.array_columns.values(), RUN_ID, VERSION_HASH):
+            columns[name] = pa.array([], pa.string())
+        return dlt.mark.with_hints(pa.table(columns), self.hints(), create_table_variant=True)
+
     def hints(self) -> Any:
         columns: list[dict[str, Any]] = [
             {"name": self.stamp, "data_type": "timestamp", "nullable": False},

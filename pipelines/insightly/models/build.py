@@ -59,6 +59,7 @@ class ModelReport:
     reporting: list[str] = field(default_factory=list)
     degraded: dict[str, list[str]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # schema.view -> the error, one line
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -72,7 +73,19 @@ class ModelReport:
             lines.append(f"  {name}: missing in raw data, NULL: {', '.join(missing)}")
         for name, why in sorted(self.skipped.items()):
             lines.append(f"  skipped {name}: {why}")
+        for name, error in sorted(self.failed.items()):
+            lines.append(f"  FAILED {name}: {error}")
         return "\n".join(lines)
+
+    def failure(self) -> str | None:
+        """One line naming the views that could not be built, or None."""
+        if not self.failed:
+            return None
+        names = ", ".join(sorted(self.failed))
+        return (
+            f"{len(self.failed)} SQL model(s) could not be built: {names} (the others were; "
+            "see the lines above), fix them and run `insightly models`"
+        )
 
 
 # ----------------------------------------------------------------- DDL
@@ -112,12 +125,21 @@ def build(
     for schema in (stg, rep):
         execute(_create_schema(schema, destination))
 
-    def create(schema: str, name: str, select: exp.Expression) -> None:
-        execute(_create_view(schema, name, select, destination))
+    def create(schema: str, name: str, select: exp.Expression | Callable[[], Any]) -> bool:
+        """Create one view; a failure is recorded and the build goes on, so one broken
+        view never takes down those that don't depend on it (a view that does fails on
+        its own, and is named too)."""
+        try:
+            tree = select() if callable(select) else select
+            execute(_create_view(schema, name, tree, destination))
+        except Exception as exc:
+            report.failed[f"{schema}.{name}"] = " ".join(str(exc).split())[:300]
+            return False
+        return True
 
     schemas = {STG: stg, REPORTING: rep, RAW: raw_dataset}
     static = _static_staging(create, raw, schemas, sql_dir)
-    report.staging += list(static)
+    report.staging += [name for name in static if f"{stg}.{name}" not in report.failed]
     for name, missing in static.items():
         if missing:
             report.degraded[name] = missing
@@ -130,11 +152,11 @@ def build(
         if name.startswith("_dlt") or "__" in name or name in static:
             continue
         if name.startswith(CUSTOM_PREFIX) and "record_id" in raw.columns(name):
-            create(stg, name, custom_object_view(raw, name, by_table.get(name, [])))
-            report.staging.append(name)
-            report.custom_fields.append(name)
-        elif name in PRIMARY_KEYS:
-            create(stg, name, generic_staging(raw, name))
+            fields = by_table.get(name, [])
+            if create(stg, name, lambda n=name, f=fields: custom_object_view(raw, n, f)):
+                report.staging.append(name)
+                report.custom_fields.append(name)
+        elif name in PRIMARY_KEYS and create(stg, name, lambda n=name: generic_staging(raw, n)):
             report.staging.append(name)
 
     for object_table, object_fields in sorted(by_table.items()):
@@ -147,24 +169,24 @@ def build(
             report.skipped[f"{object_table}_custom_fields"] = "table not loaded"
             continue
         view = f"{object_table}_custom_fields"
-        create(stg, view, custom_fields_view(raw, object_table, object_fields))
-        report.custom_fields.append(view)
+        if create(stg, view, lambda t=object_table, f=object_fields: custom_fields_view(raw, t, f)):
+            report.custom_fields.append(view)
 
-    create(stg, "record_tags", record_tags(raw))
-    create(stg, "record_links", record_links(raw, stg))
-    report.staging += ["record_tags", "record_links"]
+    if create(stg, "record_tags", lambda: record_tags(raw)):
+        report.staging.append("record_tags")
+    if create(stg, "record_links", lambda: record_links(raw, stg)):
+        report.staging.append("record_links")
     report.staging += build_history_views(create, raw, stg, by_table)
 
     for path in model_files(sql_dir, "reporting"):
-        tree, _ = resolve(path.read_text(), raw, schemas)
-        create(rep, path.stem, tree)
-        report.reporting.append(path.stem)
+        if create(rep, path.stem, lambda p=path: resolve(p.read_text(), raw, schemas)[0]):
+            report.reporting.append(path.stem)
     report.seconds = time.monotonic() - started
     return report
 
 
 def _static_staging(
-    create: Callable[[str, str, exp.Expression], None],
+    create: Callable[[str, str, Any], bool],
     raw: RawSchema,
     schemas: dict[str, str],
     sql_dir: Path,
@@ -173,8 +195,15 @@ def _static_staging(
     whole table); `_deleted_at` is expected to be missing until a deletion was seen."""
     built: dict[str, list[str]] = {}
     for path in model_files(sql_dir, "staging"):
-        tree, missing = resolve(path.read_text(), raw, schemas)
-        create(schemas[STG], path.stem, tree)
+        missing: list[str] = []
+
+        def bound(text: str = path.read_text(), out: list[str] = missing) -> exp.Expression:
+            tree, lacking = resolve(text, raw, schemas)
+            out += lacking
+            return tree
+
+        if not create(schemas[STG], path.stem, bound):
+            continue
         if not raw.has(path.stem):
             built[path.stem] = ["(table absent: empty view)"]
         else:

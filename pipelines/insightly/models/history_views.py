@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlglot import exp
 
@@ -44,7 +45,7 @@ STAMP = "date_updated_utc"
 BOOKKEEPING = {RUN_ID, FIRST_RUN_ID, VERSION_HASH, DELETED_AT, DELETED_RUN_ID, "_dlt_load_id"}
 BOOKKEEPING.add(POSITION)
 SAFE_FIELD = re.compile(r"^[A-Za-z0-9_]+$")
-Create = Callable[[str, str, exp.Expression], None]
+Create = Callable[[str, str, Any], bool]  # False: the view failed (recorded)
 
 
 def q(name: str) -> str:
@@ -289,14 +290,17 @@ def stage_history(raw: RawSchema, stg: str) -> exp.Expression:
 def build_history_views(
     create: Create, raw: RawSchema, stg: str, fields: dict[str, list[cf.CustomField]]
 ) -> list[str]:
-    """Create every history view in the staging schema; returns their names."""
-    names = []
-    for table, versions, keys in history_tables(raw):
-        create(stg, f"{table}_history", _bind(history_view(raw, table, versions, keys), raw))
-        names.append(f"{table}_history")
-    create(stg, "record_changes", _bind(record_changes(raw, fields), raw))
-    create(stg, "opportunity_stage_history", stage_history(raw, stg))
-    return [*names, "record_changes", "opportunity_stage_history"]
+    """Create every history view in the staging schema; returns the names of those built
+    (`create` records a failure and answers False)."""
+    views = {
+        f"{table}_history": lambda t=table, v=versions, k=keys: _bind(
+            history_view(raw, t, v, k), raw
+        )
+        for table, versions, keys in history_tables(raw)
+    }
+    views["record_changes"] = lambda: _bind(record_changes(raw, fields), raw)
+    views["opportunity_stage_history"] = lambda: stage_history(raw, stg)
+    return [name for name, select in views.items() if create(stg, name, select)]
 
 
 def _bind(tree: exp.Expression, raw: RawSchema) -> exp.Expression:

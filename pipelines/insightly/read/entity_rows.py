@@ -97,15 +97,45 @@ class EntityRows:
         """A replace with no items at all still empties the child table: yield it empty."""
         for child in self.children:
             if child.table not in self._seen_children:
-                keys = child.key_columns(self.naming)
-                kinds = {k: ARROW_TYPE[self.root.types.get(k, "bigint")] for k in keys}
-                table = pa.table(
-                    {
-                        **{k: pa.array([], kinds[k]) for k in keys},
-                        POSITION: pa.array([], pa.int64()),
-                    }
-                )
-                yield self.hinted(child.table, table)
+                yield self.hinted(child.table, self._empty_child(child))
+
+    def skeleton(self, schema: Any) -> Iterator[Any]:
+        """Empty tables with every declared column, for the tables of this entity that the
+        schema lacks (or lacks columns of): a tenant where no record carries a list, or
+        that has no record at all, still gets each table the models read. Nothing is
+        yielded once they exist, so a sync with nothing changed loads nothing."""
+        root = not_null(pa.table(self.root.build([], self._declared)), self._pk)
+        tables = [(self.entity.table, root)]
+        tables += [(c.table, self._empty_child(c)) for c in self.children]
+        missing = [
+            (name, table)
+            for name, table in tables
+            if not set(table.column_names) <= set(_known(schema, name))
+        ]
+        for name, table in missing:
+            yield self.hinted(name, table)
+        if missing and self.versions is not None:
+            yield self.versions.empty(root)
+
+    def _empty_child(self, child: Child) -> pa.Table:
+        keys = child.key_columns(self.naming)
+        kinds = {k: ARROW_TYPE[self.root.types.get(k, "bigint")] for k in keys}
+        columns = {
+            **{k: pa.array([], kinds[k]) for k in keys},
+            POSITION: pa.array([], pa.int64()),
+            **self._item_columns(child, []),
+        }
+        return not_null(pa.table(columns), [*keys, POSITION])
+
+    def _item_columns(self, child: Child, items: list[Any]) -> dict[str, pa.Array]:
+        """The item columns of a list: every declared field, typed, and whatever else the
+        items carry (none of them may carry the list at all)."""
+        items = as_items(items, child.array) if items else []
+        keys = record_keys(items, self._child_declared[child.array], self._child_skip[child.array])
+        built = self.child_columns[child.array].build(items, keys)
+        if child.array == CUSTOMFIELDS:
+            built.update(custom_field_values(items))
+        return built
 
     def _child(self, child: Child, page: Sequence[dict], root: pa.Table) -> pa.Table | None:
         items, counts = flatten(page, child.array)
@@ -115,15 +145,8 @@ class EntityRows:
         for col in parent_cols:
             columns[col] = root[col].take(index)
         columns[POSITION] = positions(counts)
-        if items:
-            items = as_items(items, child.array)
-            keys = record_keys(
-                items, self._child_declared[child.array], self._child_skip[child.array]
-            )
-            built = self.child_columns[child.array].build(items, keys)
-            if child.array == CUSTOMFIELDS:
-                built.update(custom_field_values(items))
-            columns.update({k: v for k, v in built.items() if k not in columns})
+        built = self._item_columns(child, items)
+        columns.update({k: v for k, v in built.items() if k not in columns})
         if self.merge:
             columns[TOMBSTONE] = pa.nulls(len(columns[POSITION]), pa.bool_())
             empty = np.flatnonzero(counts == 0)

@@ -67,6 +67,10 @@ def entity_tables(
             yield from rows.versions.tables()
         if entity.load is Load.FULL:
             yield from rows.empty_children()
+    client = args[0]  # every read takes the client first
+    if entity.table not in client.stats.skipped:  # an object outside the plan gets no table
+        schema = dlt.current.source_schema()
+        yield from (rows or EntityRows(entity, schema, history)).skeleton(schema)
 
 
 class TableBatch:
