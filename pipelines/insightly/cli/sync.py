@@ -116,7 +116,7 @@ def _sync_options(args: argparse.Namespace) -> SyncOptions:
 
 
 def _sync_logged(run: AccountRun, many: bool, progress: str | None, no_models: bool) -> int:
-    """One account's sync, logged in its run log (runlog.py) whatever its outcome; its own
+    """One account's sync, logged in its run log (ops/runlog.py) whatever its outcome; its own
     RunStats, so accounts running side by side never share counters."""
     options = replace(run.options, stats=RunStats())
     started, code = datetime.now(timezone.utc), 1

@@ -5,9 +5,10 @@ entity table's columns), its custom fields and tags (JSON text), the sync that f
 it (`_run_id`, `RunStats.sync`) and a hash of its content (`_version_hash`).
 
 Why this shape, and not dlt's `scd2` strategy (docs/history.md has the long form):
-- the versions table is one more table variant of the entity's own resource (layout.py),
-  so it is written in the same load package as the current table: current and history
-  can't disagree, and a load killed half way is completed by the next run like any other;
+- the versions table is one more table variant of the entity's own resource
+  (read/entity_rows.py), so it is written in the same load package as the current table:
+  current and history can't disagree, and a load killed half way is completed by the next
+  run like any other;
 - it is keyed by (record key, DATE_UPDATED_UTC) and merged with dlt's `upsert` strategy,
   `skip_unchanged_rows` on `_version_hash`: the look-back re-reads a version unchanged and
   the row (and the sync that first read it) stays; the same stamp read again with other
@@ -42,7 +43,7 @@ from insightly.catalogue.entities import CURSOR, CUSTOMFIELDS, Entity, Load
 VERSIONS_SUFFIX = "__versions"
 RUN_ID = "_run_id"  # the sync that first read this content
 # the sync that first read this stamp: differs from RUN_ID once a same-second update replaced
-# the content; kept outside dlt's schema so the merge never overwrites it (history_store.py)
+# the content; kept outside dlt's schema so the merge never overwrites it (store.py)
 FIRST_RUN_ID = "_first_run_id"
 VERSION_HASH = "_version_hash"  # the content's hash: the merge compares only this
 DELETED_AT = "_deleted_at"  # set on the last version when the id check finds it deleted
@@ -51,7 +52,7 @@ TAGS = "TAGS"
 CONTENT_ARRAYS = (CUSTOMFIELDS, TAGS)  # the nested lists a version carries (as JSON)
 _SEQ = "_seq"
 
-# The sync whose id check runs now (deletes.py closes versions with it); set by the runner.
+# The sync whose id check runs now (deletes/check.py closes versions with it); set by sync/run.py.
 current_run: ContextVar[str | None] = ContextVar("insightly_history_run", default=None)
 
 
@@ -150,7 +151,7 @@ class VersionRows:
         self._seq = 0
 
     def add(self, page: Sequence[dict], root: pa.Table) -> None:
-        """One page: its root table (layout.py) plus the version's own columns."""
+        """One page: its root table (read/entity_rows.py) plus the version's own columns."""
         if self.stamp not in root.column_names or not len(page):
             return
         columns = {name: root[name] for name in root.column_names}

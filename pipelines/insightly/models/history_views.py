@@ -1,4 +1,4 @@
-"""The history views over the raw `<table>__versions` tables (history.py), in staging.
+"""The history views over the raw `<table>__versions` tables (history/versions.py), in staging.
 
 - `<table>_history`: one row per version, the SCD2 shape of Fivetran's history models:
   the record's key, its fields, `valid_from` (the version's DATE_UPDATED_UTC), `valid_to`

@@ -8,7 +8,7 @@ deleted and the load's rows inserted. A parent whose list is now empty sends one
 row (`_tombstone` = true, a `hard_delete` column), which deletes its old rows and is never
 stored. The primary key (parent key, `_position`) de-duplicates a parent read twice in one
 load. A deleted parent's children follow it: hard deletes remove them by the parent key
-(deletes.py); soft deletes leave them, and the staging views drop them through the parent's
+(deletes/check.py); soft deletes leave them, and the staging views drop them through the parent's
 `_deleted_at`.
 
 Each child table also has a natural key, the one its integrity check and dbt tests use:
@@ -68,7 +68,7 @@ class EntityRows:
         self._declared = list(declared)
         self._pk = [self.naming.normalize_identifier(k) for k in entity.primary_key]
         self._seen_children: set[str] = set()
-        # versions of the records read (history.py), yielded at the end of the run
+        # versions of the records read (history/versions.py), yielded at the end of the run
         self.versions = history.rows_for(entity, self.naming) if history is not None else None
 
     def tables(self, page: Sequence[dict]) -> Iterator[tuple[str, pa.Table]]:
@@ -182,7 +182,7 @@ class EntityRows:
                     "data_type": "timestamp",
                     "dedup_sort": "desc",
                 },
-                # set by deletes.py when the API stops listing a record; a re-read clears it
+                # set by deletes/check.py when the API stops listing a record; a re-read clears it
                 {"name": DELETED_AT, "data_type": "timestamp", "nullable": True},
             ]
         return dlt.mark.make_hints(

@@ -1,7 +1,7 @@
 """The dlt source: one generic factory turns the catalogue into resources.
 
 Each entity is one resource over its read (incremental.py, full_reads.py); its pages become
-Arrow tables, the entity's and its child tables' (layout.py, rows.py).
+Arrow tables, the entity's and its child tables' (entity_rows.py, rows.py).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def entity_tables(
     entity: Entity, read: Callable[..., Iterator[Any]], args: tuple, history: History | None
 ) -> Iterator[Any]:
     """The pages of `read(*args)` as Arrow tables: the entity's and its child tables'
-    (layout.py), several pages to a table (dlt's cost per yielded item, a schema merge, was a
+    (entity_rows.py), several pages to a table (dlt's cost per yielded item, a schema merge, was a
     third of the extract at one page each). Anything else a read yields (hints for a table
     kept while its entity is forbidden) passes through. What is buffered is yielded before the
     read ends, so a run's state and its rows stay together."""
@@ -96,7 +96,7 @@ class TableBatch:
 def _rows_resource(
     entity: Entity, read: Callable[..., Iterator[Any]], *args: Any, history: History | None = None
 ) -> DltResource:
-    """One resource per table; every yielded table carries its own hints (layout.py), so
+    """One resource per table; every yielded table carries its own hints (entity_rows.py), so
     the resource itself declares no key for its child tables to inherit."""
     disposition = "merge" if entity.load is Load.INCREMENTAL else "replace"
     resource = dlt.resource(entity_tables, name=entity.table, write_disposition=disposition)
@@ -147,12 +147,12 @@ def insightly_source(
         start_date: limits the first load of incremental entities (ISO date or datetime).
         lookback_seconds: re-read window before the stored cursor; at least 1.
         client: an existing client (the CLI passes one to collect run statistics).
-        history_entities: the tables that keep every version (history.py); default all.
+        history_entities: the tables that keep every version (history/versions.py); default all.
         settings: the run's `Settings` (config.py); read from config when not given.
     """
     if lookback_seconds < 1:
         raise ValueError("lookback_seconds must be at least 1: updated_after_utc is exclusive")
-    # Only explicitly typed columns become timestamps; see records.py.
+    # Only explicitly typed columns become timestamps; see rows.py.
     dlt.current.source_schema().remove_type_detection("iso_timestamp")
     settings = settings or load_settings()
     if client is None:
