@@ -1,6 +1,7 @@
 """Command line: serve an emulated Insightly tenant until SIGINT/SIGTERM.
 
     python -m insightly_emulator --port 8765 --seed 42 --profile demo --api-key demo-key
+    python -m insightly_emulator --profile tiny --tenant odd   # an unusual tenant
     python -m insightly_emulator --port 0 --port-file /tmp/port   # free port, written out
 
 Prints the base URL (``http://127.0.0.1:<port>/v3.1/``) on stdout once listening.
@@ -13,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import CHOICES, PROFILES, EmulatorConfig
+from .config import CHOICES, PROFILES, TENANTS, EmulatorConfig
 from .server import serve_forever
 
 
@@ -34,6 +35,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port-file", type=Path, help="write the chosen port to this file")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--profile", choices=PROFILES, default="test")
+    p.add_argument(
+        "--tenant", choices=TENANTS, default="standard", help="what kind of instance it is"
+    )
     p.add_argument("--api-key", default="test-key")
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--size", action="append", default=[], metavar="ENTITY=N")
@@ -80,6 +84,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
     return EmulatorConfig(
         seed=args.seed,
         profile=args.profile,
+        tenant=args.tenant,
         api_key=args.api_key,
         scale=args.scale,
         sizes=_pairs(args.size, int),  # type: ignore[arg-type]

@@ -2,8 +2,9 @@
 
 Order of checks for an API request: authentication (401) -> daily quota (429, Remaining
 0) -> per-second rate and concurrency (429, Remaining > 0) -> latency (± jitter) ->
-rate faults (``fault_rate``) -> routing (404/405) -> injected failures (fail_next,
-forbidden) -> the endpoint -> non_array / broken_json -> drift -> gzip.
+rate faults (``fault_rate``) -> routing (404/405, and 404 for a collection the tenant
+doesn't have) -> injected failures (fail_next, forbidden and the tenant's plan) -> the
+tenant's missing sub-reads (404) -> the endpoint -> non_array / broken_json -> drift -> gzip.
 Every answer, errors included, carries X-RateLimit-Limit/Remaining and the
 ``application/json; charset=utf-8`` content type; bodies of 500 bytes or more are
 gzipped (``gzip_level``) for clients that accept it.  Faulted requests never change data,
@@ -38,7 +39,7 @@ from .opportunity_states import opportunity_mutation
 from .params import ApiError, parse_utc
 from .rendercache import gzip_bytes
 from .requestlog import FAULT, RequestLogMiddleware
-from .routing import Route, resolve
+from .routing import Route, not_found, resolve
 from .state import EmulatorState
 from .write_switches import write_switch
 from .writes import UNAPPLIED_FAULTS, admin_route, error_response, resolve_write, serve_write
@@ -142,6 +143,9 @@ class Api:
         fault: int | str | None = state.rate_fault(number)
         write = resolve_write(request.url.path, request.method)
         route = write.route if write else resolve(request.url.path, request.method)
+        shape = state.tenant.shape
+        if not state.tenant.serves(route.entity):
+            raise not_found(request.url.path)
         if fault is None:
             fault = state.pop_failure(route.entity)
         params = {k.lower(): v for k, v in request.query_params.multi_items()}
@@ -154,9 +158,12 @@ class Api:
                 return await self._connection_fault(request, str(fault), route, params)
             status = int(fault)
             raise ApiError(status, INJECTED_MESSAGES.get(status, "Injected failure"), 1)
-        forbidden = state.switch_for(cfg.forbidden, route.entity)
+        forbidden = state.switch_for(cfg.forbidden, route.entity) or shape.plan.get(route.entity)
         if forbidden and route.kind in LIST_KINDS | {"single", "tags", "activity"}:
             raise ApiError(forbidden, FORBIDDEN_MESSAGES[forbidden])
+        sub_read = route.kind == "activity" or (write is not None and write.method == "GET")
+        if sub_read and not shape.sub_reads:  # GET /{Parent}/{id}/<Sub> (minimal-plan)
+            raise not_found(request.url.path)
         if write is not None:
             request.scope[FAULT] = lost
             return await serve_write(state.writes, request, write, self._headers(), lost)

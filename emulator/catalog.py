@@ -319,8 +319,14 @@ SPECS: tuple[EntitySpec, ...] = (
        numeric_pk=False, wrong_forms=("customobject",)),
 )  # fmt: skip
 
-BY_NAME: dict[str, EntitySpec] = {s.name: s for s in SPECS}
-BY_LOWER: dict[str, EntitySpec] = {s.name.lower(): s for s in SPECS}
+# Custom objects that only the custom-heavy tenant has (tenants.py): addressable by name,
+# but outside SPECS, so the standard tenant neither lists nor serves them.
+EXTRA_SPECS: tuple[EntitySpec, ...] = tuple(
+    _e(name, "RECORD_ID", CUSTOM_RECORD_FIELDS, **_REC, custom_for=name.upper())
+    for name in ("Vehicle__c", "Service_Contract__c", "Asset__c", "Survey_Response__c")
+)
+BY_NAME: dict[str, EntitySpec] = {s.name: s for s in SPECS + EXTRA_SPECS}
+BY_LOWER: dict[str, EntitySpec] = {s.name.lower(): s for s in SPECS + EXTRA_SPECS}
 WRONG_FORMS: frozenset[str] = frozenset(w for s in SPECS for w in s.wrong_forms) | {"milestone"}
 CUSTOM_OBJECTS: tuple[str, ...] = tuple(s.name for s in SPECS if s.name.endswith("__c"))
 TAG_TYPES: dict[str, str] = {s.tag_type: s.name for s in SPECS if s.tag_type}

@@ -44,9 +44,12 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 # Fields that shape the generated data; they cannot change while a tenant exists.
-DATA_FIELDS = frozenset({"seed", "profile", "anchor", "sizes", "scale"})
+DATA_FIELDS = frozenset({"seed", "profile", "tenant", "anchor", "sizes", "scale"})
 
 PROFILES = ("test", "demo", "tiny")
+# What kind of Insightly instance it is (tenants.py, docs/emulator.md); the profile says
+# how many records it has.
+TENANTS = ("standard", "empty", "bare", "minimal-plan", "custom-heavy", "odd")
 
 # Injected failures beside plain status codes: "timeout" holds the request for
 # timeout_hold_s and then closes the connection without an answer, "reset" aborts the
@@ -73,7 +76,7 @@ DRIFT_KEYS = {
 
 @dataclass
 class EmulatorConfig:
-    """Data shape (seed, profile, sizes, ...) plus all runtime switches.
+    """Data shape (seed, profile, tenant, sizes, ...) plus all runtime switches.
 
     Only the switches (everything outside ``DATA_FIELDS``) may be changed with
     ``Emulator.configure``; the data fields are fixed when the tenant is generated.
@@ -82,6 +85,7 @@ class EmulatorConfig:
     # --- data shape -------------------------------------------------------------------
     seed: int = 42
     profile: str = "test"
+    tenant: str = "standard"
     api_key: str = "test-key"
     anchor: datetime = DEFAULT_ANCHOR
     sizes: dict[str, int] = field(default_factory=dict)
@@ -144,6 +148,8 @@ def validate(cfg: EmulatorConfig) -> None:
     """Reject impossible values early, with a message naming the switch."""
     if cfg.profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}, not {cfg.profile!r}")
+    if cfg.tenant not in TENANTS:
+        raise ValueError(f"tenant must be one of {TENANTS}, not {cfg.tenant!r}")
     if cfg.anchor.tzinfo is None:
         raise ValueError("anchor must be timezone-aware (UTC)")
     if cfg.scale <= 0:

@@ -7,27 +7,37 @@ NUMERIC/PERCENT, 'YYYY-MM-DD HH:MM:SS' for DATE/DATETIME, and the linked record'
 LOOKUP (with JOIN_OBJECT in the metadata; that FIELD_TYPE string is UNCONFIRMED).
 Contacts also carry a legacy name (CONTACT_FIELD_3) and labels with spaces, quotes and
 non-ASCII characters.  About 15 % of values are unset.
+
+``FIELDS`` is the standard tenant's table; other tenants (tenants.py) bring their own,
+so the functions here take a ``table`` (None: ``FIELDS``, read when called).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import SPECS, EntitySpec
+from .catalog import EXTRA_SPECS, SPECS, EntitySpec
 from .generator import Ctx
 from .rand import DAY, Rand, fmt_day, fmt_ts, rand
 from .vocab import COLORS, SENTENCES, WORDS
 
 UNSET_SHARE = 0.15
 LOOKUP_TYPE = "LOOKUP"
+# Every FIELD_TYPE the emulator serves (values in ``_value``).
+FIELD_TYPES = (
+    "TEXT", "MULTILINETEXT", "DROPDOWN", "MULTISELECT", "BIT", "NUMERIC", "PERCENT", "DATE",
+    "DATETIME", "URL", "AUTONUMBER", LOOKUP_TYPE,
+)  # fmt: skip
 JOIN_TARGETS = {
     "Organisation": "Organisations",
     "Contact": "Contacts",
     "Project": "Projects",
     "Fruit__c": "Fruit__c",
+    **{s.name: s.name for s in EXTRA_SPECS},
 }
+Table = Mapping[str, tuple["FieldDef", ...]]  # FIELD_FOR -> definitions, in FIELD_ORDER
 
 
 @dataclass(frozen=True)
@@ -162,7 +172,7 @@ FIELDS: dict[str, tuple[FieldDef, ...]] = {
 # Every object name the API knows (singular and plural) -> FIELD_FOR; objects without
 # custom fields map to a key absent from FIELDS and answer [].
 _ALIASES: dict[str, str] = {}
-for _s in SPECS:
+for _s in SPECS + EXTRA_SPECS:
     _for = _s.custom_for or (_s.link_name or _s.name).upper()
     _names = {_s.name, _s.link_name or _s.name, _for}
     _names |= {n[:-1] for n in _names if n.endswith("s")} | {n + "s" for n in _names}
@@ -172,14 +182,17 @@ _ALIASES["opportunity"] = "OPPORTUNITY"
 _ALIASES["opportunities"] = "OPPORTUNITY"
 
 
-def metadata_item(field_for: str, order: int, f: FieldDef) -> dict[str, Any]:
+def metadata_item(
+    field_for: str, order: int, f: FieldDef, table: Table | None = None
+) -> dict[str, Any]:
     options = [
         {"OPTION_ID": n + 1, "OPTION_VALUE": v, "OPTION_DEFAULT": False}
         for n, v in enumerate(f.options)
     ]
     dependency = None
     if f.depends_on:
-        controlling = next(x for x in FIELDS[field_for] if x.name == f.depends_on)
+        defs = FIELDS[field_for] if table is None else table[field_for]
+        controlling = next(x for x in defs if x.name == f.depends_on)
         dependency = {
             "CONTROLLING_FIELD_ID": f.depends_on,
             "OPTIONS_FILTERS": [
@@ -206,12 +219,14 @@ def metadata_item(field_for: str, order: int, f: FieldDef) -> dict[str, Any]:
     }
 
 
-def metadata(field_for: str) -> list[dict[str, Any]]:
-    return [metadata_item(field_for, n + 1, f) for n, f in enumerate(FIELDS.get(field_for, ()))]
+def metadata(field_for: str, table: Table | None = None) -> list[dict[str, Any]]:
+    defs = (FIELDS if table is None else table).get(field_for, ())
+    return [metadata_item(field_for, n + 1, f, table) for n, f in enumerate(defs)]
 
 
-def all_metadata() -> list[dict[str, Any]]:
-    return [item for field_for in FIELDS for item in metadata(field_for)]
+def all_metadata(table: Table | None = None) -> list[dict[str, Any]]:
+    table = FIELDS if table is None else table
+    return [item for field_for in table for item in metadata(field_for, table)]
 
 
 def resolve_object(name: str) -> str | None:
@@ -219,8 +234,8 @@ def resolve_object(name: str) -> str | None:
     return _ALIASES.get(name.lower())
 
 
-def field_defs(spec: EntitySpec) -> tuple[FieldDef, ...]:
-    return FIELDS.get(spec.custom_for or "", ())
+def field_defs(spec: EntitySpec, table: Table | None = None) -> tuple[FieldDef, ...]:
+    return (FIELDS if table is None else table).get(spec.custom_for or "", ())
 
 
 def _numeric(r: Rand, f: FieldDef) -> int | float:
@@ -266,9 +281,12 @@ def values_for(ctx: Ctx, spec: EntitySpec, i: int) -> list[dict[str, Any]]:
     Draws exactly what ``_value`` would, field by field, through per-field functions
     compiled once (this runs for every record of every page).
     """
-    compiled = _COMPILED.get(spec.name)
+    table = ctx.shape.fields
+    cache_key = (spec.name, None if table is FIELDS else ctx.shape.name)
+    compiled = _COMPILED.get(cache_key)
     if compiled is None:
-        compiled = _COMPILED[spec.name] = tuple((f.name, _compile(f)) for f in field_defs(spec))
+        defs = field_defs(spec, table)
+        compiled = _COMPILED[cache_key] = tuple((f.name, _compile(f)) for f in defs)
     r = rand(ctx.seed, "customfields", spec.name, i)
     rnd = r.random
     return [
@@ -278,7 +296,7 @@ def values_for(ctx: Ctx, spec: EntitySpec, i: int) -> list[dict[str, Any]]:
 
 
 ValueFn = Callable[[Ctx, Rand, Callable[[], float], int], Any]
-_COMPILED: dict[str, tuple[tuple[str, ValueFn], ...]] = {}
+_COMPILED: dict[tuple[str, str | None], tuple[tuple[str, ValueFn], ...]] = {}
 
 
 def _compile(f: FieldDef) -> ValueFn:

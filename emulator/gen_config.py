@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any
 
 from .catalog import BY_NAME
+from .gen_custom import EXTRA_OBJECT_DEFS
 from .generator import Ctx, Gen, builder
 from .rand import DAY, key
 from .vocab import COUNTRIES, CURRENCIES, FIRST_NAMES, LAST_NAMES, USER_TIMEZONES
@@ -296,7 +297,7 @@ def _currency(g: Gen) -> dict[str, Any]:
 
 @builder("CustomObjects")
 def _custom_object(g: Gen) -> dict[str, Any]:
-    name, singular, plural, desc, label, rtype, fmt = CUSTOM_OBJECT_DEFS[g.i]
+    name, singular, plural, desc, label, rtype, fmt = (CUSTOM_OBJECT_DEFS + EXTRA_OBJECT_DEFS)[g.i]
     return {
         "OBJECT_NAME": name,
         "SINGULAR_LABEL": singular,

@@ -113,9 +113,9 @@ def _pricebook_builder(g: Gen) -> dict[str, Any]:
 @builder("PricebookEntry")
 def _entry(g: Gen) -> dict[str, Any]:
     pb, product, price, currency = entry_parts(g.ctx, g.i)
-    return {
-        "PRICEBOOK_ID": g.ctx.id("Pricebook", pb),
-        "PRODUCT_ID": g.ctx.id("Product", product),
+    return {  # an entry created on an empty tenant has no generated pricebook or product
+        "PRICEBOOK_ID": g.id_of("Pricebook", pb if g.ctx.n("Pricebook") else None),
+        "PRODUCT_ID": g.id_of("Product", product if g.ctx.n("Product") else None),
         "CURRENCY_CODE": currency,
         "PRICE": price,
         "USE_STANDARD_PRICE": pb == 0,

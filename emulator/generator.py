@@ -27,6 +27,7 @@ class Ctx(Protocol):
 
     seed: int
     anchor: int  # epoch seconds; generated data lies before it
+    shape: Any  # the tenant profile (tenants.Shape): custom field table, reshape, ...
 
     def n(self, entity: str) -> int:
         """Number of *generated* (base) records; created records are not counted."""
@@ -133,7 +134,7 @@ def builder(*names: str) -> Callable[[Builder], Builder]:
 def tags_for(ctx: Ctx, entity: str, i: int) -> list[str]:
     """Tags of a generated record; cheap (one hash) so /Tags can scan many records."""
     vocab = TAGS.get(entity)
-    if not vocab:
+    if not vocab or ctx.shape.bare:
         return []
     h = key(ctx.seed, "tags", entity, i)
     p = (h & 0xFFFF) / 65536.0
@@ -173,7 +174,8 @@ def build(ctx: Ctx, spec: EntitySpec, i: int) -> dict[str, Any]:
         raise AssertionError(f"{spec.name} builder produced unknown keys {sorted(extra)}")
     record = dict.fromkeys(plan.fields)
     record.update(values)  # keys already present keep the spec's order
-    return record
+    reshape = ctx.shape.reshape  # the tenant's profile (tenants.py)
+    return record if reshape is None else reshape(ctx, spec, i, record)
 
 
 class _Plan:

@@ -45,12 +45,12 @@ def handle(route: Route, params: dict[str, str], cfg: EmulatorConfig, tenant: Te
     if kind == "tags":
         return _tags(params, cfg, tenant)
     if kind == "customfields":
-        return Reply(_custom_field_metadata(str(route.arg)))
+        return Reply(_custom_field_metadata(str(route.arg), tenant))
     if kind == "customfields_search":
         wanted = (params.get("field_name") or "").lower()
         if not wanted:
             raise bad_request("field_name is required.")
-        for item in _custom_field_metadata(str(route.arg)):
+        for item in _custom_field_metadata(str(route.arg), tenant):
             if item["FIELD_NAME"].lower() == wanted:
                 return Reply(item)
         raise ApiError(404, "Custom field not found")
@@ -65,7 +65,7 @@ def handle(route: Route, params: dict[str, str], cfg: EmulatorConfig, tenant: Te
     if kind == "instance":
         return Reply(_instance(tenant))
     if kind == "permissions":
-        return Reply(_permissions(cfg))
+        return Reply(_permissions(cfg, tenant))
     raise AssertionError(kind)
 
 
@@ -76,14 +76,16 @@ def _collection(route: Route, params: dict[str, str], cfg: EmulatorConfig, tenan
     skip, top = parse_paging(params, cfg.top_over_max)
     count_total = parse_bool("count_total", params.get("count_total"))
     brief = spec.kind == "record" and parse_bool("brief", params.get("brief"))
-    query = _query(route, spec, params, cfg)
+    query = _query(route, spec, params, cfg, tenant)
     brief_mode = cfg.brief_arrays if brief else None
     page = tenant.select_page(spec.name, query, cfg.order, skip, top, brief_mode)
     more = (spec.name, query, cfg.order, skip, top, brief_mode) if page.count == top else None
     return Reply(None, page.total if count_total else None, page=page, more=more)
 
 
-def _query(route: Route, spec: EntitySpec, params: dict[str, str], cfg: EmulatorConfig) -> Query:
+def _query(
+    route: Route, spec: EntitySpec, params: dict[str, str], cfg: EmulatorConfig, tenant: Tenant
+) -> Query:
     if route.kind == "searchbytag":
         tag = params.get("tag_name")
         if not tag:
@@ -107,7 +109,7 @@ def _query(route: Route, spec: EntitySpec, params: dict[str, str], cfg: Emulator
         field_name, field_value = params.get("field_name"), params.get("field_value")
         if (field_name is None) != (field_value is None) or field_name == "":
             raise bad_request("field_name and field_value must be given together.")
-        if field_name is not None and not _is_search_field(spec, field_name):
+        if field_name is not None and not _is_search_field(spec, field_name, tenant):
             raise bad_request(f"'{field_name}' is not a valid field name.")
         if field_name is not None and after_text and cfg.search_filter_combination == "error":
             raise bad_request("Only one optional filter parameter can be specified.")
@@ -126,11 +128,11 @@ def _query(route: Route, spec: EntitySpec, params: dict[str, str], cfg: Emulator
     )
 
 
-def _is_search_field(spec: EntitySpec, name: str) -> bool:
+def _is_search_field(spec: EntitySpec, name: str, tenant: Tenant) -> bool:
     lowered = name.lower()
     if any(f.lower() == lowered and f not in ARRAY_KEYS for f in spec.fields):
         return True
-    return any(f.name.lower() == lowered for f in customfields.field_defs(spec))
+    return any(f.name.lower() == lowered for f in tenant.shape.field_defs(spec))
 
 
 def _tags(params: dict[str, str], cfg: EmulatorConfig, tenant: Tenant) -> Reply:
@@ -147,27 +149,30 @@ def _tags(params: dict[str, str], cfg: EmulatorConfig, tenant: Tenant) -> Reply:
     return Reply(page, len(names) if count_total else None)
 
 
-def _custom_field_metadata(object_name: str) -> list[dict[str, Any]]:
-    field_for = customfields.resolve_object(object_name)
+def _custom_field_metadata(object_name: str, tenant: Tenant) -> list[dict[str, Any]]:
+    table = tenant.shape.fields  # the tenant's definitions (tenants.py)
+    field_for = tenant.shape.resolve_object(object_name)
     if field_for is None:
-        return customfields.all_metadata()  # observed: unknown names list every field
-    return customfields.metadata(field_for)
+        return customfields.all_metadata(table)  # observed: unknown names list every field
+    return customfields.metadata(field_for, table)
 
 
 def _instance(tenant: Tenant) -> dict[str, Any]:
     return {
         "INSTANCE_NAME": "Acme Emulated Ltd",
         "INSTANCE_SUBDOMAIN": f"acme-emulated-{tenant.seed}",
-        "PLAN_NAME": "Enterprise",
+        "PLAN_NAME": tenant.shape.plan_name,
         "NEW_USER_EXPERIENCE_ENABLED": True,
     }
 
 
-def _permissions(cfg: EmulatorConfig) -> dict[str, Any]:
-    forbidden = {k.lower() for k in cfg.forbidden}
+def _permissions(cfg: EmulatorConfig, tenant: Tenant) -> dict[str, Any]:
+    forbidden = {k.lower() for k in cfg.forbidden} | {k.lower() for k in tenant.shape.plan}
     objects = []
     for spec in BY_NAME.values():
         if (spec.kind == "lookup" and spec.name != "Users") or spec.kind == "static":
+            continue
+        if not tenant.serves(spec.name):
             continue
         allowed = spec.name.lower() not in forbidden
         objects.append(

@@ -165,9 +165,11 @@ def links_for(ctx: Ctx, entity: str, i: int) -> list[dict[str, Any]]:
     """All links of record i, seen from that record, sorted by LINK_ID.
 
     Links whose other end has been deleted are dropped, as a hard delete in the CRM
-    removes the link from both records.
+    removes the link from both records. A bare tenant (tenants.py) has none.
     """
     out: list[dict[str, Any]] = []
+    if ctx.shape.bare:
+        return out
     plans = _plans(ctx)
     for t, lt in _TYPES_OF.get(entity, ()):
         p = plans[t]

@@ -3,12 +3,16 @@
 "test" is sized for the pipeline tests (every entity non-empty, Leads an exact multiple
 of 500 so the last full page is followed by an empty one), "demo" for a realistic demo,
 "tiny" for fast unit tests.  Lookup tables with a fixed vocabulary (Pipelines, Countries,
-...) are not listed: their size comes from the generator's static definitions.
+...) are not listed: their size comes from the generator's static definitions.  The extra
+custom objects of the custom-heavy tenant (``catalog.EXTRA_SPECS``) are sized like
+Fruit__c; the tenant then adjusts the counts (``tenants.Shape.adjust_sizes``).
 """
 
 from __future__ import annotations
 
-from .catalog import SPECS
+from collections.abc import Sequence
+
+from .catalog import SPECS, EntitySpec
 from .config import EmulatorConfig
 
 PROFILE_SIZES: dict[str, dict[str, int]] = {
@@ -50,16 +54,18 @@ PROFILE_SIZES: dict[str, dict[str, int]] = {
 MINIMUMS = {"Users": 2, "Teams": 2, "Pricebook": 1}
 
 
-def resolve_sizes(cfg: EmulatorConfig, static_sizes: dict[str, int]) -> dict[str, int]:
+def resolve_sizes(
+    cfg: EmulatorConfig, static_sizes: dict[str, int], specs: Sequence[EntitySpec] = SPECS
+) -> dict[str, int]:
     """Final record count per entity: profile, times scale, then explicit overrides."""
     base = PROFILE_SIZES[cfg.profile]
     lower_overrides = {k.lower(): v for k, v in cfg.sizes.items()}
     out: dict[str, int] = {}
-    for s in SPECS:
+    for s in specs:
         if s.name in static_sizes:
             n = static_sizes[s.name]
         else:
-            n = base[s.name]
+            n = base.get(s.name, base["Fruit__c"])
             if s.scales and cfg.scale != 1.0:
                 n = max(1, round(n * cfg.scale))
         if s.name.lower() in lower_overrides and s.name not in static_sizes:

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple, TypeVar
 import orjson
 
 from .activity import ActivityStore
-from .catalog import SPECS, EntitySpec, spec
+from .catalog import BY_NAME, SPECS, EntitySpec, spec
 from .config import EmulatorConfig
 from .gen_config import STATIC_SIZES, team_memberships
 from .generator import build, tags_for
@@ -51,6 +51,7 @@ from .rand import DAY, fmt_ts, key, mix64
 from .readahead import ReadAhead
 from .rendercache import RenderCache, gzip_bytes
 from .search_index import SearchIndex
+from .tenants import shape as tenant_shape
 from .vocab import JOB_TITLES, TAGS, USER_TIMEZONES
 from .workers import MIN_SHARE, RenderPool, split
 
@@ -156,10 +157,15 @@ class Tenant:
         self._lock = threading.RLock()
         self._memo: dict[str, Any] = {}
         self._cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
-        sizes = resolve_sizes(config, {**STATIC_SIZES, "TeamMembers": 0})
+        self.shape = tenant_shape(config.tenant)  # what kind of instance (tenants.py)
+        served = self.shape.specs()
+        specs = SPECS + tuple(s for s in served if s not in SPECS)  # tables: catalog + extras
+        sizes = resolve_sizes(config, {**STATIC_SIZES, "TeamMembers": 0}, specs)
+        self.shape.adjust_sizes(sizes)
         sizes["TeamMembers"] = len(team_memberships(self.seed, sizes["Teams"], sizes["Users"]))
         self.sizes = sizes
-        self._tables = {s.name: self._make_table(s, sizes[s.name]) for s in SPECS}
+        self._served = tuple(s.name for s in served)
+        self._tables = {s.name: self._make_table(s, sizes[s.name]) for s in specs}
         self.rendered = RenderCache(int(config.cache_mb * 1024 * 1024))
         self._readahead = ReadAhead(self._warm)
         self.pool: RenderPool | None = None  # set by the emulator when render_workers > 0
@@ -240,7 +246,13 @@ class Tenant:
     # ---------------------------------------------------------------- reading
     def entities(self) -> list[str]:
         """API names of every collection this tenant serves (lists, lookups, static)."""
-        return [s.name for s in SPECS]
+        return list(self._served)
+
+    def serves(self, entity: str) -> bool:
+        """False for a collection of the catalog this tenant doesn't have (a 404 path);
+        True for the others and for endpoints that are no collection (Tags, ...)."""
+        known = BY_NAME.get(entity)
+        return known is None or known.name in self._served
 
     def table(self, entity: str) -> Table:
         return self._tables[spec(entity).name]
@@ -542,7 +554,7 @@ class Tenant:
         if changed:
             for name, value in changed.items():
                 if name == "CUSTOMFIELDS" and isinstance(value, dict):
-                    rec[name] = merge_custom_fields(rec[name] or [], value)
+                    rec[name] = merge_custom_fields(rec.get(name) or [], value)
                 else:
                     rec[name] = _copy(value)
         if self.config.unset_custom_fields == "omit" and rec.get("CUSTOMFIELDS"):

@@ -99,7 +99,7 @@ class RecordWrites:
                     "FIELD_VALUE": f"{f.prefix}{number:05d}" if f.type == "AUTONUMBER" else None,
                     "CUSTOM_FIELD_ID": f.name,
                 }
-                for f in field_defs(s)
+                for f in field_defs(s, self.tenant.shape.fields)
             ]
         return out
 
@@ -126,10 +126,11 @@ class RecordWrites:
         if "CUSTOMFIELDS" in changes:
             given = changes["CUSTOMFIELDS"]
             if self.switch("put_custom_fields") == "replace":
-                blank = [{**c, "FIELD_VALUE": None} for c in current["CUSTOMFIELDS"] or []]
+                blank = [{**c, "FIELD_VALUE": None} for c in current.get("CUSTOMFIELDS") or []]
                 changes["CUSTOMFIELDS"] = merge_custom_fields(blank, given)
             else:
-                changes["CUSTOMFIELDS"] = merge_custom_fields(current["CUSTOMFIELDS"] or [], given)
+                have = current.get("CUSTOMFIELDS") or []  # absent on a bare tenant's records
+                changes["CUSTOMFIELDS"] = merge_custom_fields(have, given)
         state = changes.get("OPPORTUNITY_STATE")
         moved = s.name == "Opportunities" and state not in (None, current["OPPORTUNITY_STATE"])
         if moved and self.switch("put_state_history") == "recorded":
@@ -173,6 +174,7 @@ class RecordWrites:
         if not isinstance(body, dict):
             raise Invalid(["The body must be a JSON object."])
         by_lower = {f.lower(): f for f in s.fields}
+        table = self.tenant.shape.fields  # the tenant's custom field definitions
         refuse = self.switch("read_only_fields") == "refused"
         readonly = server_set(s)
         problems: list[str] = []
@@ -189,11 +191,11 @@ class RecordWrites:
                 continue
             changes[name] = value
         if isinstance(changes.get("CUSTOMFIELDS"), list):
-            changes["CUSTOMFIELDS"], locked = split_locked(s, changes["CUSTOMFIELDS"])
+            changes["CUSTOMFIELDS"], locked = split_locked(s, changes["CUSTOMFIELDS"], table)
             problems += [f"CUSTOMFIELDS {n} is read-only." for n in locked if refuse]
         if self.switch("short_dates") == "accepted":
-            widen_dates(s, changes)
-        problems += field_problems(s, changes, self.switch("dropdown_values"))
+            widen_dates(s, changes, table)
+        problems += field_problems(s, changes, self.switch("dropdown_values"), table)
         required = self.switch("required_fields")
         if required == "create_and_update" or (required == "create" and current is None):
             problems += missing_required(s, changes, current)
@@ -203,7 +205,7 @@ class RecordWrites:
             self._body_tags(changes, current)
         if "CUSTOMFIELDS" in changes:
             changes["CUSTOMFIELDS"] = {
-                canonical_custom_name(s, item["FIELD_NAME"]): stored(item.get("FIELD_VALUE"))
+                canonical_custom_name(s, item["FIELD_NAME"], table): stored(item.get("FIELD_VALUE"))
                 for item in changes["CUSTOMFIELDS"]
             }
         return changes

@@ -8,7 +8,8 @@
   (TAGS follows the ``body_tags`` switch; LINKS, DATES and EMAILDOMAINS in a body are
   ignored: their effect there is UNCONFIRMED, and the sub-endpoints are the documented way).
 * **Custom field values**: the JSON type per FIELD_TYPE, TEXT at most 255 characters,
-  MULTILINETEXT 4000, AUTONUMBER not editable.
+  MULTILINETEXT 4000, AUTONUMBER not editable; the definitions are the tenant's
+  (``table``, see customfields.py).
 
 Every problem is a sentence for the 400 body; the caller decides how to answer.
 """
@@ -19,7 +20,7 @@ import re
 from typing import Any
 
 from .catalog import EntitySpec
-from .customfields import FieldDef, field_defs
+from .customfields import FieldDef, Table, field_defs
 
 
 def _names(text: str) -> frozenset[str]:
@@ -113,12 +114,14 @@ def missing_required(spec: EntitySpec, body: dict[str, Any], current: dict | Non
     return problems
 
 
-def field_problems(spec: EntitySpec, body: dict[str, Any], dropdowns: str) -> list[str]:
+def field_problems(
+    spec: EntitySpec, body: dict[str, Any], dropdowns: str, table: Table | None = None
+) -> list[str]:
     """Type and length problems of standard fields and CUSTOMFIELDS of one body."""
     problems = []
     for name, value in body.items():
         if name == "CUSTOMFIELDS":
-            problems += custom_field_problems(spec, value, dropdowns)
+            problems += custom_field_problems(spec, value, dropdowns, table)
             continue
         if value is None or name in ("TAGS", *IGNORED_ARRAYS):
             continue
@@ -135,10 +138,12 @@ def field_problems(spec: EntitySpec, body: dict[str, Any], dropdowns: str) -> li
     return problems
 
 
-def custom_field_problems(spec: EntitySpec, items: Any, dropdowns: str) -> list[str]:
+def custom_field_problems(
+    spec: EntitySpec, items: Any, dropdowns: str, table: Table | None = None
+) -> list[str]:
     if not isinstance(items, list):
         return ["CUSTOMFIELDS must be a list of {FIELD_NAME, FIELD_VALUE}."]
-    defs = {f.name.lower(): f for f in field_defs(spec)}
+    defs = {f.name.lower(): f for f in field_defs(spec, table)}
     problems = []
     for item in items:
         name = item.get("FIELD_NAME") if isinstance(item, dict) else None
@@ -182,12 +187,12 @@ def value_problem(f: FieldDef, value: Any, dropdowns: str) -> str | None:
 SHORT_DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
 
 
-def widen_dates(spec: EntitySpec, body: dict[str, Any]) -> None:
+def widen_dates(spec: EntitySpec, body: dict[str, Any], table: Table | None = None) -> None:
     """Dates sent as yyyy-MM-dd become yyyy-MM-dd 00:00:00 (the short_dates switch)."""
     for name, value in body.items():
         if name.endswith(("_UTC", "_DATE")) and isinstance(value, str) and SHORT_DATE.match(value):
             body[name] = value + " 00:00:00"
-    dates = {f.name.lower() for f in field_defs(spec) if f.type in ("DATE", "DATETIME")}
+    dates = {f.name.lower() for f in field_defs(spec, table) if f.type in ("DATE", "DATETIME")}
     for item in body.get("CUSTOMFIELDS") or []:
         if isinstance(item, dict) and str(item.get("FIELD_NAME")).lower() in dates:
             value = item.get("FIELD_VALUE")
@@ -199,10 +204,12 @@ def _is_body_date(value: Any) -> bool:
     return isinstance(value, str) and bool(BODY_DATE.match(value))
 
 
-def split_locked(spec: EntitySpec, items: list[Any]) -> tuple[list[Any], list[str]]:
+def split_locked(
+    spec: EntitySpec, items: list[Any], table: Table | None = None
+) -> tuple[list[Any], list[str]]:
     """CUSTOMFIELDS items without the not-editable ones (AUTONUMBER, docs/api.md §7), and the names
     of those: read-only fields like the server-set ones (the read_only_fields switch)."""
-    locked = {f.name.lower(): f.name for f in field_defs(spec) if f.type == "AUTONUMBER"}
+    locked = {f.name.lower(): f.name for f in field_defs(spec, table) if f.type == "AUTONUMBER"}
     kept, names = [], []
     for item in items:
         name = item.get("FIELD_NAME") if isinstance(item, dict) else None
@@ -213,9 +220,9 @@ def split_locked(spec: EntitySpec, items: list[Any]) -> tuple[list[Any], list[st
     return kept, names
 
 
-def canonical_custom_name(spec: EntitySpec, name: str) -> str:
+def canonical_custom_name(spec: EntitySpec, name: str, table: Table | None = None) -> str:
     """The FIELD_NAME as defined (names match case-insensitively)."""
-    for f in field_defs(spec):
+    for f in field_defs(spec, table):
         if f.name.lower() == name.lower():
             return f.name
     return name

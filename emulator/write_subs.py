@@ -40,7 +40,7 @@ class SubWrites:
 
     # ------------------------------------------------------------------ tags
     def tags(self, entity: str, record_id: int) -> list[dict]:
-        return self._record(entity, record_id, TAGGABLE)["TAGS"]
+        return self._record(entity, record_id, TAGGABLE).get("TAGS") or []
 
     def add_tag(self, entity: str, record_id: int, body: Any) -> dict:
         name = _tag_name(body)
@@ -61,11 +61,11 @@ class SubWrites:
         items = body if isinstance(body, list) else [body]
         names = [_tag_name(item) for item in items]
         tags = [{"TAG_NAME": n} for n in dict.fromkeys(names)]
-        return self.tenant.update(entity, record_id, {"TAGS": tags})["TAGS"]
+        return self.tenant.update(entity, record_id, {"TAGS": tags}).get("TAGS") or []
 
     # ------------------------------------------------------------------ links
     def links(self, entity: str, record_id: int) -> list[dict]:
-        return self._record(entity, record_id, LINKABLE)["LINKS"]
+        return self._record(entity, record_id, LINKABLE).get("LINKS") or []
 
     def add_link(self, entity: str, record_id: int, body: Any) -> dict:
         self.links(entity, record_id)
