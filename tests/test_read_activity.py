@@ -82,6 +82,7 @@ def _warehouse(tmp_path, emu, monkeypatch) -> Warehouse:
     wh = Warehouse(tmp_path, emu.base_url)
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(wh.path))
     monkeypatch.setenv("SOURCES__INSIGHTLY__RATE_PER_S", "500")
+    monkeypatch.setenv("SOURCES__INSIGHTLY__ACTIVITY", "true")  # opt in: all per-record tables
     return wh
 
 
@@ -148,6 +149,8 @@ def test_the_backfill_resumes_after_a_quota_stop_without_reading_a_parent_twice(
     wh = _warehouse(tmp_path, emu, monkeypatch)
     monkeypatch.setenv("SOURCES__INSIGHTLY__QUOTA_RESERVE", "0")
     monkeypatch.setenv("SOURCES__INSIGHTLY__MAX_IN_FLIGHT", "1")
+    # the whole quota for per-record reads: the quota stop, not the daily share, cuts them
+    monkeypatch.setenv("SOURCES__INSIGHTLY__PER_RECORD_QUOTA_SHARE", "1")
     tables = ["contacts", "file_attachments"]
     contacts = [r["CONTACT_ID"] for r in emu.tenant.records("Contacts")]
     stops, late = 0, None
@@ -171,6 +174,7 @@ def test_the_backfill_resumes_after_a_quota_stop_without_reading_a_parent_twice(
 def test_plan_prices_the_activity(emulator_factory, monkeypatch):
     emu = emulator_factory(profile="tiny", sizes=SIZES)
     monkeypatch.setenv("SOURCES__INSIGHTLY__ACTIVITY_REQUESTS_PER_TABLE", "25")
+    monkeypatch.setenv("SOURCES__INSIGHTLY__ACTIVITY", "true")
     with InsightlyClient(Connection(API_KEY, emu.base_url), pacer=Pacer(500, 4)) as client:
         plan = estimate(client)
     cost = plan.activity
@@ -188,8 +192,10 @@ def test_plan_prices_the_activity(emulator_factory, monkeypatch):
     assert counts["tickets"] < 25  # its backfill fits in one sync, the other two don't
     assert cost.in_sync(0) == 25 + counts["tickets"] + 25 and cost.in_sync(cost.syncs) == 0
     text = render(plan, rate_per_s=4, reserve=0.1, cadence_hours=24)
-    assert f"activity backfill: {cost.total} requests" in text
-    assert f"at most 25 per table per sync: {cost.syncs} syncs" in text
+    for table, backfill in cost.backfill.items():  # each per-record table priced apart
+        assert f"{table}: " in text
+        assert f"read; backfill {backfill} requests (one per parent record, at most 25" in text
+    assert "activity full pass" not in text  # off unless activity_full_pass_hours is set
 
 
 def test_the_new_lookups_land(emulator_factory, tmp_path, monkeypatch):

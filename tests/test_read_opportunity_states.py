@@ -71,7 +71,9 @@ def test_backfill_then_only_opportunities_whose_state_changed(emulator, warehous
     assert reasons and all((state, reason) in valid for state, reason, _ in reasons)
 
 
-def test_the_backfill_resumes_on_the_next_day(emulator, warehouse):
+def test_the_backfill_resumes_on_the_next_day(emulator, warehouse, monkeypatch):
+    # the whole quota for per-record reads: the quota stop, not the daily share, cuts them
+    monkeypatch.setenv("SOURCES__INSIGHTLY__PER_RECORD_QUOTA_SHARE", "1")
     n = len(emulator.tenant.records("Opportunities"))
     emulator.configure(daily_limit=200)  # 180 usable with the 10% reserve
     first = warehouse.sync(entities=TABLES)
@@ -99,3 +101,17 @@ def test_the_backfill_spreads_over_syncs_at_its_budget(emulator, warehouse, monk
     assert _stored(warehouse) == _served(emulator)
     warehouse.sync(entities=TABLES)  # done: nothing changed, nothing read
     assert len(_history_requests(emulator)) == n
+
+
+def test_per_record_reads_of_a_day_keep_to_their_share_of_the_quota(emulator, warehouse):
+    """Besides the reserve, StateHistory (and every per-record read) of one day uses at most
+    per_record_quota_share (25%) of the daily quota, however many syncs run."""
+    n = len(emulator.tenant.records("Opportunities"))
+    emulator.configure(daily_limit=400)  # a share of 100 requests a day
+    assert n > 100
+    for _ in range(3):
+        warehouse.sync(entities=TABLES)
+    assert len(_history_requests(emulator)) == 100
+    emulator.reset_quota()  # the quota resets; our day (UTC) has not changed: still none
+    warehouse.sync(entities=TABLES)
+    assert len(_history_requests(emulator)) == 100

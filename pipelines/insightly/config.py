@@ -24,19 +24,53 @@ from insightly.stats import RunStats
 SECTION = "sources.insightly"
 DEFAULT_PAGES_PER_RUN = 200  # 100,000 records: what a kill can cost at most
 DEFAULT_ACTIVITY_REQUESTS = 500  # per activity table and sync
-DEFAULT_FULL_PASS_HOURS = 168.0  # the activity tables' periodic full pass
 DEFAULT_STATE_HISTORY_REQUESTS = 2_000  # StateHistory reads per sync
 DEFAULT_PARALLEL_ACCOUNTS = 2
 OFF = ("0", "false", "no", "off")
 
 
+STATE_HISTORY = "opportunity_state_history"
+# The tables read one request per parent record (docs/activity.md); the default reads only
+# StateHistory (won/lost reasons, the API's own state changes). `activity = true` means all.
+PER_RECORD_TABLES = (STATE_HISTORY, "comments", "ticket_comments", "file_attachments")
+DEFAULT_PER_RECORD = (STATE_HISTORY,)
+DEFAULT_QUOTA_SHARE = 0.25  # of the daily quota, for all per-record reads of a day
+
+
 @dataclass(frozen=True)
 class ActivitySettings:
-    """The activity tables (comments, file attachments: per-record reads)."""
+    """The per-record reads: which tables, and what they may spend."""
 
-    enabled: bool = True  # activity
+    tables: frozenset[str] = frozenset(DEFAULT_PER_RECORD)  # per_record_tables
     requests_per_table: int = DEFAULT_ACTIVITY_REQUESTS  # activity_requests_per_table
-    full_pass_hours: float = DEFAULT_FULL_PASS_HOURS  # activity_full_pass_hours
+    full_pass_hours: float | None = None  # activity_full_pass_hours; None: no full pass
+    quota_share: float = DEFAULT_QUOTA_SHARE  # per_record_quota_share
+
+    @property
+    def enabled(self) -> bool:
+        """Some activity table (comments, attachments) is read."""
+        return bool(self.tables - {STATE_HISTORY})
+
+    def reads(self, table: str) -> bool:
+        return table in self.tables
+
+
+def per_record_tables(listed: Any, activity: Any) -> frozenset[str]:
+    """`per_record_tables` (a list, or comma-separated text from the environment) when set;
+    else `activity = true` reads all of them, `activity = false` none but StateHistory."""
+    if listed is not None:
+        names = listed.split(",") if isinstance(listed, str) else list(listed)
+        chosen = {str(n).strip() for n in names if str(n).strip()}
+        unknown = sorted(chosen - set(PER_RECORD_TABLES))
+        if unknown:
+            raise ConfigurationError(
+                f"per_record_tables: unknown {', '.join(unknown)}: choose from "
+                f"{', '.join(PER_RECORD_TABLES)}"
+            )
+        return frozenset(chosen)
+    if activity is not None and str(activity).strip().lower() not in OFF:
+        return frozenset(PER_RECORD_TABLES)
+    return frozenset(DEFAULT_PER_RECORD)
 
 
 @dataclass(frozen=True)
@@ -108,11 +142,14 @@ def load_settings() -> Settings:
         hard_deletes=_flag("hard_deletes", False),
         delete_count=_flag("delete_count", True),
         activity=ActivitySettings(
-            enabled=_flag("activity", True),
+            tables=per_record_tables(_get("per_record_tables"), _get("activity")),
             requests_per_table=max(
                 1, _number("activity_requests_per_table", DEFAULT_ACTIVITY_REQUESTS, int)
             ),
-            full_pass_hours=_number("activity_full_pass_hours", DEFAULT_FULL_PASS_HOURS),
+            full_pass_hours=None
+            if _get("activity_full_pass_hours") is None
+            else _number("activity_full_pass_hours", 0.0),
+            quota_share=min(1.0, max(0.0, _number("per_record_quota_share", DEFAULT_QUOTA_SHARE))),
         ),
         state_history_requests=state_history if state_history > 0 else None,
         history_entities=_get("history_entities"),

@@ -4,6 +4,8 @@ only."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 
 class InsightlyError(Exception):
     """Base class: a problem the user can act on."""
@@ -58,10 +60,16 @@ class SyncAlreadyRunning(InsightlyError):
 
 
 class EntityUnavailable(InsightlyError):
-    """403/404 on a whole entity: outside the customer's plan or permissions."""
+    """403/404/405 on a whole entity: outside the customer's plan or permissions."""
 
-    def __init__(self, path: str, status: int) -> None:
-        reason = "no access (403)" if status == 403 else "not in this plan (404)"
+    REASONS: ClassVar[dict[int, str]] = {
+        403: "no access (403)",
+        404: "not in this plan (404)",
+        405: "not served (405)",
+    }
+
+    def __init__(self, path: str, status: int, reason: str | None = None) -> None:
+        reason = reason or self.REASONS.get(status, f"unavailable ({status})")
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.status = status

@@ -242,7 +242,7 @@ class InsightlyClient(PagedReads):
                 f"Insightly answered 401 for {path}: check the API key and pod "
                 "(SOURCES__INSIGHTLY__API_KEY, SOURCES__INSIGHTLY__POD)"
             )
-        if status in (403, 404):
+        if status in (403, 404, 405):  # the tenant has no such list (or object, or plan)
             raise EntityUnavailable(path, status)
         if status == 429 and response.headers.get("X-RateLimit-Remaining") == "0":
             raise QuotaExhausted(

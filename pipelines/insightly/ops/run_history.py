@@ -103,6 +103,20 @@ def _from_record(record: RunRecord) -> Run:
     )
 
 
+def skipped_lists(sql: Any) -> dict[str, str]:
+    """The tables the newest sync skipped, with its reason: list endpoints outside the plan
+    (403/404/405) and per-record lists marked unavailable."""
+    runs = sql.make_qualified_table_name(RUNS_TABLE)
+    per_table = sql.make_qualified_table_name(TABLES_TABLE)
+    rows = sql.execute_sql(
+        f"select t.table_name, t.skipped_reason from {per_table} t where t.run_id = "
+        f"(select r.run_id from {runs} r where r.command = 'sync' "
+        "order by r.started_at desc limit 1) and t.skipped_reason is not null "
+        "order by t.table_name"
+    )
+    return {name: reason for name, reason in rows or []}
+
+
 def has_run_log(sql: Any) -> bool:
     return RUNS_TABLE in tables_in(sql)
 

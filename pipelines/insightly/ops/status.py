@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from insightly.catalogue.entities import PER_RECORD
 from insightly.ops.query import render_table
 from insightly.ops.run_history import (
     Freshness,
@@ -23,8 +24,11 @@ from insightly.ops.run_history import (
     last_runs,
     pending_reads,
     quota_today,
+    skipped_lists,
     state_tables,
 )
+from insightly.read.endpoints import Endpoints, endpoints_file
+from insightly.read.opportunity_states import TABLE as STATE_HISTORY
 from insightly.sync.accounts import AccountRun, account_runs, run_accounts
 from insightly.sync.pipeline import SyncOptions, make_pipeline
 from insightly.sync.pipeline_args import missing_duckdb_file
@@ -55,11 +59,13 @@ def main(
 def status_text(pipeline, shown: int = 10) -> str:
     """The whole status as text: runs, tables, pending reads, quota."""
     runs, fresh, problem = [], [], missing_duckdb_file(pipeline)
+    skipped: dict[str, str] = {}
     try:
         if problem is None:
             with pipeline.sql_client() as sql:
                 if has_run_log(sql):
                     runs = last_runs(sql, QUOTA_RUNS)
+                    skipped = skipped_lists(sql)
                 fresh = freshness(sql, pipeline)
     except Exception as exc:  # no warehouse yet, or another process holds it
         problem = f"the warehouse could not be read: {_reason(exc)}"
@@ -72,6 +78,7 @@ def status_text(pipeline, shown: int = 10) -> str:
         runs_section(runs[:shown]),
         freshness_section(fresh),
         pending_section(pending_reads(pipeline, tables)),
+        unavailable_section(skipped, _endpoints(pipeline)),
         quota_section(quota_today(runs)),
     ]
     return "\n\n".join(parts)
@@ -129,6 +136,24 @@ def pending_section(pending: Sequence[PendingRead]) -> str:
         left = "" if item.pages_left is None else f", {_pages(item.pages_left)} left"
         noun = "records" if item.kind == "backfill" else "ids"
         lines.append(f"  {item.table}: {item.kind}, {item.done:,}{of} {noun} read{left}")
+    return "\n".join(lines)
+
+
+def _endpoints(pipeline) -> dict[str, str]:
+    path = endpoints_file(pipeline.pipelines_dir, pipeline.pipeline_name)
+    return Endpoints(path, 0).unavailable()
+
+
+def unavailable_section(lists: dict[str, str], per_record: dict[str, str]) -> str:
+    """What this tenant does not serve: the lists the newest sync skipped, and the
+    per-record endpoints marked unavailable until the next lookup refresh."""
+    per_record_tables = {p.table for p in PER_RECORD} | {STATE_HISTORY}
+    lists = {t: why for t, why in lists.items() if t not in per_record_tables}
+    if not lists and not per_record:
+        return "Unavailable endpoints: none"
+    lines = ["Unavailable endpoints (not read; the tenant's plan or API has none):"]
+    lines += [f"  list {table}: {why}" for table, why in sorted(lists.items())]
+    lines += [f"  per-record {key}: {why}" for key, why in sorted(per_record.items())]
     return "\n".join(lines)
 
 

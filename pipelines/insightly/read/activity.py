@@ -45,6 +45,7 @@ from insightly.catalogue.entities import (
 from insightly.config import ActivitySettings
 from insightly.errors import EntityUnavailable, QuotaExhausted
 from insightly.read.activity_parents import ParentTable, progress_of, save
+from insightly.read.endpoints import Endpoints
 from insightly.read.entity_rows import EntityRows
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,14 @@ def activity_resources(
     entities: Sequence[Entity],
     custom: Sequence[Entity],
     settings: ActivitySettings,
+    endpoints: Endpoints,
 ) -> Iterator[DltResource]:
     """One merge resource per per-record list of the catalogue (none when switched off)."""
-    if not settings.enabled:
-        return
     for kind in PER_RECORD:
+        if not settings.reads(kind.table):  # opt-in: per_record_tables (docs/activity.md)
+            continue
         resource = dlt.resource(activity_records, name=kind.table, write_disposition="merge")
-        yield resource(client, kind, parents_of(kind, entities, custom), settings)
+        yield resource(client, kind, parents_of(kind, entities, custom), settings, endpoints)
 
 
 def row_entity(kind: PerRecord) -> Entity:
@@ -103,6 +105,18 @@ class Budget:
 
 
 @dataclass
+class Reader:
+    """What one activity table's reads share in a sync."""
+
+    client: InsightlyClient
+    kind: PerRecord
+    buffer: list[dict]
+    rows: ActivityRows
+    budget: Budget
+    endpoints: Endpoints
+
+
+@dataclass
 class Pass:
     """How a pass over some parents ended."""
 
@@ -116,41 +130,45 @@ class Pass:
 
 
 def activity_records(
-    client: InsightlyClient, kind: PerRecord, parents: list[Entity], settings: ActivitySettings
+    client: InsightlyClient,
+    kind: PerRecord,
+    parents: list[Entity],
+    settings: ActivitySettings,
+    endpoints: Endpoints,
 ) -> Iterator[Any]:
     """The changed parents' items, then the backfill's, within the table's budget."""
     state = dlt.current.resource_state()
     schema = dlt.current.source_schema()
     rows = ActivityRows(row_entity(kind), schema)
     buffer: list[dict] = []
-    budget = Budget(settings.requests_per_table)
+    today = endpoints.left_today(client.stats.rate_limit, settings.quota_share)
+    budget = Budget(
+        settings.requests_per_table if today is None else min(today, settings.requests_per_table)
+    )
+    before = client.stats.requests.get(kind.table, 0)
     with dlt.current.pipeline().sql_client() as sql:
         tables = [ParentTable(sql, e, schema.naming) for e in parents]
-        tables = [t for t in tables if t.exists]
+        tables = [t for t in tables if t.exists and _available(client, kind, t, endpoints)]
+        reader = Reader(client, kind, buffer, rows, budget, endpoints)
         try:
             for table in tables:
-                yield from _changed(client, kind, table, state, buffer, rows, budget)
+                yield from _changed(reader, table, state)
             for table in tables:
-                yield from _backfill(client, kind, table, state, buffer, rows, budget, settings)
+                yield from _backfill(reader, table, state, settings)
         except QuotaExhausted as exc:
             client.stats.stop_for_quota(kind.table, str(exc))
+        finally:
+            endpoints.spend(client.stats.requests.get(kind.table, 0) - before)
     yield from _flush(rows, buffer)
 
 
-def _changed(
-    client: InsightlyClient,
-    kind: PerRecord,
-    table: ParentTable,
-    state: dict,
-    buffer: list[dict],
-    rows: ActivityRows,
-    budget: Budget,
-) -> Iterator[Any]:
+def _changed(reader: Reader, table: ParentTable, state: dict) -> Iterator[Any]:
     """Read the items of the parents loaded since the cursor, as far as the budget allows."""
+    budget = reader.budget
     progress = progress_of(state, table)
     changed = table.changed(progress.after, budget.left) if budget.left > 0 else []
     todo = [c for c in changed if not progress.unchanged(c)]
-    result = yield from _pass(client, kind, table, [c.id for c in todo], buffer, rows, budget)
+    result = yield from _pass(reader, table, [c.id for c in todo])
     # the cursor moves past every parent up to the first one not read (skipped ones too)
     passed = changed if result.done == len(todo) else changed[: changed.index(todo[result.done])]
     if passed:
@@ -162,17 +180,11 @@ def _changed(
 
 
 def _backfill(
-    client: InsightlyClient,
-    kind: PerRecord,
-    table: ParentTable,
-    state: dict,
-    buffer: list[dict],
-    rows: ActivityRows,
-    budget: Budget,
-    settings: ActivitySettings,
+    reader: Reader, table: ParentTable, state: dict, settings: ActivitySettings
 ) -> Iterator[Any]:
     """Read on in the table's backfill, or start the periodic full pass when it is due
     and the incremental pass is up to date, as far as the budget allows."""
+    budget = reader.budget
     progress = progress_of(state, table)
     if not progress.backfilling:
         now = datetime.now(timezone.utc)
@@ -188,7 +200,7 @@ def _backfill(
         if not backlog:
             break
         ids = [c.id for c in backlog]
-        result = yield from _pass(client, kind, table, ids, buffer, rows, budget)
+        result = yield from _pass(reader, table, ids)
         if result.done:
             progress.last = ids[result.done - 1]
             progress.remember(backlog[: result.done])
@@ -199,35 +211,28 @@ def _backfill(
             return
     if progress.backfilling and not table.backlog(progress.upto, progress.last, 1):
         progress.finish_backfill()
-        log.info("%s: the pass over %s is complete", kind.table, table.entity.table)
+        log.info("%s: the pass over %s is complete", reader.kind.table, table.entity.table)
     save(state, table, progress)
 
 
-def _pass(
-    client: InsightlyClient,
-    kind: PerRecord,
-    table: ParentTable,
-    ids: list[Any],
-    buffer: list[dict],
-    rows: ActivityRows,
-    budget: Budget,
-) -> Generator[Any, None, Pass]:
-    """Read the list of each parent in `ids`, in order, into `buffer`; a parent gone since
-    it was loaded (404) has none. Returns how far it got."""
+def _pass(reader: Reader, table: ParentTable, ids: list[Any]) -> Generator[Any, None, Pass]:
+    """Read the list of each parent in `ids`, in order, into the buffer; a parent gone
+    since it was loaded (404) has none. Returns how far it got."""
+    client, kind, buffer, budget = reader.client, reader.kind, reader.buffer, reader.budget
     result = Pass()
     parent = table.entity
     try:
-        for parent_id, items in fetch_each(client, kind, parent, ids):
+        for parent_id, items in fetch_each(client, kind, parent, ids, reader.endpoints):
             budget.left -= max(1, math.ceil(len(items or ()) / PAGE_SIZE))
             for item in items or ():
                 buffer.append({**item, PARENT_ENTITY: parent.table, PARENT_ID: parent_id})
             client.stats.count_rows(kind.table, len(items or ()))
             result.done += 1
             if len(buffer) >= FLUSH_ROWS:
-                yield from _flush(rows, buffer)
+                yield from _flush(reader.rows, buffer)
     except QuotaExhausted as exc:
         result.stop = exc
-    except EntityUnavailable as exc:  # 403: this list is not readable for this parent type
+    except EntityUnavailable as exc:  # three 403/404/405 in a row: the tenant has no such list
         client.stats.skip(kind.table, exc.reason)
         result.unavailable = True
         log.warning("%s of %s: %s", kind.table, parent.table, exc)
@@ -235,13 +240,24 @@ def _pass(
 
 
 def fetch_each(
-    client: InsightlyClient, kind: PerRecord, parent: Entity, ids: Sequence[Any]
+    client: InsightlyClient,
+    kind: PerRecord,
+    parent: Entity,
+    ids: Sequence[Any],
+    endpoints: Endpoints,
 ) -> Iterator[tuple[Any, list[dict] | None]]:
-    """(parent id, its items) for each id, in order: None when the parent is gone (404).
+    """(parent id, its items) for each id, in order: None when the parent answered 403,
+    404 or 405 (gone since it was read). Three such answers in a row mark the endpoint
+    unavailable (read/endpoints.py) and raise EntityUnavailable.
 
-    A bounded window of requests is in flight, as for the pages of a read (api/paging.py);
-    on an error the requests not sent yet are cancelled and the error raised in order.
+    Until the endpoint has answered 200 in this sync, one request at a time; then a bounded
+    window of requests is in flight, as for the pages of a read (api/paging.py); on an
+    error the requests not sent yet are cancelled and the error raised in order.
     """
+    ids = list(ids)
+    while ids and not endpoints.proven(parent.table, kind.path):
+        parent_id = ids.pop(0)
+        yield parent_id, _judged(endpoints, kind, parent, _items(client, kind, parent, parent_id))
     if not ids:
         return
     pending = iter(ids)
@@ -258,7 +274,7 @@ def fetch_each(
         try:
             while window:
                 parent_id, future = window.popleft()
-                items = future.result()
+                items = _judged(endpoints, kind, parent, future.result())
                 submit()
                 yield parent_id, items
         finally:
@@ -269,14 +285,41 @@ def fetch_each(
 _END = object()
 
 
-def _items(client: InsightlyClient, kind: PerRecord, parent: Entity, parent_id: Any):
+def _items(
+    client: InsightlyClient, kind: PerRecord, parent: Entity, parent_id: Any
+) -> tuple[list[dict] | None, int | None]:
+    """A parent's items and None, or None and the status that refused them."""
     path = f"{parent.path}/{parent_id}/{kind.path}"
     try:
-        return [item for page in client.pages(path, table=kind.table) for item in page]
+        return [item for page in client.pages(path, table=kind.table) for item in page], None
     except EntityUnavailable as exc:
-        if exc.status == 404:
-            return None
-        raise
+        return None, exc.status
+
+
+def _judged(
+    endpoints: Endpoints,
+    kind: PerRecord,
+    parent: Entity,
+    answer: tuple[list[dict] | None, int | None],
+) -> list[dict] | None:
+    """The items; a refusal counts toward marking the endpoint unavailable."""
+    items, status = answer
+    if endpoints.answered(parent.table, kind.path, status):
+        reason = endpoints.reason(endpoints.key(parent.table, kind.path))
+        raise EntityUnavailable(f"{parent.path}/{{id}}/{kind.path}", status or 404, reason)
+    return items
+
+
+def _available(
+    client: InsightlyClient, kind: PerRecord, table: ParentTable, endpoints: Endpoints
+) -> bool:
+    """Whether to read this parent's lists: not while the endpoint is marked unavailable
+    (the summary and status name it)."""
+    if endpoints.available(table.entity.table, kind.path):
+        return True
+    key = endpoints.key(table.entity.table, kind.path)
+    client.stats.skip(kind.table, endpoints.reason(key))
+    return False
 
 
 def _flush(rows: ActivityRows, buffer: list[dict]) -> Iterator[Any]:
@@ -286,53 +329,3 @@ def _flush(rows: ActivityRows, buffer: list[dict]) -> Iterator[Any]:
     for name, table in rows.tables(buffer):
         yield rows.hinted(name, table)
     buffer.clear()
-
-
-@dataclass
-class ActivityCost:
-    """What the activity tables cost (`insightly plan`): one request per parent record for
-    the one-time backfill and for each periodic full pass, read at most `per_sync` requests
-    a table per sync; between passes, one request per changed parent (per new email)."""
-
-    backfill: dict[str, int]  # activity table -> requests of its backfill (its parents)
-    per_sync: int  # activity_requests_per_table
-    full_pass_hours: float
-    enabled: bool = True
-
-    @property
-    def total(self) -> int:
-        return sum(self.backfill.values()) if self.enabled else 0
-
-    def in_sync(self, n: int) -> int:
-        """Backfill requests of the n-th sync (from 0) of a new warehouse, nothing changing."""
-        if not self.enabled:
-            return 0
-        return sum(
-            max(0, min(self.per_sync, b - n * self.per_sync)) for b in self.backfill.values()
-        )
-
-    @property
-    def syncs(self) -> int:
-        """Syncs the backfill takes."""
-        return max((math.ceil(b / self.per_sync) for b in self.backfill.values()), default=0)
-
-    @property
-    def per_day(self) -> float:
-        """The full pass's requests spread over the days between two passes (0 hours, a
-        full pass whenever one ends, is priced as one a day)."""
-        hours = self.full_pass_hours if self.full_pass_hours > 0 else 24.0
-        return self.total * 24 / hours
-
-
-def activity_cost(
-    counts: dict[str, int | None], custom_tables: Iterable[str], settings: ActivitySettings
-) -> ActivityCost:
-    """Price the activity tables from the counted records of their parents."""
-    custom = list(custom_tables)
-    backfill = {}
-    for kind in PER_RECORD:
-        parents = [*kind.parents, *(custom if kind.custom_objects else [])]
-        backfill[kind.table] = sum(counts.get(p) or 0 for p in parents)
-    return ActivityCost(
-        backfill, settings.requests_per_table, settings.full_pass_hours, settings.enabled
-    )

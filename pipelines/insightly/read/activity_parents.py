@@ -61,8 +61,8 @@ class ParentProgress:
     def backfilling(self) -> bool:
         return self.upto is not None
 
-    def full_pass_due(self, hours: float, now: datetime) -> bool:
-        if self.backfilling:
+    def full_pass_due(self, hours: float | None, now: datetime) -> bool:
+        if self.backfilling or hours is None:  # None: no periodic full pass (the default)
             return False
         if hours <= 0 or self.full_pass_at is None:
             return True

@@ -39,12 +39,14 @@ from insightly.api.client import InsightlyClient
 from insightly.api.stamps import parse_utc
 from insightly.catalogue.tables import DELETED_AT
 from insightly.errors import EntityUnavailable, QuotaExhausted
+from insightly.read.endpoints import Endpoints
 from insightly.read.walk import unfinished_walk
 from insightly.warehouse.introspect import tables_in
 
 log = logging.getLogger(__name__)
 TABLE = "opportunity_state_history"
 SOURCE_TABLE = "opportunities"
+PATH = "StateHistory"  # /Opportunities/{id}/StateHistory
 KEY = ("opportunity_id", "date_changed_utc", "for_opportunity_state")
 OPEN = "OPEN"
 
@@ -112,38 +114,49 @@ def plan_reads(pipeline: dlt.Pipeline, files: HistoryFiles) -> tuple[list[int], 
     return queue, len(fresh)
 
 
-def _history(client: InsightlyClient, opportunity_id: int) -> list[dict] | QuotaExhausted:
-    """One opportunity's history; [] if it was deleted since; the quota stop as a value,
-    so a batch read in parallel keeps the answers that came before it."""
+def _history(client: InsightlyClient, opportunity_id: int) -> list[dict] | int | QuotaExhausted:
+    """One opportunity's history; the status of a 403/404/405 (deleted since, or no such
+    endpoint on this tenant); the quota stop as a value, so a batch read in parallel keeps
+    the answers that came before it."""
     try:
         history = client.get_json(f"Opportunities/{opportunity_id}/StateHistory", table=TABLE)
     except EntityUnavailable as exc:
-        if exc.status != 404:
-            raise
-        return []  # deleted since the copy was loaded
+        return exc.status
     except QuotaExhausted as exc:
         return exc
     return [shaped(opportunity_id, item) for item in history or [] if isinstance(item, dict)]
 
 
 def read_histories(
-    client: InsightlyClient, queue: list[int], budget: int | None = None
+    client: InsightlyClient,
+    queue: list[int],
+    budget: int | None = None,
+    endpoints: Endpoints | None = None,
 ) -> tuple[list[dict], int, QuotaExhausted | None]:
     """GET the histories in queue order, `client.page_concurrency` at a time through the
     shared pacer (one at a time, a 150 ms API allows 6.7 of the 10 requests/s), at most
     `budget` of them; returns the rows, how many ids were done (a prefix of the queue:
     answers after a quota stop in the same batch are read again next time), and the stop."""
     todo = queue if budget is None else queue[:budget]
+    endpoints = endpoints or Endpoints(None, 0)
     width = max(1, client.page_concurrency)
     rows: list[dict] = []
-    done = 0
+    done = refused = 0  # refused: 403/404/405 answers in a row, the last ones done
     with ThreadPoolExecutor(width, thread_name_prefix="state-history") as pool:
-        for start in range(0, len(todo), width * 4):
-            batch = todo[start : start + width * 4]
+        while done < len(todo):
+            # one at a time until the endpoint answered 200 in this sync (read/endpoints.py)
+            size = width * 4 if endpoints.proven(SOURCE_TABLE, PATH) else 1
+            batch = todo[done : done + size]
             for answer in pool.map(lambda i: _history(client, i), batch):
                 if isinstance(answer, QuotaExhausted):
                     return rows, done, answer
-                rows += answer
+                status = answer if isinstance(answer, int) else None
+                refused = refused + 1 if status else 0
+                if endpoints.answered(SOURCE_TABLE, PATH, status):
+                    reason = endpoints.reason(endpoints.key(SOURCE_TABLE, PATH))
+                    client.stats.skip(TABLE, reason)
+                    return rows, done - (refused - 1), None  # the refused ones: read again
+                rows += [] if status else answer
                 done += 1
     return rows, done, None
 
@@ -196,15 +209,20 @@ def sync_state_history(
     tables: list[str],
     loader_format: str | None,
     budget: int | None,
+    endpoints: Endpoints,
 ) -> LoadInfo | None:
     """Queue what changed (or the backfill), read as much as the quota allows, load it."""
     if not ready(pipeline, client, tables):
+        return None
+    if not endpoints.available(SOURCE_TABLE, PATH):  # kept queued for when it is probed again
+        client.stats.skip(TABLE, endpoints.reason(endpoints.key(SOURCE_TABLE, PATH)))
+        plan_reads(pipeline, HistoryFiles(pipeline))
         return None
     files = HistoryFiles(pipeline)
     queue, fresh = plan_reads(pipeline, files)
     if not queue:
         return None
-    rows, done, stopped = read_histories(client, queue, budget)
+    rows, done, stopped = read_histories(client, queue, budget, endpoints)
     info = None
     if rows:
         info = pipeline.run(history_resource(rows), loader_file_format=loader_format)

@@ -28,6 +28,7 @@ from insightly.catalogue.entities import (
 from insightly.config import connect, load_settings
 from insightly.history.versions import History, parse_entities
 from insightly.read.activity import activity_resources
+from insightly.read.endpoints import Endpoints
 from insightly.read.entity_rows import EntityRows
 from insightly.read.full_reads import (
     custom_field_records,
@@ -137,6 +138,7 @@ def insightly_source(
     client: InsightlyClient | None = None,
     history_entities: list[str] | None = None,
     settings: Any = None,
+    endpoints: Any = None,
 ) -> Iterator[DltResource]:
     """Every Insightly v3.1 entity, custom objects included.
 
@@ -149,6 +151,8 @@ def insightly_source(
         client: an existing client (the CLI passes one to collect run statistics).
         history_entities: the tables that keep every version (history/versions.py); default all.
         settings: the run's `Settings` (config.py); read from config when not given.
+        endpoints: the per-record endpoints' availability (read/endpoints.py); kept in
+            memory only when not given.
     """
     if lookback_seconds < 1:
         raise ValueError("lookback_seconds must be at least 1: updated_after_utc is exclusive")
@@ -176,4 +180,5 @@ def insightly_source(
     field_objects = [(e.path, e.table) for e in (*ENTITIES, *custom_entities) if e.custom_fields]
     yield _rows_resource(CUSTOM_FIELDS, custom_field_records, client, field_objects)
     # comments and file attachments of the records that changed (activity.py)
-    yield from activity_resources(client, ENTITIES, custom_entities, settings.activity)
+    endpoints = endpoints or Endpoints(None, settings.cadence_hours)
+    yield from activity_resources(client, ENTITIES, custom_entities, settings.activity, endpoints)

@@ -8,22 +8,23 @@ X-Total-Count), a fraction of a full load.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from insightly.api.client import InsightlyClient
 from insightly.api.paging import page_count
 from insightly.catalogue.entities import (
     ENTITIES,
+    PER_RECORD,
     TAG_RECORD_TYPES,
     Entity,
     Load,
     Paging,
     custom_object_entities,
 )
-from insightly.config import Settings, load_settings
+from insightly.config import STATE_HISTORY, ActivitySettings, Settings, load_settings
 from insightly.deletes.count import count_cost
 from insightly.errors import EntityUnavailable
-from insightly.read.activity import ActivityCost, activity_cost
 from insightly.read.full_reads import discover_custom_objects
 from insightly.read.opportunity_states import SOURCE_TABLE as STATE_SOURCE
 
@@ -49,6 +50,7 @@ class Plan:
     delete_counts: int = 0  # requests per sync counting deletes (in `incremental`)
     largest: tuple[str, int] = ("", 0)  # the largest incremental table, to price deletes
     state_history: int = 0  # StateHistory backfill: one request per opportunity (in full_load)
+    state_history_read: bool = True  # per_record_tables names it (the default)
     counting: int = 0  # requests this estimate itself made
     daily_limit: int | None = None
     activity: ActivityCost | None = None  # comments and file attachments (read/activity.py)
@@ -81,7 +83,7 @@ def estimate(client: InsightlyClient, settings: Settings | None = None) -> Plan:
     quota makes it span syncs (see `backfill_days`).
     """
     settings = settings or load_settings()
-    plan = Plan()
+    plan = Plan(state_history_read=settings.activity.reads(STATE_HISTORY))
     definitions = discover_custom_objects(client)
     customs = custom_object_entities(definitions)
     for entity in (*ENTITIES, *customs):
@@ -99,8 +101,8 @@ def estimate(client: InsightlyClient, settings: Settings | None = None) -> Plan:
             plan.incremental += 1
             plan.deletes += pages
             plan.delete_counts += settings.delete_count
-            if entity.table == STATE_SOURCE:  # read/opportunity_states.py: its one-time backfill
-                plan.state_history = n
+            if entity.table == STATE_SOURCE and plan.state_history_read:
+                plan.state_history = n  # read/opportunity_states.py: its one-time backfill
                 plan.full_load += n
             if n > plan.largest[1]:
                 plan.largest = (entity.table, n)
@@ -137,9 +139,7 @@ def render(
         f"delete check:     {plan.deletes} requests (brief id pages) every "
         f"{delete_check_hours:g} h",
         *_counting_lines(plan),
-        f"state history:    {plan.state_history} requests once (backfill, one per opportunity, "
-        "in the full load),",
-        "                  then one per opportunity whose state changed since the last sync",
+        *_state_history_lines(plan),
         f"this estimate:    {plan.counting} requests",
         "backfill:         a first load spanning days is followed by one id check of it;",
         "                  'full load fits' counts that",
@@ -159,6 +159,16 @@ def render(
         marker = " <- yours" if plan.daily_limit == limit else ""
         lines.append(f"{name:<13} {limit:>11}  {usable:>21}  {fits:>14}  {syncs:>21}{marker}")
     return "\n".join(lines)
+
+
+def _state_history_lines(plan: Plan) -> list[str]:
+    if not plan.state_history_read:
+        return [f"{STATE_HISTORY}: off (opt in: per_record_tables)"]
+    return [
+        f"state history:    {plan.state_history} requests once (backfill, one per opportunity, "
+        "in the full load),",
+        "                  then one per opportunity whose state changed since the last sync",
+    ]
 
 
 def _counting_lines(plan: Plan) -> list[str]:
@@ -188,14 +198,77 @@ def backfill_days(plan: Plan, usable: int) -> float:
 
 
 def activity_lines(cost: ActivityCost | None) -> list[str]:
-    """What comments and file attachments cost, for the plan's text."""
-    if cost is None or not cost.enabled:
-        return ["activity:         off (activity = false)"]
-    tables = ", ".join(f"{t} {n}" for t, n in cost.backfill.items())
-    return [
-        f"activity backfill: {cost.total} requests, one per parent record ({tables}),",
-        f"                  at most {cost.per_sync} per table per sync: {cost.syncs} syncs; "
-        f"again as the full pass every {cost.full_pass_hours:g} h",
-        "activity per sync: 1 request per changed record per activity table it has "
-        "(emails: per new email)",
-    ]
+    """What each per-record table costs, read or not (per_record_tables opts in)."""
+    if cost is None:
+        return []
+    lines = []
+    for table, backfill in cost.backfill.items():
+        state = "read" if table in cost.reading else "off (opt in: per_record_tables)"
+        lines.append(
+            f"{table + ':':<18}{state}; backfill {backfill} requests (one per parent record, "
+            f"at most {cost.per_sync} a sync), then 1 per changed parent"
+        )
+    if cost.enabled and cost.full_pass_hours is not None:
+        lines.append(
+            f"activity full pass: every {cost.full_pass_hours:g} h ({cost.total} requests)"
+        )
+    return lines
+
+
+@dataclass
+class ActivityCost:
+    """What the activity tables (comments, ticket comments, file attachments) cost
+    (`insightly plan`): one request per parent record for the one-time backfill and for each
+    periodic full pass, at most `per_sync` requests a table per sync; between passes, one
+    request per changed parent (per new email). Only the tables `per_record_tables` names
+    are read; the others are priced too, as what opting in would cost."""
+
+    backfill: dict[str, int]  # activity table -> requests of its backfill (its parents)
+    per_sync: int  # activity_requests_per_table
+    full_pass_hours: float | None  # None: no periodic full pass
+    reading: frozenset[str] = frozenset()  # the tables the settings read
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.reading & set(self.backfill))
+
+    @property
+    def total(self) -> int:
+        return sum(b for t, b in self.backfill.items() if t in self.reading)
+
+    def in_sync(self, n: int) -> int:
+        """Backfill requests of the n-th sync (from 0) of a new warehouse, nothing changing."""
+        return sum(
+            max(0, min(self.per_sync, b - n * self.per_sync))
+            for t, b in self.backfill.items()
+            if t in self.reading
+        )
+
+    @property
+    def syncs(self) -> int:
+        """Syncs the backfill takes."""
+        read = [b for t, b in self.backfill.items() if t in self.reading]
+        return max((math.ceil(b / self.per_sync) for b in read), default=0)
+
+    @property
+    def per_day(self) -> float:
+        """The full pass's requests spread over the days between two passes (0 hours, a
+        full pass whenever one ends, is priced as one a day; None, the default, none)."""
+        if self.full_pass_hours is None:
+            return 0.0
+        hours = self.full_pass_hours if self.full_pass_hours > 0 else 24.0
+        return self.total * 24 / hours
+
+
+def activity_cost(
+    counts: dict[str, int | None], custom_tables: Iterable[str], settings: ActivitySettings
+) -> ActivityCost:
+    """Price the activity tables from the counted records of their parents."""
+    custom = list(custom_tables)
+    backfill = {}
+    for kind in PER_RECORD:
+        parents = [*kind.parents, *(custom if kind.custom_objects else [])]
+        backfill[kind.table] = sum(counts.get(p) or 0 for p in parents)
+    return ActivityCost(
+        backfill, settings.requests_per_table, settings.full_pass_hours, settings.tables
+    )

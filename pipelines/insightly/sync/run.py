@@ -21,11 +21,18 @@ from insightly.catalogue.entities import (
     TAGS,
     Load,
 )
-from insightly.config import Settings, connect, connection_of, load_settings
+from insightly.config import (
+    STATE_HISTORY,
+    Settings,
+    connect,
+    connection_of,
+    load_settings,
+)
 from insightly.deletes.check import discard_checks, reconcile
 from insightly.deletes.count import delete_counter
 from insightly.errors import ConfigurationError
 from insightly.history.store import begin_history, end_history
+from insightly.read.endpoints import Endpoints, endpoints_file
 from insightly.read.opportunity_states import sync_state_history
 from insightly.read.pages import REFRESHED_STATE
 from insightly.read.source import insightly_source
@@ -131,6 +138,9 @@ def _sync_locked(
     }
     infos: list[LoadInfo] = []
     connection = connection_of(settings, options.api_key, options.pod, options.base_url)
+    endpoints = Endpoints(
+        endpoints_file(pipeline.pipelines_dir, pipeline.pipeline_name), settings.cadence_hours
+    )
     client = connect(
         settings, options.api_key, options.pod, options.base_url, stats, **client_options
     )
@@ -141,6 +151,7 @@ def _sync_locked(
             base_url=connection.base_url,
             client=client,
             settings=settings,
+            endpoints=endpoints,
             **overrides,
         )
         source = select(source, options.entities)
@@ -174,11 +185,8 @@ def _sync_locked(
                 settings = replace(settings, delete_check_hours=0)
             checked = [e for t, e in stats.incremental.items() if t in tables]
             check_ids(run, client, checked, settings, first_sync, options.start_date)
-        if not stats.quota_stop:  # StateHistory of opportunities whose state changed
-            history = sync_state_history(
-                pipeline, client, tables, loader_format, settings.state_history_requests
-            )
-            run.infos += [history] if history is not None else []
+        if not stats.quota_stop and settings.activity.reads(STATE_HISTORY):
+            run.infos += state_history(run, client, tables, settings, endpoints)
         infos = run.infos
     for info in infos:
         info.raise_on_failed_jobs()
@@ -253,3 +261,26 @@ def check_ids(
         stats.rewind.update(report.rewind)
         run.until_read(reload)
     report.commit()
+
+
+def state_history(
+    run: Runs,
+    client: InsightlyClient,
+    tables: Sequence[str],
+    settings: Settings,
+    endpoints: Endpoints,
+) -> list[LoadInfo]:
+    """StateHistory of the opportunities whose state changed (and its backfill), within
+    its per-sync budget and the per-record reads' share of today's quota."""
+    budget = settings.state_history_requests
+    today = endpoints.left_today(client.stats.rate_limit, settings.activity.quota_share)
+    if today is not None:
+        budget = today if budget is None else min(budget, today)
+    before = client.stats.requests.get(STATE_HISTORY, 0)
+    try:
+        info = sync_state_history(
+            run.pipeline, client, list(tables), run.loader_format, budget, endpoints
+        )
+    finally:
+        endpoints.spend(client.stats.requests.get(STATE_HISTORY, 0) - before)
+    return [info] if info is not None else []
