@@ -13,7 +13,8 @@ import sqlglot
 from insightly.models import build_models
 from insightly.models.build import build
 from insightly.models.custom_fields import CustomField, plan_columns
-from insightly.models.raw import introspect
+from insightly.models.raw import executor, introspect
+from insightly.models.static import SQL_DIR
 from insightly_emulator import customfields
 
 from .conftest import demo_tenant_synced
@@ -424,3 +425,32 @@ def test_a_soft_deleted_contacts_tags_and_custom_fields_are_left_out(
         r["CONTACT_ID"] for r in emulator.tenant.records("Contacts") if r.get("TAGS")
     }
     assert not {r[0] for r in tagged} & set(gone)
+
+
+def test_one_broken_model_takes_down_only_itself(synced, tmp_path):
+    """A mart that can't be built (a column no table has) is named with its error; every
+    other view, marts included, is built, and the report says the build failed."""
+    _, wh, _ = synced
+    copy = tmp_path / "copy.duckdb"  # the module's warehouse stays open read-only
+    shutil.copy(wh.path, copy)
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, sql_dir)
+    (sql_dir / "reporting" / "broken_mart.sql").write_text(
+        "select no_such_column from stg.contacts"
+    )
+    with duckdb.connect(str(copy)) as con:
+        report = build(executor(con), "insightly", "duckdb", sql_dir=sql_dir)
+        built = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'insightly_reporting'"
+            ).fetchall()
+        }
+    assert list(report.failed) == ["insightly_reporting.broken_mart"]
+    assert "no_such_column" in report.failed["insightly_reporting.broken_mart"]
+    assert "FAILED insightly_reporting.broken_mart" in report.summary()
+    assert "broken_mart" in (report.failure() or "")
+    expected = {p.stem for p in (SQL_DIR / "reporting").glob("*.sql")}
+    assert built == expected == set(report.reporting)
+    assert {"record_tags", "record_links", "contacts"} <= set(report.staging)
