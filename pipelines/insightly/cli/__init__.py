@@ -3,12 +3,17 @@
 Each command's options are parsed here (common.py: the account and pipeline options; sync.py:
 sync, plan; ops.py: status, report, query, changes; models.py: models, dbt-sources; push.py:
 push); the modules they call take plain values, never parsed arguments.
+
+A reader that stops early (`insightly changes ... | head -1`) closes the pipe: the command
+then stops quietly, with exit code 141 (128 + SIGPIPE, what `seq 1000000 | head -1` gives),
+so `set -o pipefail` can still tell that not everything was read; no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +28,7 @@ log = logging.getLogger("insightly")
 DESCRIPTION = (
     "`insightly sync`: the command `make sync` runs; `plan`, `models`, `dbt-sources`, `query`."
 )
+PIPE_CLOSED = 141  # 128 + SIGPIPE: the exit code of a Unix tool whose reader went away
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,10 +50,46 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `insightly` command; a closed stdout (the reader stopped) ends it quietly."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the try: what is still buffered can meet the closed pipe
+    except BrokenPipeError:
+        if not _stdout_closed():  # another pipe or socket broke: a failure, not a reader gone
+            raise
+        _stdout_to_devnull()
+        return PIPE_CLOSED
+    return code
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe nobody reads any more (poll: POLLERR on Linux, POLLHUP on
+    macOS); True when that can't be asked (no poll, no file descriptor)."""
+    import select
+
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True
+
+
+def _stdout_to_devnull() -> None:
+    """Python's recipe (docs.python.org, signal, "Note on SIGPIPE"): point stdout at devnull,
+    so the interpreter's own flush at exit does not fail again with a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # these have their own parsers, so their options and --help reach them
     if argv[:1] == ["dbt-sources"]:
-        return dbt_sources(argv[1:])
+        return run_command(lambda: dbt_sources(argv[1:]))
     if argv[:1] == ["models"]:
         return run_command(lambda: models(argv[1:]))
     if argv[:1] == ["status"]:

@@ -15,6 +15,7 @@ from insightly.models.dbt_sources import DEFAULT_OUT
 from insightly.models.dbt_sources import main as write_dbt_sources
 from insightly.sync.accounts import AccountRun, account_runs, parallel_accounts, run_accounts
 from insightly.sync.pipeline import make_pipeline
+from insightly.sync.pipeline_args import require_warehouse
 
 
 def models(argv: Sequence[str]) -> int:
@@ -29,8 +30,10 @@ def models(argv: Sequence[str]) -> int:
     base = pipeline_options(args)
 
     def build(run: AccountRun) -> int:
+        pipeline = make_pipeline(run.options)
+        require_warehouse(pipeline)  # before opening: opening creates an empty file
         report = build_models(
-            make_pipeline(run.options),
+            pipeline,
             run.options.dataset,
             run.options.destination,
             staging_schema=args.staging_schema,
@@ -52,4 +55,5 @@ def dbt_sources(argv: Sequence[str]) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
     add_pipeline_arguments(parser)
     args = parser.parse_args(argv)
+    require_warehouse(make_pipeline(pipeline_options(args)))  # opening creates an empty file
     return write_dbt_sources(pipeline_options(args), args.out)

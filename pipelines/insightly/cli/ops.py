@@ -16,7 +16,7 @@ from insightly.cli.common import (
     pipeline_options,
 )
 from insightly.ops import changes as changes_command
-from insightly.ops.query import run_query
+from insightly.ops.query import run_queries
 from insightly.sync.pipeline import DATASET_NAME
 
 
@@ -46,7 +46,9 @@ def add_query_parser(commands: Any) -> None:
     query = commands.add_parser(
         "query", help="run SQL on the DuckDB warehouse (read-only) and print the answer"
     )
-    query.add_argument("sql", help='e.g. "select * from contacts limit 5"')
+    query.add_argument(
+        "sql", help='e.g. "select * from contacts limit 5" (several: each answer in turn)'
+    )
     query.add_argument(
         "--database",
         help="the DuckDB file (DESTINATION__DUCKDB__CREDENTIALS, else insightly_crm.duckdb)",
@@ -60,7 +62,10 @@ def add_query_parser(commands: Any) -> None:
 
 
 def query(args: argparse.Namespace) -> int:
-    print(run_query(args.sql, args.database, args.dataset, args.max_rows))
+    """Each statement's answer as it comes, a blank line between them."""
+    answers = run_queries(args.sql, args.database, args.dataset, args.max_rows)
+    for n, answer in enumerate(answers):
+        print(f"\n{answer}" if n else answer, flush=True)
     return 0
 
 

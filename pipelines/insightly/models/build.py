@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from insightly.errors import QueryFailed
 from insightly.models import custom_fields as cf
 from insightly.models.dialects import ident, render, table
 from insightly.models.history_views import build_history_views
@@ -119,7 +120,8 @@ def build(
     report = ModelReport(raw_dataset, stg, rep)
     raw = introspect(execute, raw_dataset, destination)
     if not raw.tables:
-        raise RuntimeError(f"dataset {raw_dataset!r} has no tables: run a sync first")
+        # exit 2 and one line, on any destination (DuckDB is checked before it is opened)
+        raise QueryFailed(f"dataset {raw_dataset!r} has no tables: run `insightly sync` first")
     for schema in (rep, stg):
         execute(_drop_schema(schema, destination))
     for schema in (stg, rep):

@@ -3,11 +3,12 @@
 No `duckdb` CLI is needed (and the one on PyPI can't open files written by DuckDB 2.0): the
 query runs on the project's own duckdb package, over a read-only connection, with the raw
 dataset on the search path, so `select * from contacts limit 5` works. The answer is printed
-as an aligned text table."""
+as an aligned text table; several statements (`select 1; select 2`) are split by DuckDB's own
+parser and each answer is printed in turn."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -37,7 +38,17 @@ def default_database() -> str:
 def run_query(
     sql: str, database: str | None = None, dataset: str = "insightly", max_rows: int = 100
 ) -> str:
-    """The answer to `sql` as text. Raises QueryFailed with a one-line reason."""
+    """The answer to `sql` as text (each statement's, a blank line between them). Raises
+    QueryFailed with a one-line reason."""
+    return "\n\n".join(run_queries(sql, database, dataset, max_rows))
+
+
+def run_queries(
+    sql: str, database: str | None = None, dataset: str = "insightly", max_rows: int = 100
+) -> Iterator[str]:
+    """The answer to each statement of `sql` as text, in order, each as soon as it is
+    known. Raises QueryFailed with a one-line reason: no file, no statement (empty SQL or
+    only comments), or a statement DuckDB refuses (the answers before it were yielded)."""
     import duckdb
 
     path = database or default_database()
@@ -50,19 +61,36 @@ def run_query(
     except duckdb.Error as exc:
         raise QueryFailed(f"cannot open {path}: {_one_line(exc)}") from None
     try:
+        try:
+            statements = con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise QueryFailed(f"query failed: {_one_line(exc)}") from None
+        if not statements:
+            raise QueryFailed(
+                "no SQL statement to run (the text is empty or only comments): e.g. "
+                '"select * from contacts limit 5"'
+            )
         schemas = con.execute("select schema_name from information_schema.schemata").fetchall()
         if (dataset,) in schemas:
             con.execute(f"SET search_path = '{dataset.replace(chr(39), chr(39) * 2)},main'")
-        try:
-            cursor = con.execute(sql)
-        except duckdb.Error as exc:
-            raise QueryFailed(f"query failed: {_one_line(exc)}") from None
-        if cursor.description is None:  # a statement without a result (SET, PRAGMA ...)
-            return "ok"
-        columns = [d[0] for d in cursor.description]
-        rows = cursor.fetchmany(max_rows + 1) if max_rows > 0 else cursor.fetchall()
+        for statement in statements:
+            yield _answer(con, statement.query, max_rows)
     finally:
         con.close()
+
+
+def _answer(con: Any, sql: str, max_rows: int) -> str:
+    """One statement's answer as a table ("ok" for one without a result)."""
+    import duckdb
+
+    try:
+        cursor = con.execute(sql)
+        if cursor.description is None:  # a statement without a result
+            return "ok"
+        rows = cursor.fetchmany(max_rows + 1) if max_rows > 0 else cursor.fetchall()
+    except duckdb.Error as exc:  # fetching runs the query too (a cast failing on row 10 000)
+        raise QueryFailed(f"query failed: {_one_line(exc)}") from None
+    columns = [d[0] for d in cursor.description]
     more = max_rows > 0 and len(rows) > max_rows
     return render_table(columns, rows[:max_rows] if more else rows, more)
 
