@@ -10,6 +10,7 @@ import configparser
 import os
 import re
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 import yaml
 from filelock import FileLock
 
+from insightly.sync.pipeline import DEFAULT_DUCKDB_FILE
 from tests.conftest import API_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,6 +126,34 @@ def test_success_passes_0_and_other_codes_pass_through(tmp_path, emulator):
     assert "API key is missing" in missing_key.stderr
 
 
+def test_unreachable_api_passes_69_through_with_a_line(tmp_path):
+    with socket.socket() as sock:  # a port nothing listens on: bound, then closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = cron_env(tmp_path, f"http://127.0.0.1:{port}/v3.1/", SOURCES__INSIGHTLY__MAX_ATTEMPTS="1")
+    result = run_wrapper(tmp_path, env, "--pipelines-dir", str(tmp_path / "pipelines"))
+    assert result.returncode == 69, result.stderr
+    assert "could not be reached" in result.stderr.strip().splitlines()[-1]  # the sync's line
+    assert "the Insightly API could not be reached; the sync continues" in result.stdout
+    assert "(exit 69)" in result.stdout and "Traceback" not in result.stderr
+    assert API_KEY not in result.stdout + result.stderr
+
+
+def test_recipes_and_docs_name_69_and_the_default_file():
+    """The wrapper, the recipes and the docs agree: 69 is passed through and retried, and the
+    default warehouse file is the one the sync writes."""
+    wrapper = WRAPPER.read_text()
+    assert re.search(r"^\s+69\)$", wrapper, flags=re.M)  # its own case, code kept
+    workflow = (DEPLOY / "github-actions.yml").read_text()
+    assert '"$status" -ne 69' in workflow  # the step's retry loop
+    for text in (wrapper, (ROOT / "docs" / "scheduling.md").read_text()):
+        assert DEFAULT_DUCKDB_FILE in text and "insightly.duckdb" not in text
+    for name in ("insightly-sync.service", "cron.txt", "github-actions.yml"):
+        assert "69" in (DEPLOY / name).read_text(), name
+    for doc in ("README.md", "docs/scheduling.md"):
+        assert "| 69 " in (ROOT / doc).read_text(), doc
+
+
 def test_wrapper_is_posix_sh():
     assert WRAPPER.read_text().startswith("#!/bin/sh\n")
     assert os.access(WRAPPER, os.X_OK)
@@ -149,6 +179,10 @@ def test_systemd_units_declare_the_exit_code_handling():
     # other failures restart, but not those a restart can't fix (config, key, API answer, models)
     assert run["Restart"] == "on-failure"
     assert set(run["RestartPreventExitStatus"].split()) == {"2", "3", "4", "6"}
+    # 69, an API that could not be reached, is a failure that a later start can get past
+    assert "69" not in run["RestartPreventExitStatus"].split()
+    assert "69" not in run["SuccessExitStatus"].split()
+    assert re.fullmatch(r"\d+min", run["RestartSec"])  # minutes, not systemd's 100 ms default
     assert "75" not in run.get("RestartForceExitStatus", "").split()
     assert int(service["Unit"]["StartLimitBurst"]) >= 1
 
@@ -169,31 +203,45 @@ def _workflow_step() -> dict:
     return step
 
 
+# The stub exits with the codes in turn, its last one from then on.
+STUB = """#!/bin/sh
+echo "stub $*"
+n=$(( $(cat calls 2>/dev/null || echo 0) + 1 )); echo "$n" > calls
+set -- $STUB_CODES
+[ "$n" -le "$#" ] || n=$#
+eval "exit \\${$n}"
+"""
+
+
 @pytest.mark.parametrize(
-    "sync_code,step_code,result,annotation",
+    "sync_codes,step_code,result,annotation,runs",
     [
-        (0, 0, "ok", None),
-        (7, 0, "skipped", "::notice"),
-        (75, 0, "quota", "::warning"),
-        (3, 3, "failed", "::error"),
-        (4, 4, "failed", None),
-        (1, 1, "failed", None),
+        ("0", 0, "ok", None, 1),
+        ("7", 0, "skipped", "::notice", 1),
+        ("75", 0, "quota", "::warning", 1),
+        ("3", 3, "failed", "::error", 1),
+        ("4", 4, "failed", None, 1),
+        ("1", 1, "failed", None, 1),
+        ("69 0", 0, "ok", None, 2),  # the API came back: the second run got through
+        ("69", 69, "unreachable", "::error", 3),  # SYNC_ATTEMPTS runs, then red
     ],
 )
-def test_github_step_maps_the_codes(tmp_path, sync_code, step_code, result, annotation):
+def test_github_step_maps_the_codes(tmp_path, sync_codes, step_code, result, annotation, runs):
     step = _workflow_step()
     assert step["shell"] == "bash"
-    # The checkout, with a stub in place of the venv's insightly that exits with the code.
+    # The checkout, with a stub in place of the venv's insightly that exits with the codes.
     stub = tmp_path / ".venv" / "bin" / "insightly"
     stub.parent.mkdir(parents=True)
-    stub.write_text('#!/bin/sh\necho "stub $*"\nexit "$STUB_CODE"\n')
+    stub.write_text(STUB)
     stub.chmod(0o755)
     script = tmp_path / "step.sh"
     script.write_text(step["run"])
     outputs, summary = tmp_path / "output", tmp_path / "summary"
     env = {
+        **{name: str(value) for name, value in step["env"].items()},
+        "SYNC_RETRY_DELAY_S": "0",  # the recipe waits 300 s between runs
         "PATH": "/usr/bin:/bin",
-        "STUB_CODE": str(sync_code),
+        "STUB_CODES": sync_codes,
         "GITHUB_OUTPUT": str(outputs),
         "GITHUB_STEP_SUMMARY": str(summary),
     }
@@ -206,9 +254,9 @@ def test_github_step_maps_the_codes(tmp_path, sync_code, step_code, result, anno
         text=True,
     )
     assert ran.returncode == step_code, ran.stdout + ran.stderr
-    assert "stub sync" in ran.stdout
+    assert ran.stdout.count("stub sync") == runs
     assert outputs.read_text() == f"result={result}\n"
-    assert f"exited {sync_code}" in summary.read_text()
+    assert f"exited {sync_codes.split()[-1]}; runs: {runs}" in summary.read_text()
     annotations = [line for line in ran.stdout.splitlines() if line.startswith("::")]
     if annotation:
         assert len(annotations) == 1 and annotations[0].startswith(annotation)

@@ -26,6 +26,7 @@ DEFAULT_PAGES_PER_RUN = 200  # 100,000 records: what a kill can cost at most
 DEFAULT_ACTIVITY_REQUESTS = 500  # per activity table and sync
 DEFAULT_STATE_HISTORY_REQUESTS = 2_000  # StateHistory reads per sync
 DEFAULT_PARALLEL_ACCOUNTS = 2
+DEFAULT_MAX_ATTEMPTS = 6  # per request: about 30 s of backoff before a run gives up
 OFF = ("0", "false", "no", "off")
 
 
@@ -87,6 +88,7 @@ class Settings:
     reserve: float = 0.1  # quota_reserve: the share of the daily quota left to others
     cadence_hours: float = 24.0  # lookup_refresh_hours
     pages_per_run: int = DEFAULT_PAGES_PER_RUN  # backfill_pages_per_run
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS  # per request, on 5xx and no answer at all
     # deletes (docs/deletes.md)
     delete_check_hours: float = 24.0
     hard_deletes: bool = False
@@ -138,6 +140,7 @@ def load_settings() -> Settings:
         reserve=_number("quota_reserve", 0.1),
         cadence_hours=_number("lookup_refresh_hours", 24.0),
         pages_per_run=max(1, _number("backfill_pages_per_run", DEFAULT_PAGES_PER_RUN, int)),
+        max_attempts=max(1, _number("max_attempts", DEFAULT_MAX_ATTEMPTS, int)),
         delete_check_hours=_number("delete_check_hours", 24.0),
         hard_deletes=_flag("hard_deletes", False),
         delete_count=_flag("delete_count", True),
@@ -197,10 +200,12 @@ def connect(
     **client_options: Any,
 ) -> InsightlyClient:
     """The one way a client is built: the connection, one pacer at the configured rate,
-    the quota reserve; `client_options` (tests, the sync's paging) override them."""
+    the quota reserve, the attempts per request; `client_options` (tests, the sync's
+    paging) override them."""
     options: dict[str, Any] = {
         "pacer": Pacer(settings.rate, settings.in_flight),
         "quota_reserve": settings.reserve,
+        "max_attempts": settings.max_attempts,
         **client_options,
     }
     connection = connection_of(settings, api_key, pod, base_url)

@@ -31,6 +31,14 @@ class ApiResponseError(InsightlyError):
     exit_code = 4
 
 
+class ApiUnreachable(InsightlyError):
+    """No HTTP answer at all after the retries: connection refused, a host name that doesn't
+    resolve, connect or read timeouts, resets. What was loaded stays; a later run continues
+    where this one stopped, so a scheduler retries it (deploy/)."""
+
+    exit_code = 69  # EX_UNAVAILABLE: the service is unavailable
+
+
 class QuotaExhausted(InsightlyError):
     """429 with X-RateLimit-Remaining: 0 - the daily quota is spent."""
 

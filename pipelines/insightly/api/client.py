@@ -6,8 +6,10 @@ Resources only ask for pages of records; they never see httpx.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
+import socket
 import threading
 from typing import Any
 
@@ -25,6 +27,7 @@ from insightly.api.pacing import Pacer
 from insightly.api.paging import PagedReads, Params, require_list
 from insightly.errors import (
     ApiResponseError,
+    ApiUnreachable,
     AuthenticationError,
     EntityUnavailable,
     QuotaExhausted,
@@ -64,6 +67,35 @@ def _unsent(exc: BaseException) -> bool:
     return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
+def _no_answer(exc: httpx.TransportError, path: str, timeout: float) -> str:
+    """Why no HTTP answer came, in a few words, from the OS error under httpx's (refused,
+    not resolved, reset) or httpx's own kind (timeouts, a connection closed early)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            return "the host name does not resolve"
+        if isinstance(current, ConnectionRefusedError) or (
+            isinstance(current, OSError) and current.errno == errno.ECONNREFUSED
+        ):
+            return "connection refused"
+        if isinstance(current, ConnectionResetError):
+            return f"connection reset while asking for {path}"
+        current = current.__cause__ or current.__context__
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"no connection within {min(timeout, 15.0):g} s"
+    if isinstance(exc, httpx.ReadTimeout):
+        return f"no answer to {path} within {timeout:g} s"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{path} timed out"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        if "without sending a response" in str(exc):
+            return f"the connection closed without an answer to {path}"
+        return f"the connection closed before the answer to {path} was complete"
+    return f"{type(exc).__name__} on {path}: {exc}"
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     try:
@@ -93,6 +125,7 @@ class InsightlyClient(PagedReads):
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = connection.base_url
+        self._timeout = timeout
         self.stats = stats or RunStats()
         self.pacer = pacer or Pacer()
         self.page_concurrency = max(1, page_concurrency)
@@ -157,6 +190,9 @@ class InsightlyClient(PagedReads):
         self, path: str, params: Params, table: str, claimed: bool = False
     ) -> tuple[Any, httpx.Response]:
         """One logical GET: retried on 429, 5xx, transport errors and unreadable bodies.
+        After the last attempt a 5xx or an unreadable body is an ApiResponseError (exit 4);
+        no HTTP answer at all (refused, not resolved, timeouts, resets) is ApiUnreachable
+        (exit 69), which a scheduler retries.
 
         `claimed`: the caller already holds a quota slot for the first attempt.
         """
@@ -173,9 +209,13 @@ class InsightlyClient(PagedReads):
         except RetryableResponse as exc:
             raise ApiResponseError(f"{path}: gave up after retrying: {exc}") from None
         except httpx.TransportError as exc:
-            raise ApiResponseError(
-                f"{path}: gave up after {self._max_attempts} attempts: "
-                f"{type(exc).__name__}: {exc}. Check the network and SOURCES__INSIGHTLY__POD"
+            attempts = retrying.statistics.get("attempt_number", self._max_attempts)
+            raise ApiUnreachable(
+                f"the Insightly API could not be reached at {self.base_url} "
+                f"({_no_answer(exc, path, self._timeout)}) after {attempts} "
+                f"attempt{'s' if attempts != 1 else ''}: check the network, the pod "
+                "(SOURCES__INSIGHTLY__POD) or SOURCES__INSIGHTLY__BASE_URL; the next run "
+                "continues where this one stopped"
             ) from None
 
     def get_json(self, path: str, params: Params | None = None, *, table: str) -> Any:

@@ -38,10 +38,12 @@ from insightly.sync.pipeline import DATASET_NAME, PIPELINE_NAME, SyncOptions
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # goes into a pipeline name and a file name
 DEFAULT_PARALLEL = 2
 # Most severe first: a bad key (3) or a bad config (2) needs a person; an API answer we can't
-# load (4), any other failure (1) and failed models (6) need a look; a quota stop (75) only
-# needs a later run; a busy lock (7) means another run is doing the work; 5 is a partial
-# success (push). Codes not listed rank just after 1.
-SEVERITY = (3, 2, 4, 1, 6, 75, 7, 5, 0)
+# load (4), any other failure (1), a push stopped by its guard rail (8) and failed models (6)
+# need a look; an API that could not be reached (69) and a quota stop (75) only need a later
+# run (69 first: an outage that lasts is worth noticing, a quota stop is expected); a busy
+# lock (7) means another run is doing the work; 5 is a partial success (push). Codes not
+# listed rank just after 1.
+SEVERITY = (3, 2, 4, 1, 8, 6, 69, 75, 7, 5, 0)
 MEANING = {
     0: "ok",
     1: "failed",
@@ -51,6 +53,8 @@ MEANING = {
     5: "partly done",
     6: "loaded, but the SQL models failed",
     7: "skipped: another run holds the lock",
+    8: "stopped by the mass-change guard rail",
+    69: "the API could not be reached: the next run continues",
     75: "quota stop: run again after the reset",
 }
 
