@@ -16,7 +16,11 @@ import httpx
 import orjson
 
 from insightly.api.client import InsightlyClient, RetryableResponse
-from insightly.errors import ApiResponseError, AuthenticationError, InsightlyError
+from insightly.errors import (
+    ApiUnreachable,
+    AuthenticationError,
+    InsightlyError,
+)
 
 REASON_CHARS = 300
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -64,10 +68,10 @@ def send_write(
         if exc.status == 429:  # a burst 429 is refused before any processing
             raise WriteRefused(what, 429, None, "still rate-limited after retrying") from None
         raise WriteOutcomeUnknown(what, f"HTTP {exc.status}") from None
-    except NOT_SENT as exc:
-        raise ApiResponseError(
-            f"{what}: could not connect ({type(exc).__name__}); nothing was sent. "
-            "Check the network and SOURCES__INSIGHTLY__POD"
+    except NOT_SENT as exc:  # an outage (exit 69): the next push sends it
+        raise ApiUnreachable(
+            f"{what}: the Insightly API could not be reached ({type(exc).__name__}); nothing "
+            "was sent. Check the network and SOURCES__INSIGHTLY__POD"
         ) from None
     except httpx.TransportError as exc:  # the request went out; the answer did not come
         raise WriteOutcomeUnknown(what, type(exc).__name__) from None
