@@ -72,6 +72,7 @@ def test_every_documented_field_is_a_typed_column_from_the_first_load(
     warehouse = Warehouse(tmp_path, emulator.base_url)
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(warehouse.path))
     monkeypatch.setenv("SOURCES__INSIGHTLY__RATE_PER_S", "500")
+    monkeypatch.setenv("SOURCES__INSIGHTLY__ACTIVITY", "true")  # the opt-in tables too
     capfd.readouterr()
     warehouse.sync()
     # dlt's logger writes to stderr itself (it does not propagate to pytest's caplog)
