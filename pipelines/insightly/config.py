@@ -199,14 +199,24 @@ def connect(
     stats: RunStats | None = None,
     **client_options: Any,
 ) -> InsightlyClient:
-    """The one way a client is built: the connection, one pacer at the configured rate,
-    the quota reserve, the attempts per request; `client_options` (tests, the sync's
-    paging) override them."""
+    """The one way a client is built from the settings and an account's key and URL."""
+    connection = connection_of(settings, api_key, pod, base_url)
+    return client_for(settings, connection, stats, **client_options)
+
+
+def client_for(
+    settings: Settings,
+    connection: Connection,
+    stats: RunStats | None = None,
+    **client_options: Any,
+) -> InsightlyClient:
+    """A client on a connection already checked: one pacer at the configured rate, the
+    quota reserve, the attempts per request; `client_options` (tests, the sync's paging)
+    override them."""
     options: dict[str, Any] = {
         "pacer": Pacer(settings.rate, settings.in_flight),
         "quota_reserve": settings.reserve,
         "max_attempts": settings.max_attempts,
         **client_options,
     }
-    connection = connection_of(settings, api_key, pod, base_url)
     return InsightlyClient(connection, stats, **options)

@@ -141,15 +141,12 @@ def activity_records(
     schema = dlt.current.source_schema()
     rows = ActivityRows(row_entity(kind), schema)
     buffer: list[dict] = []
-    today = endpoints.left_today(client.stats.rate_limit, settings.quota_share)
-    budget = Budget(
-        settings.requests_per_table if today is None else min(today, settings.requests_per_table)
-    )
-    before = client.stats.requests.get(kind.table, 0)
-    with dlt.current.pipeline().sql_client() as sql:
+    per_sync, share = settings.requests_per_table, settings.quota_share
+    spending = endpoints.share(client.stats, kind.table, per_sync, share)
+    with spending as requests, dlt.current.pipeline().sql_client() as sql:
         tables = [ParentTable(sql, e, schema.naming) for e in parents]
         tables = [t for t in tables if t.exists and _available(client, kind, t, endpoints)]
-        reader = Reader(client, kind, buffer, rows, budget, endpoints)
+        reader = Reader(client, kind, buffer, rows, Budget(requests or 0), endpoints)
         try:
             for table in tables:
                 yield from _changed(reader, table, state)
@@ -157,8 +154,6 @@ def activity_records(
                 yield from _backfill(reader, table, state, settings)
         except QuotaExhausted as exc:
             client.stats.stop_for_quota(kind.table, str(exc))
-        finally:
-            endpoints.spend(client.stats.requests.get(kind.table, 0) - before)
     yield from _flush(rows, buffer)
 
 

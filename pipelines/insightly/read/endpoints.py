@@ -9,7 +9,7 @@ probed again. Until an endpoint has answered 200 in this sync, its requests go o
 time, so an absent endpoint costs at most three requests, not a window of parallel ones.
 
 All per-record reads of a day together spend at most a share of the daily quota
-(`per_record_quota_share`, 25%), besides `quota_reserve`: `left_today` and `spend`.
+(`per_record_quota_share`, 25%), besides `quota_reserve`: `share`.
 
 The marks live beside the pipeline (`<pipeline>.endpoints.json`), where `insightly
 status` reads them without opening the warehouse. Written by hand: a few counters in a
@@ -22,6 +22,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -117,6 +119,21 @@ class Endpoints:
         with self._lock:
             self._today = {"day": _today(), "requests": self._spent_today() + requests}
             self._save()
+
+    @contextmanager
+    def share(
+        self, stats: Any, table: str, budget: int | None, share: float
+    ) -> Iterator[int | None]:
+        """One per-record table's reads in a sync: `budget` (None: no limit) capped by what is
+        left of today's share; the requests counted for `table` meanwhile are spent."""
+        today = self.left_today(stats.rate_limit, share)
+        if today is not None:
+            budget = today if budget is None else min(budget, today)
+        before = stats.requests.get(table, 0)
+        try:
+            yield budget
+        finally:
+            self.spend(stats.requests.get(table, 0) - before)
 
     def _spent_today(self) -> int:
         return int(self._today.get("requests", 0)) if self._today.get("day") == _today() else 0

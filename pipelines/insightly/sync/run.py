@@ -12,6 +12,7 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 
 from insightly.api.client import InsightlyClient
+from insightly.api.connection import Connection
 from insightly.api.stamps import parse_utc
 from insightly.catalogue.entities import (
     CUSTOM_FIELDS,
@@ -24,7 +25,7 @@ from insightly.catalogue.entities import (
 from insightly.config import (
     STATE_HISTORY,
     Settings,
-    connect,
+    client_for,
     connection_of,
     load_settings,
 )
@@ -109,16 +110,21 @@ def run_sync(options: SyncOptions) -> SyncResult:
     """
     started = time.monotonic()
     settings = load_settings()  # once per run: every part below gets this object
-    connection_of(settings, options.api_key, options.pod, options.base_url)  # before the lock
+    # checked before the lock and any request: a typo never sends the key anywhere
+    connection = connection_of(settings, options.api_key, options.pod, options.base_url)
     pipeline = make_pipeline(options)
     if options.lock_held:
-        return _sync_locked(options, pipeline, settings, started)
+        return _sync_locked(options, pipeline, settings, connection, started)
     with exclusive(pipeline, options.wait):
-        return _sync_locked(options, pipeline, settings, started)
+        return _sync_locked(options, pipeline, settings, connection, started)
 
 
 def _sync_locked(
-    options: SyncOptions, pipeline: dlt.Pipeline, settings: Settings, started: float
+    options: SyncOptions,
+    pipeline: dlt.Pipeline,
+    settings: Settings,
+    connection: Connection,
+    started: float,
 ) -> SyncResult:
     stats = options.stats or RunStats()
     loader_format = file_format(options.destination)
@@ -137,14 +143,10 @@ def _sync_locked(
         **options.client_options,
     }
     infos: list[LoadInfo] = []
-    connection = connection_of(settings, options.api_key, options.pod, options.base_url)
     endpoints = Endpoints(
         endpoints_file(pipeline.pipelines_dir, pipeline.pipeline_name), settings.cadence_hours
     )
-    client = connect(
-        settings, options.api_key, options.pod, options.base_url, stats, **client_options
-    )
-    with client:
+    with client_for(settings, connection, stats, **client_options) as client:
         overrides = {"start_date": options.start_date} if options.start_date else {}
         source = insightly_source(
             api_key=connection.api_key,
@@ -272,15 +274,9 @@ def state_history(
 ) -> list[LoadInfo]:
     """StateHistory of the opportunities whose state changed (and its backfill), within
     its per-sync budget and the per-record reads' share of today's quota."""
-    budget = settings.state_history_requests
-    today = endpoints.left_today(client.stats.rate_limit, settings.activity.quota_share)
-    if today is not None:
-        budget = today if budget is None else min(budget, today)
-    before = client.stats.requests.get(STATE_HISTORY, 0)
-    try:
+    budget, share = settings.state_history_requests, settings.activity.quota_share
+    with endpoints.share(client.stats, STATE_HISTORY, budget, share) as budget:
         info = sync_state_history(
             run.pipeline, client, list(tables), run.loader_format, budget, endpoints
         )
-    finally:
-        endpoints.spend(client.stats.requests.get(STATE_HISTORY, 0) - before)
     return [info] if info is not None else []
