@@ -3,6 +3,7 @@
     python -m insightly_emulator --port 8765 --seed 42 --profile demo --api-key demo-key
     python -m insightly_emulator --profile tiny --tenant odd   # an unusual tenant
     python -m insightly_emulator --port 0 --port-file /tmp/port   # free port, written out
+    python -m insightly_emulator --profile demo --anchor today   # dates relative to today
 
 Prints the base URL (``http://127.0.0.1:<port>/v3.1/``) on stdout once listening.
 """
@@ -14,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import CHOICES, PROFILES, TENANTS, EmulatorConfig
+from .config import CHOICES, DEFAULT_ANCHOR, PROFILES, TENANTS, EmulatorConfig, anchor_from
 from .server import serve_forever
 
 
@@ -39,6 +40,12 @@ def parser() -> argparse.ArgumentParser:
         "--tenant", choices=TENANTS, default="standard", help="what kind of instance it is"
     )
     p.add_argument("--api-key", default="test-key")
+    p.add_argument(
+        "--anchor",
+        metavar="today|ISO",
+        help=f"generated data lies before it (default {DEFAULT_ANCHOR.date()}; "
+        "today: today's midnight UTC)",
+    )
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--size", action="append", default=[], metavar="ENTITY=N")
     p.add_argument("--daily-limit", type=int, default=100_000)
@@ -86,6 +93,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         profile=args.profile,
         tenant=args.tenant,
         api_key=args.api_key,
+        anchor=anchor_from(args.anchor) if args.anchor else DEFAULT_ANCHOR,
         scale=args.scale,
         sizes=_pairs(args.size, int),  # type: ignore[arg-type]
         daily_limit=args.daily_limit,

@@ -10,13 +10,30 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 from .catalog import spec
 from .write_switches import validate_writes
 
 DEFAULT_ANCHOR = datetime(2026, 6, 30, 0, 0, 0, tzinfo=timezone.utc)
+
+
+def anchor_from(text: str, today: date | None = None) -> datetime:
+    """`--anchor`: "today" is today's midnight (UTC), so a tenant started twice in one day
+    generates the same data, and its overdue tasks are overdue now; otherwise an ISO date
+    or date-time (naive: UTC). Generated data lies before the anchor (store.Tenant)."""
+    if text.strip().lower() == "today":
+        day = today or datetime.now(timezone.utc).date()
+        return datetime.combine(day, time(0), tzinfo=timezone.utc)
+    try:  # Python 3.10 reads no "Z"
+        value = datetime.fromisoformat(text.strip().removesuffix("Z").removesuffix("z"))
+    except ValueError:
+        raise ValueError(f"anchor must be 'today' or an ISO date, not {text!r}") from None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
 
 # Allowed values of the enumerated switches; the first one is the default.
 CHOICES: dict[str, tuple[str, ...]] = {

@@ -22,14 +22,18 @@ from pathlib import Path
 
 import duckdb
 
+from .config import anchor_from
+
 DEMO_KEY = "demo-0000-0000-0000-000000000000"
 
 
-def _start_emulator(workdir: Path, profile: str, seed: int) -> tuple[subprocess.Popen, str]:
+def _start_emulator(
+    workdir: Path, profile: str, seed: int, anchor: str
+) -> tuple[subprocess.Popen, str]:
     port_file = workdir / "port"
     process = subprocess.Popen(
         [sys.executable, "-m", "insightly_emulator", "--port", "0", "--port-file", str(port_file),
-         "--profile", profile, "--seed", str(seed), "--api-key", DEMO_KEY],
+         "--profile", profile, "--seed", str(seed), "--anchor", anchor, "--api-key", DEMO_KEY],
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 120
@@ -104,14 +108,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="demo", choices=["tiny", "test", "demo"])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--database", default="demo.duckdb")
+    # the generated data ends at the anchor: today, so due dates and "overdue" mean now;
+    # the same anchor (and seed) gives the same data
+    parser.add_argument("--anchor", default="today", help="today (default) or an ISO date")
     args = parser.parse_args(argv)
+    try:
+        anchor = anchor_from(args.anchor)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     database = Path(args.database).resolve()
     workdir = Path(tempfile.mkdtemp(prefix="insightly-demo-"))
     for leftover in (database, database.with_suffix(".duckdb.wal")):
         leftover.unlink(missing_ok=True)
     started = time.monotonic()
-    emulator, root_url = _start_emulator(workdir, args.profile, args.seed)
+    emulator, root_url = _start_emulator(workdir, args.profile, args.seed, anchor.isoformat())
     try:
         env = {
             **os.environ,
@@ -133,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
                 "SOURCES__INSIGHTLY__ACTIVITY_REQUESTS_PER_TABLE", "50"
             ),
         }
-        print(f"demo: emulator at {root_url}/v3.1/ ({args.profile} tenant, seed {args.seed})\n")
+        print(
+            f"demo: emulator at {root_url}/v3.1/ ({args.profile} tenant, seed {args.seed}, "
+            f"data up to {anchor:%Y-%m-%d})\n"
+        )
         print("== first sync: everything ==")
         _sync(env, workdir / "pipelines")
         contact = _first_id(root_url, "Contacts", "CONTACT_ID")

@@ -161,3 +161,47 @@ def test_admin_configure_sets_the_new_switches(tiny: Emulator) -> None:
     assert bad.status_code == 400
     health = httpx.get(tiny.url + "/_emulator/health").json()
     assert health["ok"] and health["render_cache"]["budget"] == 256 * 1024 * 1024
+
+
+def test_cli_anchor_is_today_or_an_iso_date() -> None:
+    from datetime import date
+
+    from insightly_emulator.__main__ import config_from, main, parser
+    from insightly_emulator.config import DEFAULT_ANCHOR, anchor_from
+
+    def anchor(*argv: str) -> datetime:
+        return config_from(parser().parse_args(list(argv))).anchor
+
+    assert anchor() == DEFAULT_ANCHOR  # tests keep their fixed anchor
+    assert anchor("--anchor", "today") == anchor_from("today")
+    assert anchor_from("today", date(2027, 3, 1)) == datetime(2027, 3, 1, tzinfo=timezone.utc)
+    assert anchor("--anchor", "2026-12-07") == datetime(2026, 12, 7, tzinfo=timezone.utc)
+    at = datetime(2026, 12, 7, 10, 30, tzinfo=timezone.utc)
+    assert anchor("--anchor", "2026-12-07T10:30:00Z") == at
+    assert anchor("--anchor", "2026-12-07T12:30:00+02:00") == at
+    assert main(["--anchor", "last tuesday"]) == 2
+
+
+def test_the_demo_anchors_its_tenant_at_today(tmp_path: Path) -> None:
+    """`make demo`'s emulator (started as the demo starts it) generates its data up to
+    today's midnight: open tasks fall due both before and after today; and the data is the
+    same as any tenant's of that seed and anchor, different from the fixed anchor's."""
+    from insightly_emulator.config import anchor_from
+    from insightly_emulator.demo import DEMO_KEY, _start_emulator
+
+    today, path = anchor_from("today"), "Tasks?top=500"
+    process, root = _start_emulator(tmp_path, "test", 3, today.isoformat())
+    try:
+        served = httpx.get(f"{root}/v3.1/{path}", auth=(DEMO_KEY, ""), timeout=30)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    same = EmulatorConfig(seed=3, profile="test", api_key=DEMO_KEY, anchor=today)
+    fixed = EmulatorConfig(seed=3, profile="test", api_key=DEMO_KEY)
+    with Emulator(same) as twin, Emulator(fixed) as old:
+        assert httpx.get(twin.base_url + path, auth=(DEMO_KEY, "")).content == served.content
+        assert httpx.get(old.base_url + path, auth=(DEMO_KEY, "")).content != served.content
+    tasks, day = served.json(), f"{today:%Y-%m-%d}"
+    due = sorted(t["DUE_DATE"][:10] for t in tasks if not t["COMPLETED"])
+    assert due[0] < day < due[-1], (due[0], due[-1])
+    assert max(t["DATE_CREATED_UTC"] for t in tasks) < day
