@@ -31,6 +31,7 @@ MARTS = {
     "organisation_activity",
     "overdue_tasks_by_owner",
     "projects_by_status",
+    "sales_headlines",
 }
 
 
@@ -315,6 +316,50 @@ def test_activity_and_overdue_marts(con):
     )[0][0]
     got = q(con, f"select sum(overdue_task_count) from {REP}.overdue_tasks_by_owner")[0][0]
     assert got == overdue
+
+
+def test_sales_headlines_match_raw(con):
+    """One row as of today: open pipeline, the 90-day win rate, this month's new leads and
+    the overdue tasks, each counted here from the raw tables."""
+    (row,) = con.execute(f"select * from {REP}.sales_headlines").fetchall()
+    names = [d[0] for d in con.description]
+    got = dict(zip(names, row, strict=True))
+    opportunities = "insightly.opportunities"
+    open_count, open_value = q(
+        con,
+        f"select count(*), sum(opportunity_value) from {opportunities} "
+        "where opportunity_state = 'OPEN'",
+    )[0]
+    recent = (
+        "cast(actual_close_date as timestamp) > current_date - interval 90 day "
+        "and cast(actual_close_date as timestamp) <= current_date"
+    )
+    won, lost = q(
+        con,
+        f"select count(*) filter (where opportunity_state = 'WON' and {recent}), "
+        f"count(*) filter (where opportunity_state = 'LOST' and {recent}) from {opportunities}",
+    )[0]
+    leads = q(
+        con,
+        "select count(*) from insightly.leads "
+        "where date_created_utc >= date_trunc('month', current_date)",
+    )[0][0]
+    open_tasks, overdue = q(
+        con,
+        "select count(*), count(*) filter (where cast(due_date as timestamp) < current_date) "
+        "from insightly.tasks where not completed",
+    )[0]
+    assert got["as_of_date"] == q(con, "select current_date")[0][0]
+    assert (got["open_opportunities"], float(got["open_pipeline_value"])) == (
+        open_count,
+        pytest.approx(float(open_value)),
+    )
+    assert open_count > 0 and overdue > 0
+    assert (got["won_last_90_days"], got["lost_last_90_days"]) == (won, lost)
+    rate = got["win_rate_last_90_days"]
+    assert rate is None if won + lost == 0 else float(rate) == round(won / (won + lost), 4)
+    assert got["new_leads_this_month"] == leads
+    assert (got["open_tasks"], got["overdue_tasks"]) == (open_tasks, overdue)
 
 
 def test_models_degrade_when_tables_and_columns_are_missing(synced, tmp_path):

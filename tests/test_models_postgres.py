@@ -162,7 +162,7 @@ def _rows(names, rows):
 def test_the_same_models_are_built_on_both(both):
     _, _, duck_report, pg_report = both
     assert sorted(duck_report.reporting) == sorted(pg_report.reporting)
-    assert len(pg_report.reporting) == 10
+    assert len(pg_report.reporting) == 11
     assert sorted(duck_report.staging) == sorted(pg_report.staging)
     assert sorted(duck_report.custom_fields) == sorted(pg_report.custom_fields)
 
