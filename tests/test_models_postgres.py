@@ -213,3 +213,31 @@ def test_custom_field_columns_are_typed_on_postgres(both):
     assert types["Last Review (UTC)"] == "timestamp without time zone"
     assert types['Kundenzufriedenheit "NPS" ✓'] == "double precision"
     assert types['Customer\'s "Tier" (A–C)'] == "text"
+
+
+def test_user_models_survive_the_rebuild_on_postgres(both, tmp_path):
+    """On Postgres, dropping our schemas CASCADEs into the user's views that read them; the
+    build makes them again from their files right after, and a table of the user's own in
+    the same schema is untouched. The answer equals DuckDB's."""
+    duck, pg, _, _ = both
+    (tmp_path / "scores.sql").write_text(
+        "select contact_id, case when title is not null then 40 else 0 end as lead_score "
+        "from stg.contacts"
+    )
+    user = {"user_models_dir": tmp_path, "user_models_schema": "analytics"}
+    first = build_models(pg, "insightly", "postgres", **user)
+    assert first.user == ["scores"] and not first.failed
+    with pg.cursor() as cur:
+        cur.execute("create table analytics.kept as select 42 as answer")
+    again = build_models(pg, "insightly", "postgres", **user)
+    assert again.user == ["scores"] and not again.failed
+    _, kept = _pg(pg, "select answer from analytics.kept")
+    assert kept == [(42,)]
+    sql = "select sum(lead_score), count(*) from {} "
+    _, p_rows = _pg(pg, sql.format("analytics.scores"))
+    _, d_rows = _duck(
+        duck,
+        "select sum(case when title is not null then 40 else 0 end), count(*) "
+        f"from {STG}.contacts",
+    )
+    assert [tuple(int(v) for v in r) for r in p_rows] == [tuple(int(v) for v in r) for r in d_rows]

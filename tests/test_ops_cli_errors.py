@@ -165,7 +165,7 @@ def test_split_fields_keeps_a_label_holding_a_comma_whole():
         (["query", "select 1"], 2),
         (["dbt-sources", "--out", "sources.yml"], 2),
         (["report", "--out", "r.html"], 2),
-        (["status"], 0),  # status shows what the pipelines directory knows, and says this
+        (["status"], 2),  # nothing in the pipelines directory either: one line, exit 2
     ],
 )
 def test_before_the_first_sync_commands_say_so_and_create_no_file(

@@ -67,7 +67,7 @@ def test_status_and_report_before_any_sync_say_so_and_create_no_file(tmp_path, m
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DESTINATION__DUCKDB__CREDENTIALS", raising=False)
     pipelines = str(tmp_path / "pipelines")
-    assert main(["status", "--pipelines-dir", pipelines]) == 0
+    assert main(["status", "--pipelines-dir", pipelines]) == 2
     assert main(["report", "--pipelines-dir", pipelines, "--out", "r.html"]) == 2
     assert not (tmp_path / "insightly_crm.duckdb").exists()
     assert not (tmp_path / "r.html").exists()

@@ -74,6 +74,9 @@ def per_record_tables(listed: Any, activity: Any) -> frozenset[str]:
     return frozenset(DEFAULT_PER_RECORD)
 
 
+DEFAULT_USER_MODELS_SCHEMA = "analytics"
+
+
 @dataclass(frozen=True)
 class Settings:
     """`[sources.insightly]`, typed. The key is never part of repr()."""
@@ -99,6 +102,8 @@ class Settings:
     # history and models
     history_entities: Any = None  # a list of tables, or None for all
     build_models: bool = True
+    user_models_dir: str | None = None  # a folder of .sql files built after ours (docs/models.md)
+    user_models_schema: str = DEFAULT_USER_MODELS_SCHEMA
     accounts_in_parallel: int = DEFAULT_PARALLEL_ACCOUNTS
 
 
@@ -157,6 +162,9 @@ def load_settings() -> Settings:
         state_history_requests=state_history if state_history > 0 else None,
         history_entities=_get("history_entities"),
         build_models=_flag("build_models", True),
+        user_models_dir=str(_get("user_models_dir") or "").strip() or None,
+        user_models_schema=str(_get("user_models_schema") or "").strip()
+        or DEFAULT_USER_MODELS_SCHEMA,
         accounts_in_parallel=max(
             1, _number("accounts_in_parallel", DEFAULT_PARALLEL_ACCOUNTS, int)
         ),

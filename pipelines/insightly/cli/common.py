@@ -1,5 +1,5 @@
 """What several commands share: the account options (--account, --all, --parallel), the
-pipeline options (--destination, --dataset, --pipeline-name, --pipelines-dir) and the
+pipeline options (--database, --destination, --dataset, --pipeline-name, --pipelines-dir) and the
 handler that turns our own errors into one line on stderr and their exit code."""
 
 from __future__ import annotations
@@ -7,10 +7,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import Any
 
-from insightly.errors import find_user_error
+from insightly.errors import ConfigurationError, find_user_error
 from insightly.sync.accounts import DEFAULT_PARALLEL
-from insightly.sync.pipeline import DATASET_NAME, PIPELINE_NAME, SyncOptions
+from insightly.sync.pipeline import DATASET_NAME, DEFAULT_DUCKDB_FILE, PIPELINE_NAME, SyncOptions
 
 
 def add_account_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,23 +33,46 @@ def add_account_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_database_argument(parser: argparse.ArgumentParser) -> None:
+    """--database FILE: the one way every warehouse command names its DuckDB file."""
+    parser.add_argument(
+        "--database",
+        metavar="FILE",
+        help=f"the DuckDB file (else DESTINATION__DUCKDB__CREDENTIALS, else {DEFAULT_DUCKDB_FILE})",
+    )
+
+
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
-    """--destination, --dataset, --pipeline-name, --pipelines-dir, defaulting as `sync` does:
-    the pipeline `models`, `dbt-sources`, `status`, `report` and `changes` open."""
-    parser.add_argument("--destination", default="duckdb", help="any dlt destination")
-    parser.add_argument("--dataset", default=DATASET_NAME, help="the raw dataset")
-    parser.add_argument("--pipeline-name", default=PIPELINE_NAME)
-    parser.add_argument("--pipelines-dir", default=None)
+    """--database, --destination, --dataset, --pipeline-name, --pipelines-dir, defaulting as
+    `sync` does: the pipeline every command that reads or writes the warehouse opens."""
+    add_database_argument(parser)
+    parser.add_argument("--destination", default="duckdb", help="any dlt destination (duckdb)")
+    parser.add_argument("--dataset", default=DATASET_NAME, help=f"the raw dataset ({DATASET_NAME})")
+    parser.add_argument("--pipeline-name", default=PIPELINE_NAME, help="dlt pipeline name")
+    parser.add_argument("--pipelines-dir", default=None, help="where dlt keeps its working state")
 
 
-def pipeline_options(args: argparse.Namespace) -> SyncOptions:
+def pipeline_options(args: argparse.Namespace, **more: Any) -> SyncOptions:
     """The SyncOptions naming the pipeline add_pipeline_arguments' options name (the base
-    each account's options are made from, sync/accounts.py)."""
+    each account's options are made from, sync/accounts.py); `more` are other fields."""
+    database = args.database
+    if database and args.destination != "duckdb":
+        raise ConfigurationError(
+            f"--database names a DuckDB file; --destination {args.destination} takes its "
+            f"credentials from DESTINATION__{args.destination.upper()}__CREDENTIALS"
+        )
+    if database and (getattr(args, "account", None) or getattr(args, "all", False)):
+        raise ConfigurationError(
+            "--database names one file, and each account keeps its own: set duckdb_file "
+            "under [accounts.<name>] (docs/accounts.md), or leave out --account/--all"
+        )
     return SyncOptions(
         destination=args.destination,
         dataset=args.dataset,
         pipeline_name=args.pipeline_name,
         pipelines_dir=args.pipelines_dir,
+        duckdb_file=database or None,
+        **more,
     )
 
 

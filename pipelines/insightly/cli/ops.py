@@ -7,17 +7,24 @@ pay for it."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from insightly.cli.common import (
     add_account_arguments,
+    add_database_argument,
     add_pipeline_arguments,
     pipeline_options,
 )
 from insightly.ops import changes as changes_command
 from insightly.ops.query import run_queries
-from insightly.sync.pipeline import DATASET_NAME
+from insightly.sync.pipeline import (
+    DATASET_NAME,
+    PIPELINE_NAME,
+    SyncOptions,
+    exclusive,
+    make_pipeline,
+)
 
 
 def status(argv: Sequence[str]) -> int:
@@ -44,29 +51,50 @@ def report(argv: Sequence[str]) -> int:
 
 def add_query_parser(commands: Any) -> None:
     query = commands.add_parser(
-        "query", help="run SQL on the DuckDB warehouse (read-only) and print the answer"
+        "query", help="run SQL on the DuckDB warehouse (read-only unless --write)"
     )
     query.add_argument(
         "sql", help='e.g. "select * from contacts limit 5" (several: each answer in turn)'
     )
-    query.add_argument(
-        "--database",
-        help="the DuckDB file (DESTINATION__DUCKDB__CREDENTIALS, else insightly_crm.duckdb)",
-    )
+    add_database_argument(query)
     query.add_argument(
         "--dataset", default=DATASET_NAME, help="schema searched for unqualified names (insightly)"
     )
     query.add_argument(
         "--max-rows", type=int, default=100, help="rows printed at most (100; 0 for all)"
     )
+    query.add_argument(
+        "--write",
+        action="store_true",
+        help="read-write, under the sync's lock: create schema analytics, a view, a table",
+    )
+    query.add_argument("--pipeline-name", default=PIPELINE_NAME, help="whose lock --write takes")
+    query.add_argument("--pipelines-dir", default=None, help="where that pipeline's lock is")
+    query.add_argument("--wait", action="store_true", help="--write: wait for a running sync")
 
 
 def query(args: argparse.Namespace) -> int:
-    """Each statement's answer as it comes, a blank line between them."""
-    answers = run_queries(args.sql, args.database, args.dataset, args.max_rows)
+    """Each statement's answer as it comes, a blank line between them; --write under the
+    pipeline's lock, so it never meets a sync or push writing the same file."""
+    if not args.write:
+        _print_answers(run_queries(args.sql, args.database, args.dataset, args.max_rows))
+        return 0
+    options = SyncOptions(
+        dataset=args.dataset,
+        pipeline_name=args.pipeline_name,
+        pipelines_dir=args.pipelines_dir,
+        duckdb_file=args.database,
+    )
+    pipeline = make_pipeline(options)
+    database = args.database or pipeline.destination_client().config.credentials.database
+    with exclusive(pipeline, args.wait):
+        _print_answers(run_queries(args.sql, database, args.dataset, args.max_rows, write=True))
+    return 0
+
+
+def _print_answers(answers: Iterator[str]) -> None:
     for n, answer in enumerate(answers):
         print(f"\n{answer}" if n else answer, flush=True)
-    return 0
 
 
 def add_changes_parser(commands: Any) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from insightly.cli.common import add_account_arguments
+from insightly.cli.common import add_account_arguments, add_pipeline_arguments, pipeline_options
 from insightly.push import config
 from insightly.push.command import PushOptions, spec_of
 from insightly.push.command import main as push_accounts
-from insightly.sync.pipeline import DATASET_NAME, PIPELINE_NAME
 
 
 def add_push_parser(commands: Any) -> None:
@@ -29,10 +28,7 @@ def add_push_parser(commands: Any) -> None:
         action="store_true",
         help="send even when deletes, cleared fields or removed tags pass the guard rail",
     )
-    push.add_argument("--destination", default="duckdb", help="any dlt destination (duckdb)")
-    push.add_argument("--dataset", default=DATASET_NAME, help="the copy's dataset (insightly)")
-    push.add_argument("--pipeline-name", default=PIPELINE_NAME, help="dlt pipeline name")
-    push.add_argument("--pipelines-dir", help="where dlt keeps its working state")
+    add_pipeline_arguments(push)
     push.add_argument("--wait", action="store_true", help="wait for a running sync or push")
     push.add_argument("-v", "--verbose", action="store_true", help="log each retry")
     add_account_arguments(push)
@@ -48,11 +44,13 @@ def push(args: argparse.Namespace) -> int:
         args.tags_column,
         args.tags_mode,
     )
+    base = pipeline_options(args)
     options = PushOptions(
-        destination=args.destination,
-        dataset=args.dataset,
-        pipeline_name=args.pipeline_name,
-        pipelines_dir=args.pipelines_dir,
+        destination=base.destination,
+        dataset=base.dataset,
+        pipeline_name=base.pipeline_name,
+        pipelines_dir=base.pipelines_dir,
+        duckdb_file=base.duckdb_file,
         dry_run=args.dry_run,
         allow_mass_change=args.allow_mass_change,
         wait=args.wait,

@@ -8,7 +8,12 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
-from insightly.cli.common import add_account_arguments, run_command
+from insightly.cli.common import (
+    add_account_arguments,
+    add_pipeline_arguments,
+    pipeline_options,
+    run_command,
+)
 from insightly.config import connect, load_settings
 from insightly.errors import ModelsFailed, QuotaExhausted
 from insightly.models import build_models
@@ -17,7 +22,7 @@ from insightly.stats import RunStats
 from insightly.sync.accounts import AccountRun, account_runs, parallel_accounts, run_accounts
 from insightly.sync.cost import estimate as estimate_plan
 from insightly.sync.cost import render as render_plan
-from insightly.sync.pipeline import DATASET_NAME, PIPELINE_NAME, SyncOptions, make_pipeline
+from insightly.sync.pipeline import SyncOptions, make_pipeline
 from insightly.sync.progress import CHOICES as PROGRESS_CHOICES
 from insightly.sync.progress import dlt_collector, live_progress
 from insightly.sync.run import run_sync
@@ -26,9 +31,7 @@ from insightly.sync.summary import render
 
 def add_sync_parser(commands: Any) -> None:
     sync = commands.add_parser("sync", help="load Insightly into the warehouse")
-    sync.add_argument("--destination", default="duckdb", help="any dlt destination (duckdb)")
-    sync.add_argument("--dataset", default=DATASET_NAME, help="dataset/schema name (insightly)")
-    sync.add_argument("--pipeline-name", default=PIPELINE_NAME, help="dlt pipeline name")
+    add_pipeline_arguments(sync)
     sync.add_argument(
         "--entities", help="comma-separated tables to sync (default: all), e.g. contacts,leads"
     )
@@ -41,7 +44,6 @@ def add_sync_parser(commands: Any) -> None:
         "--drop-history", action="store_true", help="drop the kept versions (history) first"
     )
     sync.add_argument("--start-date", help="limit the first load to records updated after it")
-    sync.add_argument("--pipelines-dir", help="where dlt keeps its working state")
     sync.add_argument(
         "--progress",
         choices=PROGRESS_CHOICES,
@@ -99,16 +101,13 @@ def sync(args: argparse.Namespace) -> int:
 
 
 def _sync_options(args: argparse.Namespace) -> SyncOptions:
-    return SyncOptions(
-        destination=args.destination,
-        dataset=args.dataset,
-        pipeline_name=args.pipeline_name,
+    return pipeline_options(
+        args,
         entities=[e.strip() for e in args.entities.split(",") if e.strip()]
         if args.entities
         else None,
         full_refresh=args.full_refresh,
         drop_history=args.drop_history,
-        pipelines_dir=args.pipelines_dir,
         start_date=args.start_date,
         progress=dlt_collector(args.progress),
         wait=args.wait,

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from insightly.config import DEFAULT_USER_MODELS_SCHEMA, load_settings
 from insightly.errors import QueryFailed
 from insightly.models import custom_fields as cf
 from insightly.models.dialects import ident, render, table
@@ -36,6 +37,7 @@ from insightly.models.raw import (
     introspect,
 )
 from insightly.models.static import RAW, REPORTING, SQL_DIR, STG, model_files, resolve
+from insightly.models.user import build_user_models
 from insightly.models.views import (
     custom_fields_view,
     custom_object_view,
@@ -58,6 +60,8 @@ class ModelReport:
     staging: list[str] = field(default_factory=list)
     custom_fields: list[str] = field(default_factory=list)
     reporting: list[str] = field(default_factory=list)
+    user_schema: str | None = None  # where the user's models went (user.py), if any
+    user: list[str] = field(default_factory=list)
     degraded: dict[str, list[str]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # schema.view -> the error, one line
@@ -70,6 +74,8 @@ class ModelReport:
             f"{len(self.custom_fields)} custom field views",
             f"  {self.reporting_schema}: {len(self.reporting)} marts",
         ]
+        if self.user_schema:
+            lines.append(f"  {self.user_schema}: {len(self.user)} user models")
         for name, missing in sorted(self.degraded.items()):
             lines.append(f"  {name}: missing in raw data, NULL: {', '.join(missing)}")
         for name, why in sorted(self.skipped.items()):
@@ -113,7 +119,10 @@ def build(
     staging_schema: str | None = None,
     reporting_schema: str | None = None,
     sql_dir: Path = SQL_DIR,
+    user_models_dir: str | Path | None = None,
+    user_models_schema: str = DEFAULT_USER_MODELS_SCHEMA,
 ) -> ModelReport:
+    """Our layers, then the user's models (user.py) when a folder is given."""
     started = time.monotonic()
     stg = staging_schema or f"{raw_dataset}_stg"
     rep = reporting_schema or f"{raw_dataset}_reporting"
@@ -183,6 +192,11 @@ def build(
     for path in model_files(sql_dir, "reporting"):
         if create(rep, path.stem, lambda p=path: resolve(p.read_text(), raw, schemas)[0]):
             report.reporting.append(path.stem)
+    if user_models_dir is not None:
+        report.user_schema = user_models_schema
+        report.user = build_user_models(
+            execute, user_models_dir, user_models_schema, schemas, destination, report.failed
+        )
     report.seconds = time.monotonic() - started
     return report
 
@@ -224,8 +238,16 @@ def build_models(
 
     target: a `dlt.Pipeline` (its `sql_client()` is used), a dlt sql client, or a DB-API
     connection (duckdb, psycopg2). destination: the dlt destination name; taken from the
-    pipeline when omitted.
+    pipeline when omitted. The user's models (`user_models_dir`, `user_models_schema`) come
+    from the settings unless given.
     """
+    if "user_models_dir" not in options:
+        settings = load_settings()
+        options = {
+            **options,
+            "user_models_dir": settings.user_models_dir,
+            "user_models_schema": settings.user_models_schema,
+        }
     if hasattr(target, "sql_client") and hasattr(target, "destination"):
         destination = destination or target.destination.destination_name
         with target.sql_client() as client:

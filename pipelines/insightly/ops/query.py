@@ -4,7 +4,12 @@ No `duckdb` CLI is needed (and the one on PyPI can't open files written by DuckD
 query runs on the project's own duckdb package, over a read-only connection, with the raw
 dataset on the search path, so `select * from contacts limit 5` works. The answer is printed
 as an aligned text table; several statements (`select 1; select 2`) are split by DuckDB's own
-parser and each answer is printed in turn."""
+parser and each answer is printed in turn.
+
+`--write` opens the file read-write, under the sync's lock (a sync or push running waits, or
+the command exits 7), for what the read-only connection refuses: `create schema analytics`,
+a view or a table of your own. (A folder of models rebuilt by every sync is the other way:
+`user_models_dir`, models/user.py.)"""
 
 from __future__ import annotations
 
@@ -15,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from insightly.errors import QueryFailed
+from insightly.sync.pipeline import DEFAULT_DUCKDB_FILE
 
-DEFAULT_DATABASE = "insightly_crm.duckdb"  # runner.DEFAULT_DUCKDB_FILE
+DEFAULT_DATABASE = DEFAULT_DUCKDB_FILE
 MAX_CELL = 60  # characters of one value; longer ones are cut with "..."
 
 
@@ -44,11 +50,16 @@ def run_query(
 
 
 def run_queries(
-    sql: str, database: str | None = None, dataset: str = "insightly", max_rows: int = 100
+    sql: str,
+    database: str | None = None,
+    dataset: str = "insightly",
+    max_rows: int = 100,
+    write: bool = False,
 ) -> Iterator[str]:
     """The answer to each statement of `sql` as text, in order, each as soon as it is
     known. Raises QueryFailed with a one-line reason: no file, no statement (empty SQL or
-    only comments), or a statement DuckDB refuses (the answers before it were yielded)."""
+    only comments), or a statement DuckDB refuses (the answers before it were yielded).
+    `write` opens the file read-write (the caller holds the sync's lock)."""
     import duckdb
 
     path = database or default_database()
@@ -57,7 +68,7 @@ def run_queries(
             f"no DuckDB file at {path}: run `insightly sync` first, or pass --database FILE"
         )
     try:
-        con = duckdb.connect(path, read_only=True)
+        con = duckdb.connect(path, read_only=not write)
     except duckdb.Error as exc:
         raise QueryFailed(f"cannot open {path}: {_one_line(exc)}") from None
     try:

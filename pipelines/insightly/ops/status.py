@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from insightly.catalogue.entities import PER_RECORD
+from insightly.errors import QueryFailed
 from insightly.ops.query import render_table
 from insightly.ops.run_history import (
     Freshness,
@@ -45,7 +46,9 @@ def main(
     """`insightly status`: the status of the pipeline `pipeline` names, or of each account
     selected (`accounts` by name, or all of them), `runs` runs shown."""
     if not (accounts or all_accounts):
-        print(status_text(make_pipeline(pipeline), runs))
+        opened = make_pipeline(pipeline)
+        _require_something(opened)
+        print(status_text(opened, runs))
         return 0
 
     def show(run: AccountRun) -> int:
@@ -54,6 +57,15 @@ def main(
 
     selected = account_runs(accounts, all_accounts, pipeline)
     return run_accounts(selected, show, parallel=1)  # one printout at a time
+
+
+def _require_something(pipeline) -> None:
+    """QueryFailed (exit 2, one line) when there is nothing to show: no warehouse file and
+    no run or state in the pipelines directory (a first sync that stopped before its load
+    still has its run kept there, and is shown)."""
+    problem = missing_duckdb_file(pipeline)
+    if problem and not kept_runs(pipeline) and not state_tables(pipeline):
+        raise QueryFailed(problem)
 
 
 def status_text(pipeline, shown: int = 10) -> str:

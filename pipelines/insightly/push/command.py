@@ -40,6 +40,7 @@ from insightly.sync.pipeline import (
     exclusive,
     make_pipeline,
 )
+from insightly.sync.pipeline_args import require_warehouse
 from insightly.sync.run import run_sync
 
 INVALID_ROWS, MASS_CHANGE = 5, 8
@@ -96,6 +97,7 @@ class PushResult:
 def run_push(spec: config.PushSpec, options: PushOptions) -> PushResult:
     """One push run; InsightlyError subclasses for what stops it (2, 7, 8, 75)."""
     pipeline = make_pipeline(options.sync([]))
+    require_warehouse(pipeline)  # before opening: opening creates an empty file
     with exclusive(pipeline, options.wait):
         return _locked(spec, options, Path(pipeline.pipelines_dir))
 

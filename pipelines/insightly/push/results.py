@@ -185,6 +185,7 @@ def load_results(options: SyncOptions, rows: list[dict[str, Any]]) -> None:
             dataset=options.dataset,
             pipeline_name=f"{options.pipeline_name}_push",
             pipelines_dir=options.pipelines_dir,
+            duckdb_file=options.duckdb_file,  # an account's or --database's file
         )
     )
     # An Arrow table, as the sync loads: dlt adds no `_dlt_id` row id to it (the sync's

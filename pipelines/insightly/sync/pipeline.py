@@ -71,15 +71,17 @@ def duckdb_file(options: SyncOptions) -> str | None:
     """The DuckDB file: the account's, else what dlt is configured with (None: dlt resolves
     it), else `insightly_crm.duckdb`. Not dlt's default `<pipeline>.duckdb`: DuckDB 2.0 names
     the catalog after the file, and a catalog `insightly` beside the schema `insightly`
-    makes every unqualified reference ambiguous (the load failed with a Binder Error)."""
+    makes every unqualified reference ambiguous (the load failed with a Binder Error).
+    Ours are absolute: dlt resolves a relative path against the directory the pipeline was
+    first run from (kept in its state), not the current one."""
     if options.duckdb_file:
-        return options.duckdb_file
+        return os.path.abspath(options.duckdb_file)
     if os.environ.get("DESTINATION__DUCKDB__CREDENTIALS"):
         return None
     configured = dlt.secrets.get("destination.duckdb.credentials")
     if isinstance(configured, str) or (isinstance(configured, dict) and configured.get("database")):
         return None
-    return DEFAULT_DUCKDB_FILE
+    return os.path.abspath(DEFAULT_DUCKDB_FILE)
 
 
 def default_memory_limit() -> str:
