@@ -210,8 +210,15 @@ def test_dry_run_counts_and_sends_nothing(request, tmp_path):
     )
     assert [(c, code) for _, c, code, _ in runs] == [("push", 0)]
     assert runs[0][3] >= counts["update"] + counts["add_tag"]  # the push's own requests
-    pushed = env.warehouse.query("select distinct run_id from push_results")
+    pushed = env.warehouse.query("select distinct run_id from push_results where not dry_run")
     assert pushed == [(runs[0][0],)]
+    # the dry run wrote its plan there too, under its own run id
+    planned = env.warehouse.query(
+        "select run_id, status, count(*) from push_results where dry_run group by all"
+    )
+    wanted = {"equal": counts["unchanged"], "planned": counts["update"]}
+    dry_id = result.report.run_id
+    assert {(r, s, n) for r, s, n in planned} == {(dry_id, s, n) for s, n in wanted.items() if n}
 
 
 def test_configuration_errors_are_clear(request, tmp_path):

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from insightly.push import config
-from insightly.push.command import MassChangeStopped
+from insightly.push.guards import MassChangeStopped
 
 from .conftest import API_KEY
 from .push_helpers import PushEnv, contacts_by_email, start
@@ -196,12 +196,20 @@ def test_delete_guard_rail_then_allow_mass_change(request, tmp_path):
     )
     dry = env.push(spec, dry_run=True)
     assert dry.code == 8 and "would delete (200)" in dry.text, dry.text
+    # the dry run's plan holds every record it would delete; the message the first ten
+    planned = env.warehouse.query(
+        "select insightly_id from push_results where dry_run and status = 'planned'"
+    )
+    assert {r[0] for r in planned} == doomed
     with pytest.raises(MassChangeStopped) as stopped:
         env.push(spec)
     assert stopped.value.exit_code == 8
     message = str(stopped.value)
     assert "delete 200 records" in message and "guard rail's 63" in message
-    assert {int(i) for i in message.split("would delete (200): ")[1].split(", ")} == doomed
+    listed = message.split("would delete (200): ")[1]
+    first, rest = listed.split(" … and ")
+    assert rest == "190 more" and {int(i) for i in first.split(", ")} < doomed
+    assert len(first.split(", ")) == 10
     assert env.write_requests() == []
 
     done = env.push(spec, allow_mass_change=True)

@@ -149,11 +149,18 @@ class Applier:
             elif not r.steps:
                 self.report.outcomes[i] = Outcome(EQUAL, r.record_id, r.error)
         with ThreadPoolExecutor(max(1, workers), thread_name_prefix="push") as pool:
-            for index, outcome in zip(
-                (i for i, _ in todo), pool.map(lambda item: self._row(item[1]), todo), strict=True
-            ):
+            outcomes = pool.map(lambda item: self._counted(item[1]), todo)
+            for index, outcome in zip((i for i, _ in todo), outcomes, strict=True):
                 self.report.outcomes[index] = outcome
         self.report.stop = self._stop
+
+    def _counted(self, row: RowPlan) -> Outcome:
+        """A row sent, and counted as it ends when it failed (for the progress lines)."""
+        outcome = self._row(row)
+        if outcome.status in (ROW_REFUSED, ROW_UNKNOWN):
+            with self._lock:
+                self.report.failed += 1
+        return outcome
 
     def _row(self, row: RowPlan) -> Outcome:
         record_id = row.record_id

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from insightly.actions import Actions
 from insightly.api.client import InsightlyClient
@@ -18,10 +18,12 @@ from insightly.errors import InsightlyError, QuotaExhausted
 from insightly.ops.runlog import record_run
 from insightly.push import config
 from insightly.push.apply import Applier
+from insightly.push.guards import MASS_CHANGE, MassChangeStopped, guard_message
 from insightly.push.journal import Journal
 from insightly.push.mapping import build
 from insightly.push.objects import standard_target
 from insightly.push.plan import DELETE, INVALID, Plan, Planner
+from insightly.push.progress import INTERVAL, WriteProgress
 from insightly.push.results import (
     REFUSED,
     UNKNOWN,
@@ -43,13 +45,7 @@ from insightly.sync.pipeline import (
 from insightly.sync.pipeline_args import require_warehouse
 from insightly.sync.run import run_sync
 
-INVALID_ROWS, MASS_CHANGE = 5, 8
-
-
-class MassChangeStopped(InsightlyError):
-    """The plan deletes, clears or untags more records than the guard rail allows."""
-
-    exit_code = MASS_CHANGE
+INVALID_ROWS = 5
 
 
 @dataclass
@@ -69,6 +65,9 @@ class PushOptions:
     client_options: dict[str, Any] = field(default_factory=dict)
     duckdb_file: str | None = None  # an account's own file (sync/accounts.py)
     stats: RunStats | None = None  # the caller's, so a push that fails is logged with its id
+    progress: IO[str] | None = None  # progress lines, when not a terminal (default stderr)
+    progress_every: float = INTERVAL  # seconds between two progress lines; 0: none
+    label: str | None = None  # the account, at the start of each progress line
 
     def sync(self, tables: list[str]) -> SyncOptions:
         return SyncOptions(
@@ -123,11 +122,12 @@ def _locked(spec: config.PushSpec, options: PushOptions, pipelines_dir: Path) ->
             report.recovered = applier.recover(copy)
         report.plan = Planner(spec, target, mapping, copy, customs).plan(rows)
         if options.dry_run:
-            return _dry_run(spec, report.plan, stats, options)
-        stop = guard_message(spec, report.plan, options)
+            return _dry_run(spec, report, stats, options, client.pacer.max_rate)
+        stop = guard_message(spec, report.plan, options.allow_mass_change)
         if stop:
             raise MassChangeStopped(stop)
-        applier.run(report.plan.rows, client.pacer.max_in_flight)
+        with WriteProgress(report, options.progress, options.progress_every, options.label):
+            applier.run(report.plan.rows, client.pacer.max_in_flight)
         journal.compact()
     finally:
         journal.close()
@@ -163,15 +163,18 @@ def _client(options: PushOptions, stats: RunStats) -> InsightlyClient:
 
 
 def _dry_run(
-    spec: config.PushSpec, plan: Plan, stats: RunStats, options: PushOptions
+    spec: config.PushSpec, report: PushReport, stats: RunStats, options: PushOptions, rate: float
 ) -> PushResult:
-    reserve = load_settings().reserve
-    text = render_dry_run(plan, spec.name, stats.rate_remaining, stats.rate_limit, reserve)
+    """The plan printed, and written to push_results (dry_run = true): every row, where the
+    printed lists stop at a few."""
+    plan, reserve = report.plan, load_settings().reserve
+    text = render_dry_run(report, stats.rate_remaining, stats.rate_limit, reserve, rate)
     code = INVALID_ROWS if plan.counts().get(INVALID) else 0
-    stop = guard_message(spec, plan, options)
+    stop = guard_message(spec, plan, options.allow_mass_change)
     if stop:
         text, code = f"{text}\n{stop}", MASS_CHANGE
-    return PushResult(code, text, None, plan)
+    load_results(options.sync([]), report.rows(dry_run=True))
+    return PushResult(code, text, report, plan)
 
 
 def _check_early(spec: config.PushSpec, options: PushOptions) -> None:
@@ -183,25 +186,6 @@ def _check_early(spec: config.PushSpec, options: PushOptions) -> None:
         target = warehouse.target(spec.object)
         columns, _ = warehouse.relation(spec.relation, limit=0)
         build(spec, columns, target, warehouse.custom_fields(target.table))
-
-
-def guard_message(spec: config.PushSpec, plan: Plan, options: PushOptions) -> str | None:
-    """Why to stop before sending anything, when a bad model would change too much at
-    once; None when the plan stays under the guard rail (or --allow-mass-change)."""
-    over = plan.over_threshold()
-    if not over or options.allow_mass_change:
-        return None
-    lines = [
-        f"push {spec.name}: stopped before sending anything: the plan would "
-        + "; ".join(f"{kind} {len(rows)} records" for kind, rows in over.items())
-        + f", more than the guard rail's {plan.threshold} (max(50, 5% of {plan.object_count}) "
-        "unless max_mass_change is set). Check the model; if this is intended, run again "
-        "with --allow-mass-change."
-    ]
-    for kind, rows in over.items():
-        ids = ", ".join(str(r.record_id) for r in rows)
-        lines.append(f"  would {kind} ({len(rows)}): {ids}")
-    return "\n".join(lines)
 
 
 def _follow(spec: config.PushSpec, options: PushOptions, report: PushReport) -> None:
@@ -295,6 +279,7 @@ def _push_logged(push: PushOptions, spec: config.PushSpec, run: AccountRun) -> i
         base_url=sync.base_url,
         duckdb_file=sync.duckdb_file,
         stats=RunStats(),
+        label=run.account or None,
     )
     started, code = datetime.now(timezone.utc), 1
     try:

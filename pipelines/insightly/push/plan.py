@@ -14,12 +14,14 @@ from insightly.push.config import PushSpec
 from insightly.push.mapping import Mapping, MatchKey
 from insightly.push.objects import SINGULAR, Target
 from insightly.push.snapshot import Current, CustomField
+from insightly.push.text import listed
 
 CREATE, UPDATE, DELETE, UNCHANGED, INVALID = "create", "update", "delete", "unchanged", "invalid"
 ADD_TAG, REMOVE_TAG = "add_tag", "remove_tag"
 ADD_LINK, REMOVE_LINK = "add_link", "remove_link"
 SUB_WRITES = (ADD_TAG, REMOVE_TAG, ADD_LINK, REMOVE_LINK)  # counted per request
 MIN_MASS_CHANGE, MASS_CHANGE_SHARE = 50, 0.05
+CLEARS = "clear fields that hold values on"  # a guard rail kind (mass_changes)
 
 
 @dataclass
@@ -44,6 +46,8 @@ class RowPlan:
     # (field, custom, value, parent id) for finding a create whose answer was lost
     match: tuple[str, bool, Any, int | None] | None = None
     cleared: list[str] = field(default_factory=list)  # fields that hold a value, cleared
+    changed: list[str] = field(default_factory=list)  # fields an update changes (guards.py)
+    repeats: int = 0  # rows of the relation that ask for the same record as this one
     tags_removed: int = 0
     links_removed: int = 0
 
@@ -53,6 +57,7 @@ class Plan:
     rows: list[RowPlan]
     object_count: int  # live records of the object in the copy
     threshold: int
+    id_column: str | None = None  # what the key `id:<id>` of a row names
 
     def counts(self) -> Counter[str]:
         """Rows per action, and requests per tag and link change."""
@@ -75,7 +80,7 @@ class Plan:
         """Rows whose destructive change counts against the guard rail, per kind."""
         return {
             "delete": [r for r in self.rows if r.action == DELETE],
-            "clear fields that hold values on": [r for r in self.rows if r.cleared],
+            CLEARS: [r for r in self.rows if r.cleared],
             "remove tags from": [r for r in self.rows if r.tags_removed],
             "remove links from": [r for r in self.rows if r.links_removed],
         }
@@ -147,12 +152,12 @@ class Planner:
         for row in rows:
             key, same = self.mapping.key_of(row), identities[self._identity(row)]
             if same > 1:
-                planned.append(
-                    RowPlan(key, INVALID, error=f"{same} rows of the relation have {key}")
-                )
+                error = f"{same} rows of the relation have {key}"
+                planned.append(RowPlan(key, INVALID, error=error, repeats=same))
             else:
                 planned.append(self.row(row, key))
-        return Plan(planned, len(self.copy), threshold(self.spec, len(self.copy)))
+        limit = threshold(self.spec, len(self.copy))
+        return Plan(planned, len(self.copy), limit, self.mapping.id_column)
 
     def _identity(self, row: dict) -> tuple | None:
         """What makes two rows ask for the same record (the id, else the folded match)."""
@@ -239,8 +244,8 @@ class Planner:
         found = match_value(key, self._copy_value(key.field, value))
         ids = self.index.get((parent, found), [])
         if len(ids) > 1:
-            listed = ", ".join(map(str, sorted(ids)))
-            return RowPlan("", INVALID, error=f"ambiguous: {key.field} matches records {listed}")
+            records = listed(sorted(ids))
+            return RowPlan("", INVALID, error=f"ambiguous: {key.field} matches records {records}")
         return self.copy[ids[0]] if ids else None
 
     def _create(self, key: str, row: dict, desired: dict) -> RowPlan:
@@ -275,11 +280,11 @@ class Planner:
                 changed[api] = value
                 if value is None and current is not None:
                     cleared.append(api)
-        custom = False
+        custom: list[str] = []
         for name, value in desired["custom"].items():
             current = self._copy_value(name, record.custom.get(name))
             if current != value:
-                custom = True
+                custom.append(name)
                 if value is None and current is not None:
                     cleared.append(name)
         steps = []
@@ -301,8 +306,8 @@ class Planner:
         action = UPDATE if steps else UNCHANGED
         unlinked = sum(s.kind == REMOVE_LINK for s in links)
         return RowPlan(
-            key, action, record.id, steps, cleared=cleared, tags_removed=removed,
-            links_removed=unlinked,
+            key, action, record.id, steps, cleared=cleared, changed=[*changed, *custom],
+            tags_removed=removed, links_removed=unlinked,
         )  # fmt: skip
 
     def _link_steps(self, record: Current, desired: list[tuple[str, int]]) -> list[Step]:

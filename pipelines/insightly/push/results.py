@@ -1,5 +1,5 @@
-"""What a push did: one `push_results` row per relation row, loaded into the warehouse by
-dlt (append, one load per run), and the run summary it prints."""
+"""What a push did, or a dry run would do: one `push_results` row per relation row, loaded
+into the warehouse by dlt (append, one load per run), and the run summary it prints."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import dlt
 import pyarrow as pa
 
+from insightly.push.guards import wide_changes
 from insightly.push.plan import (
     ADD_LINK,
     ADD_TAG,
@@ -23,13 +24,15 @@ from insightly.push.plan import (
     UPDATE,
     Plan,
 )
+from insightly.push.text import duration
 from insightly.sync.pipeline import SyncOptions, file_format, make_pipeline
 
 # Row statuses: applied (every write answered 2xx, or found applied after a lost answer),
 # equal (nothing to write), invalid (never sent), refused (a 4xx), unknown (no answer and
-# not found: tried again next run), pending (not reached: quota or a stop).
-APPLIED, EQUAL, INVALID_STATUS, REFUSED, UNKNOWN, PENDING = (
-    "applied", "equal", "invalid", "refused", "unknown", "pending",
+# not found: tried again next run), pending (not reached: quota or a stop); a dry run's
+# rows: planned (writes to send), equal, invalid.
+APPLIED, EQUAL, INVALID_STATUS, REFUSED, UNKNOWN, PENDING, PLANNED = (
+    "applied", "equal", "invalid", "refused", "unknown", "pending", "planned",
 )  # fmt: skip
 RESULTS_TABLE = "push_results"
 ACTIONS = (CREATE, UPDATE, DELETE, ADD_TAG, REMOVE_TAG, ADD_LINK, REMOVE_LINK, UNCHANGED, INVALID)
@@ -43,6 +46,8 @@ RESULTS_SCHEMA = pa.schema(
         ("status", pa.string()),
         ("error", pa.string()),
         ("at", pa.timestamp("us", tz="UTC")),
+        # added later: dlt adds it to an older table on the next load (NULL in its old rows)
+        ("dry_run", pa.bool_()),
     ]
 )
 LABELS = {
@@ -76,6 +81,7 @@ class PushReport:
     plan: Plan
     outcomes: dict[int, Outcome] = field(default_factory=dict)  # row index -> outcome
     writes: int = 0
+    failed: int = 0  # rows refused or left unknown so far (progress lines)
     reads: int = 0
     recovered: int = 0  # writes found applied after their answer was lost
     quota_left: int | None = None
@@ -86,12 +92,17 @@ class PushReport:
     def statuses(self) -> Counter[str]:
         return Counter(o.status for o in self.outcomes.values())
 
-    def rows(self) -> list[dict[str, Any]]:
-        """The push_results rows of this run."""
+    def rows(self, dry_run: bool = False) -> list[dict[str, Any]]:
+        """The push_results rows of this run; a dry run's say what each row would do."""
         at = datetime.now(timezone.utc)
         out = []
         for index, row in enumerate(self.plan.rows):
             outcome = self.outcomes.get(index) or Outcome(PENDING, row.record_id)
+            if dry_run:
+                status = (
+                    INVALID_STATUS if row.action == INVALID else PLANNED if row.steps else EQUAL
+                )
+                outcome = Outcome(status, row.record_id, row.error)
             out.append(
                 {
                     "run_id": self.run_id,
@@ -102,6 +113,7 @@ class PushReport:
                     "status": outcome.status,
                     "error": outcome.error or (row.error if row.action == INVALID else None),
                     "at": at,
+                    "dry_run": dry_run,
                 }
             )
         return out
@@ -125,9 +137,12 @@ def writes_line(plan: Plan) -> str:
 
 
 def render_dry_run(
-    plan: Plan, name: str, left: int | None, limit: int | None, reserve: float
+    report: PushReport, left: int | None, limit: int | None, reserve: float, rate: float
 ) -> str:
-    lines = [f"push {name}: dry run, nothing sent", counts_table(plan)]
+    """The plan's counts, requests, quota and time at the configured rate, the warnings,
+    and where the plan's rows are."""
+    plan = report.plan
+    lines = [f"push {report.name}: dry run, nothing sent", counts_table(plan)]
     lines.append(f"  requests: {writes_line(plan)}, plus an incremental sync of the object")
     if left is not None and limit:
         usable = left - int(limit * reserve)
@@ -136,6 +151,12 @@ def render_dry_run(
             f"  quota: {left:,} of {limit:,} requests left today, {max(usable, 0):,} above the "
             f"reserve: {verdict}"
         )
+    if plan.writes and rate > 0:
+        lines.append(
+            f"  time: {plan.writes:,} writes at {rate:g} req/s: {duration(plan.writes / rate)}"
+        )
+    lines += wide_changes(plan)
+    lines.append(f"  plan: in {RESULTS_TABLE}, run_id {report.run_id}, dry_run = true")
     lines += _invalid_lines(plan)
     return "\n".join(lines)
 
@@ -144,7 +165,7 @@ def _invalid_lines(plan: Plan, most: int = 20) -> list[str]:
     bad = [r for r in plan.rows if r.action == INVALID]
     lines = [f"  invalid {r.key}: {r.error}" for r in bad[:most]]
     if len(bad) > most:
-        lines.append(f"  ... and {len(bad) - most} more invalid rows (see {RESULTS_TABLE})")
+        lines.append(f"  … and {len(bad) - most:,} more invalid rows (see {RESULTS_TABLE})")
     return lines
 
 
@@ -164,12 +185,15 @@ def render(report: PushReport) -> str:
         lines.append(f"  stopped: {report.stop}")
     if report.follow_up:
         lines.append(f"  copy: {report.follow_up}")
+    lines += wide_changes(report.plan)
     problems = [
         (r.key, report.outcomes[i].error)
         for i, r in enumerate(report.plan.rows)
         if i in report.outcomes and report.outcomes[i].status in (REFUSED, UNKNOWN)
     ]
     lines += [f"  failed {key}: {error}" for key, error in problems[:20]]
+    if len(problems) > 20:
+        lines.append(f"  … and {len(problems) - 20:,} more failed rows (see {RESULTS_TABLE})")
     lines += _invalid_lines(report.plan)
     return "\n".join(lines)
 
