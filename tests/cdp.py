@@ -65,6 +65,13 @@ class Page:
                 self.events.append(message)
         return next(e for e in self.events if e["method"] == method)
 
+    def navigate(self, url: str) -> None:
+        """Open `url` in this tab and wait for its load event; what the previous page logged
+        and requested is forgotten (one browser for several pages: it starts slowly)."""
+        self.events.clear()
+        self.send("Page.navigate", url=url)
+        self.wait_for("Page.loadEventFired")
+
     def evaluate(self, expression: str, timeout: float = 60) -> Any:
         """The value of a JavaScript expression, promises awaited."""
         result = self.send(
@@ -136,8 +143,7 @@ def open_page(url: str, width: int = 1100, height: int = 900) -> Iterator[Page]:
                 page = _attach(socket)
                 for domain in ("Runtime", "Log", "Network", "Page"):
                     page.send(f"{domain}.enable")
-                page.send("Page.navigate", url=url)
-                page.wait_for("Page.loadEventFired")
+                page.navigate(url)
                 yield page
         finally:
             process.terminate()

@@ -1,5 +1,8 @@
 """`insightly report [--out FILE]`: one HTML page with the CRM charts and the sync's health.
 
+At the top, the four numbers a sales manager keeps an eye on, from the `sales_headlines`
+mart; below, the charts. Runs that never started are a small table, off the run axis.
+
 The page is one self-contained file: it opens from disk, with no server and no network.
 Charts are Vega-Lite specs built with Altair (report_charts.py); the Vega, Vega-Lite and
 vega-embed scripts are inlined from vl-convert-python's bundle, which ships them inside the
@@ -34,6 +37,14 @@ h1 { margin: 0 0 4px; } .meta { color: #666; margin-bottom: 16px; }
 .card { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 12px; }
 .card h3 { margin: 0 0 8px; font-size: 15px; } .empty { color: #a00; width: 400px; }
 .missing { color: #a00; }
+.headlines { display: flex; flex-wrap: wrap; gap: 16px; margin-bottom: 8px; }
+.headline { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 12px 16px;
+  min-width: 200px; }
+.headline .label { color: #555; font-size: 14px; }
+.headline .value { font-size: 32px; font-weight: 600; margin: 4px 0; }
+.headline .sub { color: #777; font-size: 13px; } .headline.alert .value { color: #c62828; }
+table { border-collapse: collapse; font-size: 13px; }
+th, td { text-align: left; padding: 3px 10px 3px 0; border-bottom: 1px solid #eee; }
 """
 
 
@@ -86,7 +97,10 @@ def _library_in_script(code: str) -> str:
 
 def render_page(data: ReportData, charts: list[Chart], scripts: str) -> str:
     specs = {c.key: c.spec for c in charts if c.spec is not None}
-    sections = "".join(_section(name, title, charts) for name, title in SECTIONS.items())
+    extra = {"health": _not_started(data.not_started)}
+    sections = "".join(
+        _section(name, title, charts, extra.get(name, "")) for name, title in SECTIONS.items()
+    )
     missing = "".join(f"<li>{html.escape(m)}</li>" for m in data.missing)
     when = data.generated_at.strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
@@ -102,6 +116,7 @@ def render_page(data: ReportData, charts: list[Chart], scripts: str) -> str:
 <h1>Insightly report</h1>
 <div class="meta">dataset {html.escape(data.dataset)}, written {when}</div>
 {f'<ul class="missing">{missing}</ul>' if missing else ""}
+{_headlines(data.headlines)}
 {sections}
 <script>
 const specs = {_json_in_script(specs)};
@@ -116,7 +131,52 @@ window.insightlyReady.catch((error) => console.error(error));
 """
 
 
-def _section(name: str, title: str, charts: list[Chart]) -> str:
+def _headlines(row: dict | None) -> str:
+    """The sales_headlines row as four numbers (nothing when the mart is missing: the list
+    of what is missing says to build it)."""
+    if row is None:
+        return ""
+    rate = row["win_rate_last_90_days"]
+    won, lost = row["won_last_90_days"], row["lost_last_90_days"]
+    overdue = row["overdue_tasks"]
+    tiles = [
+        ("open-pipeline", "Open pipeline value", f"{row['open_pipeline_value']:,.0f}",
+         f"{row['open_opportunities']:,} open opportunities"),
+        ("win-rate", "Win rate, last 90 days", "–" if rate is None else f"{rate * 100:.1f}%",
+         f"{won:,} won, {lost:,} lost" if won + lost else "none closed in the last 90 days"),
+        ("new-leads", "New leads this month", f"{row['new_leads_this_month']:,}",
+         f"since {row['as_of_date'][:8]}01"),
+        ("overdue-tasks", "Overdue tasks", f"{overdue:,}", f"of {row['open_tasks']:,} open"),
+    ]  # fmt: skip
+    cards = "".join(
+        f'<div class="headline{" alert" if key == "overdue-tasks" and overdue else ""}" '
+        f'id="headline-{key}"><div class="label">{html.escape(label)}</div>'
+        f'<div class="value">{html.escape(value)}</div>'
+        f'<div class="sub">{html.escape(sub)}</div></div>'
+        for key, label, value, sub in tiles
+    )
+    as_of = html.escape(str(row["as_of_date"]))
+    return f'<div class="meta">as of {as_of}</div>\n<div class="headlines">{cards}</div>\n'
+
+
+def _not_started(rows: list[dict]) -> str:
+    """Runs that stopped before doing anything, per command and exit code (a card only
+    when there are some)."""
+    if not rows:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in ("command", "exit", "why", "runs", "last (UTC)"))
+    body = ""
+    for r in rows:
+        last = r["last_started_at"][:19].replace("T", " ")
+        cells = (r["command"], r["exit_code"], r["why"], r["runs"], last)
+        body += "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in cells) + "</tr>"
+    return (
+        '<div class="card" id="not-started"><h3>Runs that never started (not on the run axis)'
+        f"</h3><table><tr>{head}</tr>{body}</table></div>"
+    )
+
+
+def _section(name: str, title: str, charts: list[Chart], extra: str = "") -> str:
     cards = []
     for chart in charts:
         if chart.section != name:
@@ -127,4 +187,5 @@ def _section(name: str, title: str, charts: list[Chart]) -> str:
             else f'<div class="empty">{html.escape(chart.empty)}</div>'
         )
         cards.append(f'<div class="card"><h3>{html.escape(chart.title)}</h3>{body}</div>')
+    cards.append(extra)
     return f'<h2>{html.escape(title)}</h2>\n<div class="grid">{"".join(cards)}</div>\n'

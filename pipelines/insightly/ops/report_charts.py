@@ -9,13 +9,18 @@ from typing import Any
 
 import altair as alt
 
-from insightly.ops.report_data import ReportData
+from insightly.ops.report_data import FAILED, OUTCOMES, ReportData
 
 WIDTH = 400
 TASK_OWNERS = 15
 RUN_STEP = 40  # pixels per run (or day) in the sync health charts
 HEIGHT = 260
 STATE_COLOURS = alt.Scale(domain=["WON", "LOST"], range=["#2e7d32", "#c62828"])
+FAILED_COLOUR = "#c62828"
+# a run's outcome (report_data.OUTCOMES): a failed run is red, and marked even at 0 rows
+OUTCOME_COLOURS = alt.Scale(
+    domain=[*OUTCOMES.values(), FAILED], range=["#2e7d32", "#f9a825", FAILED_COLOUR]
+)
 TASK_COLOURS = alt.Scale(domain=["open", "overdue"], range=["#1565c0", "#ef6c00"])
 
 
@@ -95,30 +100,56 @@ def tasks_by_owner(rows: list[dict]) -> alt.Chart:
     )
 
 
-def _per_run(rows: list[dict], field: str, title: str) -> alt.Chart:
-    return _runs_wide(
-        alt.Chart(_data(rows))
+def _run_axis() -> alt.X:
+    """One place per run, oldest first, labelled with its command and start time."""
+    axis = alt.Axis(labelLimit=170)
+    return alt.X("run:O", sort=None, title="run: command, started (UTC)", axis=axis)
+
+
+def _per_run(rows: list[dict], field: str, title: str) -> alt.LayerChart:
+    """A bar per run, coloured by its outcome; a failed run also gets its exit code above
+    the bar, so a failure that loaded nothing (a bar of height 0) still shows."""
+    y = alt.Y(f"{field}:Q", title=title)
+    bars = (
+        alt.Chart()
         .mark_bar()
         .encode(
-            x=alt.X("run:O", sort=None, title="run started (UTC)"),
-            y=alt.Y(f"{field}:Q", title=title),
-            color=alt.Color("outcome:N", title="outcome"),
+            x=_run_axis(),
+            y=y,
+            color=alt.Color("outcome:N", scale=OUTCOME_COLOURS, title="outcome"),
             tooltip=["started_at:N", "command:N", "exit_code:Q", "rows:Q", "requests:Q"],
         )
     )
+    failures = (
+        alt.Chart()
+        .mark_text(
+            angle=270,
+            align="left",
+            baseline="middle",
+            dx=4,
+            color=FAILED_COLOUR,
+            fontWeight="bold",
+            fontSize=11,
+        )
+        .encode(x=_run_axis(), y=y, text="failure:N", tooltip=["command:N", "exit_code:Q"])
+        .transform_filter("datum.failure != null")
+    )
+    # a layer left with no rows makes Vega warn in the console (an infinite extent)
+    layers = [bars, failures] if any(r["failure"] for r in rows) else [bars]
+    return _runs_wide(alt.layer(*layers, data=_data(rows)))
 
 
-def _runs_wide(chart: alt.Chart) -> alt.Chart:
+def _runs_wide(chart: alt.Chart | alt.LayerChart) -> alt.Chart | alt.LayerChart:
     """A bar per run: as wide as the runs need (a single run is not one huge bar)."""
     runs = len(chart.data.values)
     return chart.properties(width=max(160, min(WIDTH, RUN_STEP * runs)))
 
 
-def rows_per_run(rows: list[dict]) -> alt.Chart:
+def rows_per_run(rows: list[dict]) -> alt.LayerChart:
     return _per_run(rows, "rows", "rows loaded")
 
 
-def requests_per_run(rows: list[dict]) -> alt.Chart:
+def requests_per_run(rows: list[dict]) -> alt.LayerChart:
     return _per_run(rows, "requests", "API requests")
 
 
@@ -140,7 +171,7 @@ def quota_left(rows: list[dict]) -> alt.Chart:
         alt.Chart(_data(known))
         .mark_line(point=True, color="#6a1b9a")
         .encode(
-            x=alt.X("run:O", sort=None, title="run started (UTC)"),
+            x=_run_axis(),
             y=alt.Y("quota_remaining:Q", title="daily quota left", scale=alt.Scale(zero=False)),
             tooltip=["started_at:N", "quota_remaining:Q"],
         )
@@ -180,7 +211,8 @@ FRESHNESS_POINTS = (
 )
 MODELS = "no data: build the marts with `insightly models`"
 RUNS = "no runs logged yet: run `insightly sync`"
-CHARTS: list[tuple[str, str, str, str, Callable[[list[dict]], alt.Chart], str]] = [
+Build = Callable[[list[dict]], alt.Chart | alt.LayerChart]
+CHARTS: list[tuple[str, str, str, str, Build, str]] = [
     ("crm", "pipeline", "Open pipeline by stage", "pipeline_by_stage", pipeline_by_stage, MODELS),
     ("crm", "won-lost", "Won and lost by month", "won_lost_by_month", won_lost_by_month, MODELS),
     ("crm", "leads", "Lead funnel: leads by status and source", "lead_funnel", lead_funnel, MODELS),

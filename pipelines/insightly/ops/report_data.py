@@ -1,6 +1,10 @@
 """What the report page shows, read from the warehouse: the CRM marts (built by `insightly
 models` in `<dataset>_reporting`, sql/reporting/) and the run log (runlog.py).
 
+Runs that never started (a configuration error, a rejected key, another sync holding the
+lock) are counted apart: under cron they can outnumber the real runs, and on the run axis
+they would push the syncs off it as empty bars.
+
 Each question answers a list of JSON-ready rows (dates as ISO text, decimals as floats),
 the form Vega-Lite takes inline, so the page needs no data files. A mart that is missing
 (models never built) answers no rows, and the page says how to build it.
@@ -8,6 +12,7 @@ the form Vega-Lite takes inline, so the page needs no data files. A mart that is
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -15,9 +20,24 @@ from typing import Any
 
 import dlt
 
-from insightly.ops.run_history import Run, freshness, has_run_log, last_runs
+from insightly.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    QuotaExhausted,
+    SyncAlreadyRunning,
+)
+from insightly.ops.run_history import Run, freshness, has_run_log, last_runs, runs_by_code
 
 RUNS_SHOWN = 30  # the newest runs in the sync health charts
+# exit codes of runs that stopped before reading or loading anything, and why
+NOT_STARTED = {
+    ConfigurationError.exit_code: "configuration error",
+    AuthenticationError.exit_code: "the API rejected the key",
+    SyncAlreadyRunning.exit_code: "another sync was running",
+}
+# a run's outcome, for the colour of its bars: any other exit code is a failure
+OUTCOMES = {0: "ok", QuotaExhausted.exit_code: "quota stop"}
+FAILED = "failed"
 
 
 @dataclass
@@ -26,6 +46,7 @@ class ReportData:
 
     dataset: str
     generated_at: datetime
+    headlines: dict | None = None  # the one row of the sales_headlines mart
     pipeline_by_stage: list[dict] = field(default_factory=list)
     won_lost_by_month: list[dict] = field(default_factory=list)
     lead_funnel: list[dict] = field(default_factory=list)
@@ -33,6 +54,7 @@ class ReportData:
     runs: list[dict] = field(default_factory=list)
     quota_by_day: list[dict] = field(default_factory=list)
     freshness: list[dict] = field(default_factory=list)
+    not_started: list[dict] = field(default_factory=list)  # per command and exit code
     missing: list[str] = field(default_factory=list)
 
 
@@ -41,15 +63,26 @@ def read_report(pipeline: dlt.Pipeline) -> ReportData:
     data = ReportData(pipeline.dataset_name, datetime.now(timezone.utc))
     with pipeline.sql_client() as sql:
         marts = _Marts(sql, pipeline.dataset_name)
+        data.headlines = next(iter(marts.rows(HEADLINES, "sales_headlines")), None)
         data.pipeline_by_stage = marts.rows(PIPELINE_BY_STAGE, "opportunity_pipeline")
         data.won_lost_by_month = marts.rows(WON_LOST_BY_MONTH, "opportunities_won_lost_by_month")
         data.lead_funnel = marts.rows(LEAD_FUNNEL, "lead_funnel")
         data.tasks_by_owner = marts.rows(TASKS_BY_OWNER, "overdue_tasks_by_owner")
         data.missing = marts.missing
         if has_run_log(sql):
-            runs = last_runs(sql, RUNS_SHOWN)
-            data.runs = [_run_row(r) for r in reversed(runs)]
+            runs = last_runs(sql, RUNS_SHOWN, leave_out=list(NOT_STARTED))
+            data.runs = _run_rows(reversed(runs))
             data.quota_by_day = _quota_by_day(runs)
+            data.not_started = [
+                {
+                    "command": r.command,
+                    "exit_code": r.exit_code,
+                    "why": NOT_STARTED[r.exit_code],
+                    "runs": r.runs,
+                    "last_started_at": r.last_started_at.isoformat(),
+                }
+                for r in runs_by_code(sql, list(NOT_STARTED))
+            ]
         else:
             data.missing.append("the run log (_insightly_runs): run `insightly sync`")
         data.freshness = [_fresh_row(f, data.generated_at) for f in freshness(sql, pipeline)]
@@ -57,6 +90,7 @@ def read_report(pipeline: dlt.Pipeline) -> ReportData:
 
 
 # {rep}: the reporting schema, {stg}: the staging schema, both quoted
+HEADLINES = "select * from {rep}.sales_headlines"
 PIPELINE_BY_STAGE = """
 select pipeline_name, stage_name, min(stage_order) as stage_order,
        sum(opportunity_count) as opportunities, sum(total_value) as total_value
@@ -123,17 +157,31 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def _run_row(run: Run) -> dict:
-    return {
-        "run": run.started_at.strftime("%m-%d %H:%M:%S"),
-        "started_at": run.started_at.isoformat(),
-        "command": run.command,
-        "exit_code": run.exit_code,
-        "outcome": "ok" if run.exit_code == 0 else f"exit {run.exit_code}",
-        "rows": run.rows,
-        "requests": run.requests,
-        "quota_remaining": run.quota_remaining,
-    }
+def _run_rows(runs: Iterable[Run]) -> list[dict]:
+    """One row per run, oldest first; `run` (the axis label: command and start time) is
+    unique, so two runs started in the same second keep a bar each."""
+    rows: list[dict] = []
+    labels: set[str] = set()
+    for run in runs:
+        label = f"{run.command} {run.started_at:%m-%d %H:%M:%S}"
+        while label in labels:
+            label += "'"
+        labels.add(label)
+        outcome = OUTCOMES.get(run.exit_code, FAILED)
+        rows.append(
+            {
+                "run": label,
+                "started_at": run.started_at.isoformat(),
+                "command": run.command,
+                "exit_code": run.exit_code,
+                "outcome": outcome,
+                "failure": f"✕ exit {run.exit_code}" if outcome == FAILED else None,
+                "rows": run.rows,
+                "requests": run.requests,
+                "quota_remaining": run.quota_remaining,
+            }
+        )
+    return rows
 
 
 def _quota_by_day(runs: list[Run]) -> list[dict]:

@@ -61,17 +61,43 @@ class PendingRead:
     pages_left: int | None
 
 
-def last_runs(sql: Any, limit: int = 20) -> list[Run]:
-    """The newest runs in the warehouse, newest first, with the rows each loaded."""
+def last_runs(sql: Any, limit: int = 20, leave_out: Sequence[int] = ()) -> list[Run]:
+    """The newest runs in the warehouse, newest first, with the rows each loaded; runs that
+    ended with an exit code in `leave_out` are not counted."""
     runs = sql.make_qualified_table_name(RUNS_TABLE)
     per_table = sql.make_qualified_table_name(TABLES_TABLE)
+    codes = ", ".join(str(int(code)) for code in leave_out)
     rows = sql.execute_sql(
         "select r.run_id, r.command, r.account, r.started_at, r.finished_at, r.exit_code, "
         "r.requests, r.responses_429, r.quota_remaining, "
         f"(select coalesce(sum(t.rows), 0) from {per_table} t where t.run_id = r.run_id) "
-        f"from {runs} r order by r.started_at desc limit {int(limit)}"
+        f"from {runs} r {f'where r.exit_code not in ({codes}) ' if codes else ''}"
+        f"order by r.started_at desc limit {int(limit)}"
     )
     return [_run(*row) for row in rows or []]
+
+
+@dataclass
+class RunsByCode:
+    """The runs of one command that ended with one exit code: how many, the newest."""
+
+    command: str
+    exit_code: int
+    runs: int
+    last_started_at: datetime
+
+
+def runs_by_code(sql: Any, codes: Sequence[int]) -> list[RunsByCode]:
+    """Runs that ended with one of `codes`, counted per command and code, newest first."""
+    if not codes:
+        return []
+    runs = sql.make_qualified_table_name(RUNS_TABLE)
+    rows = sql.execute_sql(
+        f"select r.command, r.exit_code, count(*), max(r.started_at) from {runs} r "
+        f"where r.exit_code in ({', '.join(str(int(code)) for code in codes)}) "
+        "group by r.command, r.exit_code order by max(r.started_at) desc"
+    )
+    return [RunsByCode(c, int(e), int(n), _utc(last)) for c, e, n, last in rows or []]
 
 
 def _run(*values: Any) -> Run:
