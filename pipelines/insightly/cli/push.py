@@ -26,7 +26,8 @@ def add_push_parser(commands: Any) -> None:
     push.add_argument(
         "--allow-mass-change",
         action="store_true",
-        help="send even when deletes, cleared fields or removed tags pass the guard rail",
+        help="send even past a guard rail: deletes, cleared fields, removed tags or links, "
+        "a repeated match key",
     )
     add_pipeline_arguments(push)
     push.add_argument("--wait", action="store_true", help="wait for a running sync or push")
