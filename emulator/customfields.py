@@ -85,6 +85,9 @@ FIELDS: dict[str, tuple[FieldDef, ...]] = {
            hi=100, help="Net Promoter Score aus der Umfrage (−100 … 100)"),
         _d("Customer_Tier__c", "Customer's \"Tier\" (A–C)", "DROPDOWN",
            options=("A", "B", "C")),
+        # what README's push example writes: a score computed in the warehouse (last, so
+        # the values drawn for the fields before it are unchanged)
+        _d("Lead_Score__c", "Lead Score", "NUMERIC", lo=0, hi=100),
     ),
     "LEAD": (
         _d("Budget__c", "Budget", "NUMERIC", lo=1000, hi=500000, decimals=2),

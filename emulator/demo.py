@@ -66,10 +66,7 @@ def _first_id(root_url: str, path: str, key: str) -> int:
 
 
 def _sync(env: dict[str, str], pipelines_dir: Path) -> None:
-    command = [
-        sys.executable, "-m", "insightly.cli", "sync",
-        "--pipeline-name", "insightly_demo", "--pipelines-dir", str(pipelines_dir),
-    ]  # fmt: skip
+    command = [sys.executable, "-m", "insightly.cli", "sync", "--pipelines-dir", str(pipelines_dir)]
     result = subprocess.run(command, env=env, check=False)
     if result.returncode != 0:
         raise SystemExit(f"demo: insightly sync failed with exit code {result.returncode}")
@@ -119,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
 
     database = Path(args.database).resolve()
     workdir = Path(tempfile.mkdtemp(prefix="insightly-demo-"))
+    # the pipeline's state and run log stay beside the file, for `insightly status`
+    pipelines = pipelines_dir_of(database)
+    shutil.rmtree(pipelines, ignore_errors=True)
     for leftover in (database, database.with_suffix(".duckdb.wal")):
         leftover.unlink(missing_ok=True)
     started = time.monotonic()
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             f"data up to {anchor:%Y-%m-%d})\n"
         )
         print("== first sync: everything ==")
-        _sync(env, workdir / "pipelines")
+        _sync(env, pipelines)
         contact = _first_id(root_url, "Contacts", "CONTACT_ID")
         _mutate(root_url, [
             {"op": "update", "entity": "Contacts", "id": contact, "changes": {"TITLE": "CEO"}},
@@ -161,22 +161,42 @@ def main(argv: list[str] | None = None) -> int:
             "\n== second sync: only what changed (one contact updated, one deal, one lead, "
             "five deals moved on) =="
         )
-        _sync(env, workdir / "pipelines")
+        _sync(env, pipelines)
         _report(database)
     finally:
         emulator.terminate()
         emulator.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
     seconds = time.monotonic() - started
-    print(f"\ndemo: done in {seconds:.0f} s; query it with:\n  {query_hint(database)}")
+    hints = "\n  ".join(next_commands(database))
+    print(f"\ndemo: done in {seconds:.0f} s. Next, on the demo's warehouse:\n  {hints}")
     return 0
 
 
+def pipelines_dir_of(database: Path) -> Path:
+    """Where the demo keeps its pipeline (state, run log): `.demo/` beside its file."""
+    return database.parent / ".demo"
+
+
+def next_commands(database: Path) -> list[str]:
+    """The commands the demo suggests last, as they work from where it ran: the project's
+    own `insightly` (no duckdb CLI needed; the one on PyPI can't open files written by
+    DuckDB 2.0), on the demo's file and pipeline (not the default ones a real sync uses)."""
+    here = database.parent == Path.cwd()
+    name = database.name if here else str(database)
+    pipelines = ".demo" if here else str(pipelines_dir_of(database))
+    on = f"--database {name}"
+    return [
+        f'.venv/bin/insightly query {on} "select * from contacts limit 5"',
+        f".venv/bin/insightly status {on} --pipelines-dir {pipelines}",
+        f".venv/bin/insightly changes {on} --since 1h",
+        f".venv/bin/insightly report {on} --pipelines-dir {pipelines} --out demo-report.html",
+    ]
+
+
 def query_hint(database: Path) -> str:
-    """The command the demo suggests last: the project's own `insightly query` (no duckdb CLI
-    needed; the one on PyPI can't open files written by DuckDB 2.0)."""
-    name = database.name if database.parent == Path.cwd() else str(database)
-    return f'.venv/bin/insightly query --database {name} "select * from contacts limit 5"'
+    """The first of next_commands: a question to the file."""
+    return next_commands(database)[0]
 
 
 if __name__ == "__main__":

@@ -26,7 +26,11 @@ from insightly.cli.sync import add_plan_parser, add_sync_parser, plan, sync
 log = logging.getLogger("insightly")
 
 DESCRIPTION = (
-    "`insightly sync`: the command `make sync` runs; `plan`, `models`, `dbt-sources`, `query`."
+    "Insightly CRM into your warehouse and back: `sync` loads it (incremental, deletes, "
+    "history, then the SQL models), `plan` prices it in requests, `query` and `changes` read "
+    "the copy, `status` and `report` show how the runs went, `models` and `dbt-sources` build "
+    "on it, `push` writes rows back. Every warehouse command takes --database FILE; "
+    "`insightly COMMAND --help` for its options; README.md and docs/ for the rest."
 )
 PIPE_CLOSED = 141  # 128 + SIGPIPE: the exit code of a Unix tool whose reader went away
 
