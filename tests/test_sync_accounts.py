@@ -144,6 +144,17 @@ def test_one_account_with_a_missing_key_fails_alone(tmp_path, emulator_factory):
     assert f"{'contacts':<30} {contacts:>8}" in result.stdout
     assert {e.api_key for e in tenant_a.requests} == {KEY_A}
 
+    # a reader that stops early ends it quietly, from an account's thread too (141, no trace)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))}
+    env["INSIGHTLY_KEY_BRAND_A"] = KEY_A
+    piped = subprocess.run(
+        ["bash", "-c", f"{sys.executable} -m insightly.cli plan --account brand_a | true; "
+         'echo "exit=${PIPESTATUS[0]}"'],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert piped.stdout.splitlines()[-1] == "exit=141", piped.stdout + piped.stderr
+    assert "Traceback" not in piped.stderr and "BrokenPipeError" not in piped.stderr
+
     unknown = insightly(tmp_path, "models", "--account", "brand_c")
     assert unknown.returncode == 2
     assert "unknown account brand_c: configured are brand_a, brand_b" in unknown.stderr

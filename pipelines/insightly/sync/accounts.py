@@ -263,6 +263,8 @@ def _outcome(run: AccountRun, action: Callable[[AccountRun], int]) -> int:
     else:
         try:
             code = action(run)
+        except BrokenPipeError:  # the reader went away: cli.main ends quietly (141)
+            raise
         except Exception as exc:
             error = find_user_error(exc)
             if error is None:  # a bug: keep the trace, with the key masked
