@@ -7,21 +7,23 @@ push); the modules they call take plain values, never parsed arguments.
 A reader that stops early (`insightly changes ... | head -1`) closes the pipe: the command
 then stops quietly, with exit code 141 (128 + SIGPIPE, what `seq 1000000 | head -1` gives),
 so `set -o pipefail` can still tell that not everything was read; no traceback.
+
+A command's module is imported only when that command runs (or for `insightly --help`):
+a sync never loads the push, the models' SQL compiler or the report's charts (altair),
+which cost about 0.4 s of CPU at every start (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from insightly.cli.common import run_command
-from insightly.cli.models import dbt_sources, models
-from insightly.cli.ops import add_changes_parser, add_query_parser, changes, query, report, status
-from insightly.cli.push import add_push_parser, push
-from insightly.cli.sync import add_plan_parser, add_sync_parser, plan, sync
 
 log = logging.getLogger("insightly")
 
@@ -35,21 +37,41 @@ DESCRIPTION = (
 PIPE_CLOSED = 141  # 128 + SIGPIPE: the exit code of a Unix tool whose reader went away
 
 
-def _parser() -> argparse.ArgumentParser:
+# command -> (its module under insightly.cli, its parser's adder, the function that runs it)
+PARSED = {
+    "sync": ("sync", "add_sync_parser", "sync"),
+    "plan": ("sync", "add_plan_parser", "plan"),
+    "query": ("ops", "add_query_parser", "query"),
+    "push": ("push", "add_push_parser", "push"),
+    "changes": ("ops", "add_changes_parser", "changes"),
+}
+# these parse their own options (main hands them the rest of the command line)
+OWN_PARSER = {
+    "models": ("models", "models", "build the SQL models on the warehouse"),
+    "status": ("ops", "status", "last runs, freshness, backfills, quota"),
+    "report": ("ops", "report", "write the HTML report page"),
+    "dbt-sources": ("models", "dbt_sources", "write dbt sources.yml from the loaded schema"),
+}
+ORDER = ("sync", "models", "status", "report", "dbt-sources", "plan", "query", "push", "changes")
+
+
+def _command(module: str, name: str) -> Callable[..., Any]:
+    return getattr(importlib.import_module(f"insightly.cli.{module}"), name)
+
+
+def _parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser; when `chosen` names one, only its module is imported and the
+    others are listed by name (their options are never parsed in this run)."""
     parser = argparse.ArgumentParser(prog="insightly", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
-    add_sync_parser(commands)
-    # these parse their own options (main hands them the rest of the command line)
-    commands.add_parser("models", help="build the SQL models on the warehouse", add_help=False)
-    commands.add_parser("status", help="last runs, freshness, backfills, quota", add_help=False)
-    commands.add_parser("report", help="write the HTML report page", add_help=False)
-    commands.add_parser(
-        "dbt-sources", help="write dbt sources.yml from the loaded schema", add_help=False
-    )
-    add_plan_parser(commands)
-    add_query_parser(commands)
-    add_push_parser(commands)
-    add_changes_parser(commands)
+    for name in ORDER:
+        if name in OWN_PARSER:
+            commands.add_parser(name, help=OWN_PARSER[name][2], add_help=False)
+        elif chosen in PARSED and name != chosen:
+            commands.add_parser(name, add_help=False)
+        else:
+            module, adder, _ = PARSED[name]
+            _command(module, adder)(commands)
     return parser
 
 
@@ -91,16 +113,12 @@ def _stdout_to_devnull() -> None:
 
 def _main(argv: Sequence[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = argv[0] if argv else None
     # these have their own parsers, so their options and --help reach them
-    if argv[:1] == ["dbt-sources"]:
-        return run_command(lambda: dbt_sources(argv[1:]))
-    if argv[:1] == ["models"]:
-        return run_command(lambda: models(argv[1:]))
-    if argv[:1] == ["status"]:
-        return run_command(lambda: status(argv[1:]))
-    if argv[:1] == ["report"]:
-        return run_command(lambda: report(argv[1:]))
-    args = _parser().parse_args(argv)
+    if chosen in OWN_PARSER:
+        module, function, _ = OWN_PARSER[chosen]
+        return run_command(lambda: _command(module, function)(argv[1:]))
+    args = _parser(chosen).parse_args(argv)
     verbose = getattr(args, "verbose", False)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -108,11 +126,6 @@ def _main(argv: Sequence[str] | None) -> int:
     )
     if not verbose:
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    command = {
-        "plan": plan,
-        "sync": sync,
-        "query": query,
-        "push": push,
-        "changes": changes,
-    }[args.command]
+    module, _, function = PARSED[args.command]
+    command = _command(module, function)
     return run_command(lambda: command(args))

@@ -16,12 +16,9 @@ from insightly.cli.common import (
 )
 from insightly.config import connect, load_settings
 from insightly.errors import ModelsFailed, QuotaExhausted
-from insightly.models import build_models
 from insightly.ops.runlog import record_run
 from insightly.stats import RunStats
 from insightly.sync.accounts import AccountRun, account_runs, parallel_accounts, run_accounts
-from insightly.sync.cost import estimate as estimate_plan
-from insightly.sync.cost import render as render_plan
 from insightly.sync.pipeline import SyncOptions, make_pipeline
 from insightly.sync.progress import CHOICES as PROGRESS_CHOICES
 from insightly.sync.progress import dlt_collector, live_progress
@@ -74,6 +71,9 @@ def plan(args: argparse.Namespace) -> int:
 
 
 def _plan_one(run: AccountRun) -> int:
+    from insightly.sync.cost import estimate as estimate_plan  # here: a sync doesn't need it
+    from insightly.sync.cost import render as render_plan
+
     options = run.options
     settings = load_settings()
     with connect(settings, options.api_key, options.pod, options.base_url) as client:
@@ -140,6 +140,8 @@ def _sync_one(
     code = QuotaExhausted.exit_code if result.stats.quota_stop else 0
     if no_models or not load_settings().build_models:
         return code
+    from insightly.models import build_models  # here: a --no-models sync never loads them
+
     try:
         report = build_models(make_pipeline(options), options.dataset, options.destination)
     except Exception as exc:  # the data is loaded; say so, and what failed

@@ -1,10 +1,10 @@
 """Live progress of a sync, per table: pages read of the total, rows, rate and time left.
 
-On a terminal it is drawn with rich's progress bars; under cron, systemd or CI (no TTY) it
-is plain log lines without control codes: one line per table every `interval` seconds
-while it changes, and one when the sync ends. Both only read the run's counters
-(RunStats): the requests per table, the latest X-Total-Count per table (the size of the
-read, so the pages it needs), and the rows. Pages are requests, retries included.
+On a terminal it is drawn with rich's progress bars (progress_bars.py, imported only then);
+under cron, systemd or CI (no TTY) it is plain log lines without control codes: one line per
+table every `interval` seconds while it changes, and one when the sync ends. Both only read
+the run's counters (RunStats): the requests per table, the latest X-Total-Count per table
+(the size of the read, so the pages it needs), and the rows. Pages are requests, retries included.
 
 `--progress log|tqdm|enlighten|alive_progress` still choose one of dlt's own collectors
 (extract/normalize/load stages) instead.
@@ -12,24 +12,14 @@ read, so the pages it needs), and the rows. Pages are requests, retries included
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import IO, Any
-
-from rich.console import Console, RenderableType
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
+from typing import IO
 
 from insightly.api.paging import page_count
 from insightly.stats import RunStats
@@ -108,7 +98,9 @@ def live_progress(
     if mode == "auto":
         mode = "rich" if _is_terminal(stream) else "lines"
     if mode == "rich":
-        with BarsFromStats(Tracker(stats), Console(file=stream)), _logs_above_bars(stream):
+        from insightly.sync.progress_bars import bars  # rich: only on a terminal
+
+        with bars(Tracker(stats), stream):
             yield
     elif mode == "lines":
         with ProgressLines(Tracker(stats), stream, label=label):
@@ -117,80 +109,11 @@ def live_progress(
         yield
 
 
-@contextmanager
-def _logs_above_bars(stream: IO[str]) -> Iterator[None]:
-    """Log handlers writing to the terminal write through rich's redirected sys.stderr
-    while the bars are drawn, so a warning prints above them instead of through them."""
-    moved = [
-        h
-        for h in logging.getLogger().handlers
-        if isinstance(h, logging.StreamHandler) and h.stream is stream and sys.stderr is not stream
-    ]
-    for handler in moved:
-        handler.setStream(sys.stderr)
-    try:
-        yield
-    finally:
-        for handler in moved:
-            handler.setStream(stream)
-
-
 def _is_terminal(stream: IO[str]) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-class BarsFromStats(Progress):
-    """rich's Progress, whose tasks follow RunStats each time rich redraws (its own refresh
-    thread calls get_renderables), so the sync's threads never call into rich."""
-
-    def __init__(self, tracker: Tracker, console: Console) -> None:
-        self.tracker = tracker  # before rich's __init__, which may draw already
-        self.ids: dict[str, Any] = {}
-        self.following = False  # add_task redraws, which calls get_renderables again
-        super().__init__(
-            TextColumn("{task.description:<24}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("pages"),
-            TextColumn("{task.fields[rows]:>9,} rows"),
-            TextColumn("{task.fields[rate]:>7,.0f} rows/s"),
-            TimeRemainingColumn(),
-            console=console,
-            refresh_per_second=4,
-            transient=False,
-        )
-
-    def get_renderables(self) -> Iterable[RenderableType]:
-        self.follow()
-        yield from super().get_renderables()
-
-    def follow(self) -> None:
-        if self.following:
-            return
-        self.following = True
-        try:
-            self._follow()
-        finally:
-            self.following = False
-
-    def _follow(self) -> None:
-        for item in self.tracker.snapshot():
-            fields = {"rows": item.rows, "rate": item.rate}
-            if item.table not in self.ids:
-                self.ids[item.table] = self.add_task(
-                    item.table, total=item.total_pages, completed=item.pages, **fields
-                )
-            else:
-                self.update(
-                    self.ids[item.table], total=item.total_pages, completed=item.pages, **fields
-                )
-
-    def stop(self) -> None:
-        self.follow()
-        super().stop()
 
 
 class ProgressLines:
