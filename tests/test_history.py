@@ -27,6 +27,8 @@ import pytest
 
 from insightly.cli import main
 from insightly.models import build_models
+from insightly.ops.changes import fetch_changes
+from insightly.sync.pipeline import SyncOptions, make_pipeline
 from insightly_emulator import Emulator, EmulatorConfig
 from tests.conftest import API_KEY, Warehouse
 from tests.helpers import as_api, column
@@ -39,6 +41,7 @@ TRACKED = {
 }
 SIZES = {"Contacts": 60, "Opportunities": 40}
 STG = "insightly_stg"
+MICRO, ZERO = timedelta(microseconds=1), timedelta(0)
 
 
 def emulator_config() -> EmulatorConfig:
@@ -373,6 +376,33 @@ def test_changes_command_prints_the_events_as_json_lines(story, capsys, monkeypa
     }
     assert main(["changes", "--since", "yesterday"]) == 2
     assert "--since must be an ISO time" in capsys.readouterr().err
+
+
+def test_changes_after_a_time_are_the_views_events_after_it(story, monkeypatch):
+    """`insightly changes` reads only the records changed after the time; its events are
+    still the view's, every column, just before and at the time of each sync's events."""
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(story.warehouse.path))
+    pipeline = make_pipeline(SyncOptions(pipelines_dir=story.warehouse.pipelines_dir))
+    rows = _rows(story, f"select * from {STG}.record_changes")
+    later = sorted({r["changed_at"] for r in rows if r["run_id"] != story.runs[0]})
+    times = [min(r["changed_at"] for r in rows) - timedelta(seconds=1)]
+    times += [t - delta for t in later[:: max(1, len(later) // 6)] for delta in (MICRO, ZERO)]
+    compared = 0
+    for since, entity in itertools.product(times, [None, "opportunities"]):
+        want = [
+            (r["changed_at"], r["entity"], r["record_id"], r["change"], r["changed_fields"])
+            for r in rows
+            if r["changed_at"] > since and entity in (None, r["entity"])
+        ]
+        got = [
+            (e["changed_at"], e["entity"], e["record_id"], e["change"], e["changed_fields"])
+            for e in fetch_changes(pipeline, "insightly", since, entity)
+        ]
+        assert [g[:3] for g in got] == sorted(g[:3] for g in got)  # oldest first
+        got = [(*g[:4], ", ".join(g[4]) or None) for g in got]
+        assert sorted(got, key=repr) == sorted(want, key=repr), (since, entity)
+        compared += len(got)
+    assert len(times) > 8 and compared > len(rows)
 
 
 def test_drop_history_starts_again_from_the_current_versions(story):

@@ -7,12 +7,16 @@ warehouse had its own syncs; days measured against the clock are compared to 0.1
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dlt
 import duckdb
 import psycopg2
 import pytest
 
 from insightly.models import build_models
+from insightly.ops import changes
+from insightly.ops.changes import fetch_changes
 from insightly_emulator import Emulator, EmulatorConfig
 from tests.conftest import API_KEY, Warehouse
 from tests.test_models_postgres import _norm, postgres_url  # noqa: F401 (the fixture)
@@ -60,8 +64,9 @@ def both(postgres_url, tmp_path_factory):  # noqa: F811
         )
         build_models(pipeline, "insightly")
     pg_conn = psycopg2.connect(postgres_url)
+    pg_conn.autocommit = True  # each query sees the others' sessions as they are now
     duck_conn = duckdb.connect(str(duck.path), read_only=True)
-    yield duck_conn, pg_conn, deleted
+    yield duck_conn, pg_conn, deleted, pipeline
     pg_conn.close()
     duck_conn.close()
 
@@ -95,7 +100,7 @@ def _answer(cur_rows, names, deleted):
 
 
 def test_history_views_and_velocity_marts_are_equal(both):
-    duck, pg, deleted = both
+    duck, pg, deleted, _ = both
     compared = 0
     for view, order in VIEWS.items():
         sql = f"select * from {view} order by {order}"
@@ -116,7 +121,7 @@ def test_history_views_and_velocity_marts_are_equal(both):
 
 
 def test_a_delete_closes_the_last_version_on_both(both):
-    duck, pg, deleted = both
+    duck, pg, deleted, _ = both
     sql = (
         "select change, count(*) from insightly_stg.record_changes "
         f"where entity = 'opportunities' and record_id = {deleted} group by change order by 1"
@@ -132,3 +137,46 @@ def test_a_delete_closes_the_last_version_on_both(both):
     with pg.cursor() as cur:
         cur.execute(sql)
         assert cur.fetchall() == duck.execute(sql).fetchall() == [(False, True)]
+
+
+def test_changes_after_a_time_are_the_views_and_stream_from_a_server_side_cursor(
+    both,
+    postgres_url,  # noqa: F811
+    monkeypatch,
+):
+    """`insightly changes` on PostgreSQL: the view's events after each time, read from a
+    named cursor a batch at a time (the rest waits on the server)."""
+    _, pg, _, pipeline = both
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_url)
+    monkeypatch.setattr(changes, "BATCH", 2)
+    with pg.cursor() as cur:
+        cur.execute("select distinct changed_at from insightly_stg.record_changes order by 1")
+        stamps = [r[0] for r in cur.fetchall()]
+    assert len(stamps) > 3
+    compared = 0
+    for since in [stamps[0] - timedelta(seconds=1), *stamps[-3:]]:
+        with pg.cursor() as cur:
+            cur.execute(
+                "select changed_at, entity, record_id, change, changed_fields, run_id "
+                "from insightly_stg.record_changes where changed_at > %s",
+                (since,),
+            )
+            want = sorted(cur.fetchall(), key=repr)
+        events = fetch_changes(pipeline, "insightly", since, None)
+        got = []
+        for event in events:
+            if not got:  # the rest is still on the server, read 2 rows at a time
+                with pg.cursor() as cur:
+                    cur.execute(
+                        "select query from pg_stat_activity "
+                        "where state = 'idle in transaction' and pid <> pg_backend_pid()"
+                    )
+                    sessions = [r[0] for r in cur.fetchall()]
+                assert any(
+                    "FETCH FORWARD 2 FROM" in q and "insightly_changes" in q for q in sessions
+                )
+            fields = ", ".join(event["changed_fields"]) or None
+            got.append((*(event[c] for c in changes.COLUMNS[:4]), fields, event["run_id"]))
+        assert sorted(got, key=repr) == want, since
+        compared += len(got)
+    assert compared > len(stamps)

@@ -21,194 +21,44 @@ read brought back is current again in both.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlglot import exp
 
-from insightly.catalogue.tables import POSITION
-from insightly.history.versions import (
-    DELETED_AT,
-    DELETED_RUN_ID,
-    FIRST_RUN_ID,
-    RUN_ID,
-    VERSION_HASH,
-    entity_table_of,
-    is_versions_table,
-)
+from insightly.history.versions import DELETED_AT, RUN_ID
 from insightly.models import custom_fields as cf
+from insightly.models.change_events import record_changes
 from insightly.models.dialects import parse
-from insightly.models.raw import NAMING, RawSchema, entity_of
+from insightly.models.history_sql import (
+    STAMP,
+    bind,
+    data_columns,
+    deleted,
+    history_tables,
+    q,
+    versions_with_current,
+)
+from insightly.models.raw import RawSchema
 
-STAMP = "date_updated_utc"
-BOOKKEEPING = {RUN_ID, FIRST_RUN_ID, VERSION_HASH, DELETED_AT, DELETED_RUN_ID, "_dlt_load_id"}
-BOOKKEEPING.add(POSITION)
-SAFE_FIELD = re.compile(r"^[A-Za-z0-9_]+$")
 Create = Callable[[str, str, Any], bool]  # False: the view failed (recorded)
-
-
-def q(name: str) -> str:
-    """A quoted identifier in SQL text."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def history_tables(raw: RawSchema) -> list[tuple[str, str, list[str]]]:
-    """(entity table, versions table, key columns) of each versions table with its entity."""
-    out = []
-    for name in sorted(raw.tables):
-        if not is_versions_table(name):
-            continue
-        table = entity_table_of(name)
-        entity = entity_of(table)
-        if entity is None or not raw.has(table):
-            continue
-        keys = [NAMING.normalize_identifier(k) for k in entity.primary_key]
-        if set(keys) | {STAMP} <= raw.columns(name):
-            out.append((table, name, keys))
-    return out
-
-
-def _data_columns(raw: RawSchema, versions: str, keys: Sequence[str]) -> list[str]:
-    cols = raw.columns(versions) - BOOKKEEPING - set(keys) - {STAMP}
-    return sorted(c for c in cols if not c.startswith("_dlt"))
-
-
-def _deleted(raw: RawSchema, table: str, keys: Sequence[str]) -> str:
-    """True on a version closed by a delete that the current table agrees with (alias v for
-    the version, c for the current row, joined on the key)."""
-    gone = f"c.{q(keys[0])} is null"
-    if DELETED_AT in raw.columns(table):
-        gone = f"({gone} or c.{q(DELETED_AT)} is not null)"
-    return f"(v.{q(DELETED_AT)} is not null and {gone})"
-
-
-def _versions_with_current(raw: RawSchema, table: str, versions: str, keys: Sequence[str]) -> str:
-    join = " and ".join(f"c.{q(k)} = v.{q(k)}" for k in keys)
-    return f"raw.{q(versions)} as v left join raw.{q(table)} as c on {join}"
 
 
 def history_view(raw: RawSchema, table: str, versions: str, keys: Sequence[str]) -> exp.Expression:
     """Each record represents one version of one record, valid from its stamp to the next."""
     part = ", ".join(f"v.{q(k)}" for k in keys)
     nxt = f"lead(v.{q(STAMP)}) over (partition by {part} order by v.{q(STAMP)})"
-    deleted = _deleted(raw, table, keys)
-    cols = [f"v.{q(c)}" for c in (*keys, *_data_columns(raw, versions, keys), STAMP)]
+    gone = deleted(raw, table, keys)
+    cols = [f"v.{q(c)}" for c in (*keys, *data_columns(raw, versions, keys), STAMP)]
     sql = f"""
         select {", ".join(cols)},
             v.{q(STAMP)} as valid_from,
-            coalesce({nxt}, case when {deleted} then v.{q(DELETED_AT)} end) as valid_to,
-            ({nxt} is null and not {deleted}) as is_current,
+            coalesce({nxt}, case when {gone} then v.{q(DELETED_AT)} end) as valid_to,
+            ({nxt} is null and not {gone}) as is_current,
             v.{q(RUN_ID)} as run_id
-        from {_versions_with_current(raw, table, versions, keys)}
+        from {versions_with_current(raw, table, versions, keys)}
     """
     return parse(sql)
-
-
-def _changed_fields(
-    raw: RawSchema, versions: str, keys: Sequence[str], fields: Sequence[cf.CustomField]
-) -> str:
-    """`a, b, Label` : the columns of version r that differ from version b (NULL: none)."""
-    parts = []
-    for col in _data_columns(raw, versions, keys):
-        if col == "customfields" and fields:
-            for f in sorted(fields, key=lambda f: f.field_name):
-                if not SAFE_FIELD.match(f.field_name):
-                    continue
-                path = lit(f"$.{f.field_name}")
-                a = f"json_extract_string(cast(r.{q(col)} as json), {path})"
-                b = f"json_extract_string(cast(b.{q(col)} as json), {path})"
-                parts.append(
-                    f"case when {a} is distinct from {b} then {lit(f.label or f.field_name)} end"
-                )
-            continue
-        parts.append(f"case when r.{q(col)} is distinct from b.{q(col)} then {lit(col)} end")
-    if not parts:
-        return "cast(null as text)"
-    return f"nullif(concat_ws(', ', {', '.join(parts)}), '')"
-
-
-def _changes_of(
-    raw: RawSchema, table: str, versions: str, keys: Sequence[str], fields: Sequence[cf.CustomField]
-) -> str:
-    """The events of one entity: the last version each sync read of each record, against
-    the version before that sync; and the deletes the history agrees with.
-
-    A version whose content a later sync replaced (a second update in the same second)
-    counts for both syncs: the one that first read its stamp (`_first_run_id`) and the one
-    that read its content (`_run_id`); both compare with the version before the stamp.
-    """
-    key = keys[0]
-    part = ", ".join(q(k) for k in keys)
-    run = f"partition by {part}, _ev"
-    on_base = " and ".join(f"b.{q(k)} = r.{q(k)}" for k in keys)
-    events = f"select s.*, s.{q(RUN_ID)} as _ev from s"
-    if FIRST_RUN_ID in raw.columns(versions):
-        events += (
-            f" union all select s.*, s.{q(FIRST_RUN_ID)} from s "
-            f"where s.{q(FIRST_RUN_ID)} <> s.{q(RUN_ID)}"
-        )
-    return f"""
-        with s as (
-            select v.*, lag(v.{q(STAMP)}) over (partition by {part} order by v.{q(STAMP)})
-                as _prev
-            from raw.{q(versions)} as v
-        )
-        select {lit(table)} as entity, cast(r.{q(key)} as bigint) as record_id,
-            case when r._base is null then 'created' else 'updated' end as change,
-            r.{q(STAMP)} as changed_at, r._ev as run_id,
-            case when r._base is null then cast(null as text)
-                else {_changed_fields(raw, versions, keys, fields)} end as changed_fields
-        from (
-            select e.*,
-                row_number() over ({run} order by {q(STAMP)} desc) as _n,
-                case when count(*) over ({run}) = count(e._prev) over ({run})
-                    then min(e._prev) over ({run}) end as _base
-            from ({events}) as e
-        ) as r
-        left join raw.{q(versions)} as b on {on_base} and b.{q(STAMP)} = r._base
-        where r._n = 1
-        union all
-        select {lit(table)}, cast(v.{q(key)} as bigint), 'deleted', v.{q(DELETED_AT)},
-            v.{q(DELETED_RUN_ID)}, cast(null as text)
-        from {_versions_with_current(raw, table, versions, keys)}
-        where {_deleted(raw, table, keys)}
-    """
-
-
-EMPTY_CHANGES = """
-    select cast(null as text) as entity, cast(null as bigint) as record_id,
-        cast(null as text) as change, cast(null as timestamptz) as changed_at,
-        cast(null as text) as run_id, cast(null as text) as changed_fields
-    where 1 = 0
-"""
-
-
-def record_changes(raw: RawSchema, fields: dict[str, list[cf.CustomField]]) -> exp.Expression:
-    """Each record represents what one sync saw happen to one record: created, updated
-    (with the fields that changed) or deleted; a delete outranks an update in one sync."""
-    parts = [
-        _changes_of(raw, table, versions, keys, fields.get(table, []))
-        for table, versions, keys in history_tables(raw)
-    ]
-    if not parts:
-        return parse(EMPTY_CHANGES)
-    union = " union all ".join(f"({p})" for p in parts)
-    return parse(f"""
-        select entity, record_id, change, changed_at, run_id, changed_fields
-        from (
-            select e.*, row_number() over (
-                partition by e.entity, e.record_id, e.run_id
-                order by case when e.change = 'deleted' then 0 else 1 end, e.changed_at desc
-            ) as _n
-            from ({union}) as e
-        ) as ranked
-        where _n = 1
-    """)
 
 
 STAGE_HISTORY = """
@@ -288,24 +138,21 @@ def stage_history(raw: RawSchema, stg: str) -> exp.Expression:
 
 
 def build_history_views(
-    create: Create, raw: RawSchema, stg: str, fields: dict[str, list[cf.CustomField]]
+    create: Create,
+    raw: RawSchema,
+    stg: str,
+    fields: dict[str, list[cf.CustomField]],
+    destination: str | None = None,
 ) -> list[str]:
     """Create every history view in the staging schema; returns the names of those built
-    (`create` records a failure and answers False)."""
+    (`create` records a failure and answers False). `destination`: the dlt destination
+    name, for SQL only its dialect runs well (None: SQL every dialect runs)."""
     views = {
-        f"{table}_history": lambda t=table, v=versions, k=keys: _bind(
+        f"{table}_history": lambda t=table, v=versions, k=keys: bind(
             history_view(raw, t, v, k), raw
         )
         for table, versions, keys in history_tables(raw)
     }
-    views["record_changes"] = lambda: _bind(record_changes(raw, fields), raw)
+    views["record_changes"] = lambda: bind(record_changes(raw, fields, destination), raw)
     views["opportunity_stage_history"] = lambda: stage_history(raw, stg)
     return [name for name, select in views.items() if create(stg, name, select)]
-
-
-def _bind(tree: exp.Expression, raw: RawSchema) -> exp.Expression:
-    """`raw.<table>` -> the raw dataset's real name."""
-    for t in tree.find_all(exp.Table):
-        if t.db == "raw":
-            t.set("db", exp.to_identifier(raw.name, quoted=True))
-    return tree

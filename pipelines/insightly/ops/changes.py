@@ -1,11 +1,14 @@
 """`insightly changes --since <time>`: the change events of the copy, for people and workflows.
 
-Reads the `record_changes` view (models/history_views.py) of the staging schema, so it
-works on any destination the models are built on. `--json` prints one JSON object per
-line (JSON Lines), for a workflow to consume: the warehouse form of Insightly's "record
-created or updated" triggers, without polling the API. `changed_fields` is a list there (the
-view holds it as one comma-joined text). No event after the time is a line on stderr, exit 0;
-`--entity` must name a table with history (exit 2 otherwise, with the ones that have).
+The events are those of the `record_changes` view (models/change_events.py), computed from
+the raw versions with the time pushed down: only the versions of records changed after it
+are read, so the answer doesn't grow with the history, and the models needn't be built.
+Rows are printed as the warehouse answers them, a batch at a time (a server-side cursor on
+PostgreSQL). `--json` prints one JSON object per line (JSON Lines), for a workflow to
+consume: the warehouse form of Insightly's "record created or updated" triggers, without
+polling the API. `changed_fields` is a list there (the view holds it as one comma-joined
+text). No event after the time is a line on stderr, exit 0; `--entity` must name a table
+with history (exit 2 otherwise, with the ones that have).
 """
 
 from __future__ import annotations
@@ -14,20 +17,25 @@ import difflib
 import json
 import re
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from insightly.errors import ConfigurationError, QueryFailed
+from insightly.errors import ConfigurationError
 from insightly.history.versions import entity_table_of, is_versions_table
-from insightly.warehouse.introspect import columns_in, tables_in
+from insightly.models.change_events import COLUMNS, changes_after
+from insightly.models.custom_fields import CustomField
+from insightly.models.dialects import render
+from insightly.models.history_sql import bind
+from insightly.models.raw import executor, introspect
+from insightly.models.views import load_custom_fields
 
 if TYPE_CHECKING:
     from insightly.sync.pipeline import SyncOptions
 
-COLUMNS = ("changed_at", "entity", "record_id", "change", "changed_fields", "run_id")
+BATCH = 1000  # rows fetched at a time
 RELATIVE = re.compile(r"^(\d+)([smhd])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -51,35 +59,44 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return parsed.in_timezone("UTC")
 
 
-def fetch_changes(pipeline: Any, dataset: str, since: datetime, entity: str | None) -> list[dict]:
-    """Events after `since`, oldest first, `changed_fields` as a list. Raises
-    ConfigurationError for an `entity` without history."""
+def fetch_changes(
+    pipeline: Any, dataset: str, since: datetime, entity: str | None
+) -> Iterator[dict]:
+    """Events after `since`, oldest first, `changed_fields` as a list, yielded as the
+    warehouse answers them. Raises ConfigurationError for an `entity` without history."""
+    destination = pipeline.destination.destination_name
     with pipeline.sql_client() as sql:
-        tables = tables_in(sql)
+        execute = executor(sql)
+        raw = introspect(execute, dataset, destination)
         if entity:
-            check_entity(entity, history_entities(tables))
-        view = f"{sql.escape_column_name(dataset + '_stg')}.record_changes"
-        where, params = "changed_at > %s", [since]
-        if entity:
-            where, params = where + " and entity = %s", [*params, entity]
-        query = (
-            f"select {', '.join(COLUMNS)} from {view} where {where} "
-            "order by changed_at, entity, record_id"
-        )
-        try:
-            rows = sql.execute_sql(query, *params) or []
-        except Exception as exc:
-            if "record_changes" in str(exc) or "does not exist" in str(exc):
-                raise QueryFailed(
-                    f"{dataset}_stg.record_changes is not there: run `insightly models` "
-                    "after a sync (history is kept from the first sync on)"
-                ) from None
-            raise
-        labels = _labels_with_commas(sql, tables) if rows else set()
-    events = [dict(zip(COLUMNS, row, strict=True)) for row in rows]
-    for event in events:
-        event["changed_fields"] = split_fields(event["changed_fields"], labels)
-    return events
+            check_entity(entity, history_entities(raw.tables))
+        fields: dict[str, list[CustomField]] = {}
+        for f in load_custom_fields(execute, raw, destination):
+            fields.setdefault(f.object_table, []).append(f)
+        labels = {f.label for fs in fields.values() for f in fs if f.label and ", " in f.label}
+        tree = changes_after(raw, fields, since, entity, destination)
+        query = render(bind(tree, raw), destination)
+        for rows in _batches(sql, query):
+            for row in rows:
+                event = dict(zip(COLUMNS, row, strict=True))
+                event["changed_fields"] = split_fields(event["changed_fields"], labels)
+                yield event
+
+
+def _batches(sql: Any, query: str) -> Iterator[list[tuple]]:
+    """The answer BATCH rows at a time: DuckDB streams a result; psycopg2 reads it whole
+    unless the cursor is named (server-side), which needs a transaction."""
+    native = sql.native_connection
+    if type(native).__module__.startswith("psycopg2"):
+        with sql.begin_transaction(), native.cursor(name="insightly_changes") as cur:
+            cur.itersize = BATCH
+            cur.execute(query)
+            while rows := cur.fetchmany(BATCH):
+                yield rows
+        return
+    with sql.execute_query(query) as cur:
+        while rows := cur.fetchmany(BATCH):
+            yield rows
 
 
 def history_entities(tables: Collection[str]) -> list[str]:
@@ -118,15 +135,6 @@ def split_fields(text: str | None, labels: Collection[str] = ()) -> list[str]:
     return out
 
 
-def _labels_with_commas(sql: Any, tables: Collection[str]) -> set[str]:
-    """Custom field labels holding ", " (the view names custom fields by label)."""
-    if "custom_fields" not in tables or "field_label" not in columns_in(sql, "custom_fields"):
-        return set()
-    name = sql.make_qualified_table_name("custom_fields")
-    rows = sql.execute_sql(f"select distinct field_label from {name}") or []
-    return {r[0] for r in rows if isinstance(r[0], str) and ", " in r[0]}
-
-
 def as_json(event: dict) -> str:
     out = dict(event)
     stamp = out["changed_at"]
@@ -154,10 +162,11 @@ def run(
     after = parse_since(since)
     opened = make_pipeline(pipeline)
     require_warehouse(opened)
-    events = fetch_changes(opened, pipeline.dataset, after, entity)
-    for event in events:
+    printed = False
+    for event in fetch_changes(opened, pipeline.dataset, after, entity):
         print(as_json(event) if json_lines else as_line(event))
-    if not events:
+        printed = True
+    if not printed:
         where = f" in {entity}" if entity else ""
         print(f"no changes{where} since {after:%Y-%m-%d %H:%M:%S} UTC", file=sys.stderr)
     return 0
