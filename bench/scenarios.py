@@ -398,6 +398,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.history import history_cost
 
         print(history_cost(max(500, int(20_000 * args.scale))))
+    if not args.only or "changes" in args.only.split(","):  # bench/changes.py
+        from bench.changes import changes_cost
+
+        print(changes_cost(max(10_000, int(1_000_000 * args.scale))), flush=True)
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     return 0
 
