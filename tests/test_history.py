@@ -412,3 +412,56 @@ def test_drop_history_starts_again_from_the_current_versions(story):
         rows = _rows(story, f"select {column(pk)} as id, _run_id from insightly.{table}__versions")
         assert {r["_run_id"] for r in rows} == {run}
         assert sorted(r["id"] for r in rows) == sorted(r[pk] for r in story.records(table))
+
+
+def test_a_record_changed_in_the_second_it_was_created_is_created_once(
+    emulator_factory, tmp_path, monkeypatch
+):
+    """Three deals created; a sync SIGKILLed right after its first load package; the deals
+    changed again within the second they were created (same DATE_UPDATED_UTC); the rerun
+    re-reads that second and replaces the versions' content. The killed sync created them;
+    the rerun updated them. (Every sync that had read a replaced first version reported
+    `created`: twice for such a record.)"""
+    emu = emulator_factory(profile="tiny", sizes={"Opportunities": 30})
+    wh = Warehouse(tmp_path, emu.base_url)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(wh.path))
+    monkeypatch.setenv("SOURCES__INSIGHTLY__RATE_PER_S", "500")
+    wh.sync(entities=["opportunities"])
+    second = datetime.now(timezone.utc).replace(microsecond=0)  # the look-back re-reads it
+    stamps = {"DATE_CREATED_UTC": second, "DATE_UPDATED_UTC": second}
+    made = [emu.tenant.create("Opportunities", **stamps) for _ in range(3)]
+    loaded = tmp_path / "pipelines" / "insightly" / "load" / "loaded"
+    before = set(os.listdir(loaded))
+    env = {
+        "SOURCES__INSIGHTLY__API_KEY": API_KEY,
+        "SOURCES__INSIGHTLY__BASE_URL": emu.base_url,
+        "DESTINATION__DUCKDB__CREDENTIALS": str(wh.path),
+    }
+    process = _start_cli(tmp_path, env, "--entities", "opportunities", "--no-models")
+    while process.poll() is None and not set(os.listdir(loaded)) - before:
+        time.sleep(0.005)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL  # after its load, before its end
+    for deal in made:
+        renamed = {"OPPORTUNITY_NAME": "Same second"}
+        emu.tenant.update("Opportunities", deal["OPPORTUNITY_ID"], renamed, at=second)
+    rerun = wh.sync(entities=["opportunities"]).stats.sync
+    with duckdb.connect(str(wh.path)) as con:
+        build_models(con, "insightly", "duckdb")
+    ids = ", ".join(str(d["OPPORTUNITY_ID"]) for d in made)
+    replaced = wh.query(
+        "select _first_run_id, _run_id from opportunities__versions "
+        f"where opportunity_id in ({ids})"
+    )
+    assert len(replaced) == 3 and all(first != run == rerun for first, run in replaced)
+    events = wh.query(
+        "select record_id, change, run_id, changed_fields from insightly_stg.record_changes "
+        f"where record_id in ({ids}) order by record_id, change"
+    )
+    killed = replaced[0][0]
+    assert events == [
+        (d["OPPORTUNITY_ID"], change, run, None)
+        for d in made
+        for change, run in (("created", killed), ("updated", rerun))
+    ]

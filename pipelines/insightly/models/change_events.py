@@ -2,13 +2,15 @@
 after a time for `insightly changes` (ops/changes.py).
 
 One event per record per sync: the last version that sync read of the record, against the
-version before that sync (`created` when there is none, else `updated` with the fields that
-differ), and the deletes the history agrees with; a delete outranks an update in one sync.
+version before that sync (`created` when there is none and the sync first read the record,
+else `updated` with the fields that differ), and the deletes the history agrees with; a
+delete outranks an update in one sync.
 
 Why the windows carry only the key, the stamp and the run ids: they order and number every
-version of a table, and DuckDB holds their input in memory. With every column in them a
-user's `insightly changes` over 14,285 versions ran out of its 512 MiB. A version's fields
-are joined back for the events only, by (key, stamp).
+version of a table, and DuckDB holds their input in memory. With every column in them, and
+each custom field parsed on its own (`_source`), a user's `insightly changes` over 14,285
+versions ran out of its 512 MiB. A version's fields are joined back for the events only,
+by (key, stamp).
 
 Why `since` narrows records, not events: an event's `changed_at` is the stamp of the last
 version a sync read (or when a delete was found), but whether it is `created`, what it
@@ -65,8 +67,8 @@ def _named(fields: Sequence[cf.CustomField]) -> list[cf.CustomField]:
 def _source(raw: RawSchema, versions: str, fields: Sequence[cf.CustomField], duckdb: bool) -> str:
     """The versions table, for the event's version (n) and the one before (b). On DuckDB
     with custom fields, with `_cfl`: every field's value, each JSON parsed once, next to the
-    scan. Parsed after the joins, once per field, the parsed documents were all held to the
-    end of the query: 1.6 GB for 25,000 events of 16 fields."""
+    scan. Parsed after the joins (once per field, or as a list), DuckDB's memory for parsed
+    JSON grew with every event: 1.6 GB for 25,000 events of 16 fields."""
     named = _named(fields)
     if not (duckdb and named and CUSTOMFIELDS in raw.columns(versions)):
         return f"raw.{q(versions)}"
@@ -142,6 +144,8 @@ def _changes_of(
     A version whose content a later sync replaced (a second update in the same second)
     counts for both syncs: the one that first read its stamp (`_first_run_id`) and the one
     that read its content (`_run_id`); both compare with the version before the stamp.
+    `created` is the first version's first read only: the sync that replaced its content
+    saw an update of a record that existed (no version before it: no changed fields).
     An update at or before `since` is left out early: in its sync it is the only update of
     the record, so it either loses to a delete or is filtered out anyway.
     """
@@ -152,7 +156,9 @@ def _changes_of(
     if FIRST_RUN_ID in raw.columns(versions):
         narrow.append(FIRST_RUN_ID)
     events = f"select s.*, s.{q(RUN_ID)} as _ev from s"
+    first_read = f"e.{q(RUN_ID)}"
     if FIRST_RUN_ID in narrow:
+        first_read = f"coalesce(e.{q(FIRST_RUN_ID)}, e.{q(RUN_ID)})"
         events += (
             f" union all select s.*, s.{q(FIRST_RUN_ID)} from s "
             f"where s.{q(FIRST_RUN_ID)} <> s.{q(RUN_ID)}"
@@ -172,11 +178,13 @@ def _changes_of(
             select e.*,
                 row_number() over ({run} order by {q(STAMP)} desc) as _n,
                 case when count(*) over ({run}) = count(e._prev) over ({run})
-                    then min(e._prev) over ({run}) end as _base
+                    then min(e._prev) over ({run}) end as _base,
+                max(case when e._prev is null and e._ev = {first_read} then 1 else 0 end)
+                    over ({run}) as _created
             from ({events}) as e
         )
         select {lit(table)} as entity, cast(r.{q(key)} as bigint) as record_id,
-            case when r._base is null then 'created' else 'updated' end as change,
+            case when r._created = 1 then 'created' else 'updated' end as change,
             r.{q(STAMP)} as changed_at, r._ev as run_id,
             case when r._base is null then cast(null as text)
                 else {_changed_fields(raw, versions, keys, fields, duckdb)} end as changed_fields

@@ -4,8 +4,10 @@
   the record's key, its fields, `valid_from` (the version's DATE_UPDATED_UTC), `valid_to`
   (the next version's, the time the record was found deleted, or NULL while current),
   `is_current`, and the sync that first read it (`run_id`).
-- `record_changes`: one event per record per sync (created, updated or deleted) with the
-  columns (custom fields by label) that differ from the record's version before that sync.
+- `record_changes` (built in change_events.py, whose query `insightly changes` runs with
+  its time pushed down): one event per record per sync (created, updated or deleted) with
+  the columns (custom fields by label) that differ from the record's version before that
+  sync.
 - `opportunity_stage_history`: the stages an opportunity was in while open, from its
   versions (`is_approximated`: entered before history began, so `entered_at` is the last
   change the first sync saw, not the move into the stage).
