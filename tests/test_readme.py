@@ -111,6 +111,7 @@ def project(tmp_path_factory):
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("DESTINATION__", "SOURCES__", "PUSH", "MAKE"))
+            and k not in ("ARGS", "SQL")  # `make test ARGS=...` exports them to every make
         }
         env |= {
             "SOURCES__INSIGHTLY__BASE_URL": emu.base_url,  # wins over the pod (docs/api.md)
