@@ -16,6 +16,7 @@ from filelock import FileLock, Timeout
 
 from insightly.errors import SyncAlreadyRunning
 from insightly.stats import RunStats
+from insightly.warehouse.destination import ResolvedOnce
 
 PIPELINE_NAME = "insightly"
 DATASET_NAME = "insightly"
@@ -98,7 +99,7 @@ def default_memory_limit() -> str:
     return f"{max(64, min(512, total // 8 // 2**20))}MiB"
 
 
-class DuckDbWithMemoryLimit(dlt.destinations.duckdb):
+class DuckDbWithMemoryLimit(ResolvedOnce, dlt.destinations.duckdb):  # warehouse/destination.py
     """dlt's duckdb destination, whose resolved credentials get `default_memory_limit()` and
     `preserve_insertion_order = false` unless `global_config` sets them. Config files can't
     compute, credentials passed to the factory would replace the configured ones (the
