@@ -5,7 +5,7 @@ from __future__ import annotations
 import dlt
 import duckdb
 
-from insightly.warehouse.integrity import repair_exact_copies
+from insightly.warehouse.integrity import CHECKED, repair_exact_copies
 
 
 def test_exact_copies_are_collapsed_and_other_rows_kept(warehouse):
@@ -45,3 +45,29 @@ def test_rows_sharing_a_key_with_other_values_are_left_alone(warehouse):
         "group by all having count(*) > 1)"
     )
     assert dupes == [(3,)]
+
+
+def test_a_later_check_looks_at_the_keys_loaded_since_the_last(warehouse, emulator):
+    """Each check records the newest load it saw; the next looks at keys of rows loaded from
+    that load on, and still finds copies among them."""
+    warehouse.sync(entities=["contacts"])
+    pipeline = dlt.attach("insightly", pipelines_dir=warehouse.pipelines_dir)
+    first = pipeline.get_local_state_val(CHECKED)
+    (first_load,) = {first["contacts"], first["contacts__customfields"]}
+    contact = emulator.tenant.records("Contacts")[0]["CONTACT_ID"]
+    emulator.tenant.update("Contacts", contact, {"FIRST_NAME": "Changed"})
+    warehouse.sync(entities=["contacts"])
+    pipeline = dlt.attach("insightly", pipelines_dir=warehouse.pipelines_dir)
+    newest = pipeline.get_local_state_val(CHECKED)["contacts__customfields"]
+    assert newest > first_load
+    changed = warehouse.query(
+        "select count(*) from contacts__customfields where _dlt_load_id = ?", newest
+    )[0][0]
+    assert changed > 0  # the changed contact's rows came with the newest load
+    with duckdb.connect(str(warehouse.path)) as con:
+        con.execute(
+            "insert into insightly.contacts__customfields select * from "
+            "insightly.contacts__customfields where _dlt_load_id = ? limit 2",
+            [newest],
+        )
+    assert repair_exact_copies(pipeline, ["contacts"]) == {"contacts__customfields": 2}
