@@ -27,6 +27,7 @@ DEFAULT_ACTIVITY_REQUESTS = 500  # per activity table and sync
 DEFAULT_STATE_HISTORY_REQUESTS = 2_000  # StateHistory reads per sync
 DEFAULT_PARALLEL_ACCOUNTS = 2
 DEFAULT_MAX_ATTEMPTS = 6  # per request: about 30 s of backoff before a run gives up
+DEFAULT_REQUEST_TIMEOUT = 60.0  # seconds; a GET waits less once the API's pace is known
 OFF = ("0", "false", "no", "off")
 
 
@@ -92,6 +93,7 @@ class Settings:
     cadence_hours: float = 24.0  # lookup_refresh_hours
     pages_per_run: int = DEFAULT_PAGES_PER_RUN  # backfill_pages_per_run
     max_attempts: int = DEFAULT_MAX_ATTEMPTS  # per request, on 5xx and no answer at all
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT  # request_timeout_seconds (api/timeouts.py)
     # deletes (docs/deletes.md)
     delete_check_hours: float = 24.0
     hard_deletes: bool = False
@@ -146,6 +148,7 @@ def load_settings() -> Settings:
         cadence_hours=_number("lookup_refresh_hours", 24.0),
         pages_per_run=max(1, _number("backfill_pages_per_run", DEFAULT_PAGES_PER_RUN, int)),
         max_attempts=max(1, _number("max_attempts", DEFAULT_MAX_ATTEMPTS, int)),
+        request_timeout=max(1.0, _number("request_timeout_seconds", DEFAULT_REQUEST_TIMEOUT)),
         delete_check_hours=_number("delete_check_hours", 24.0),
         hard_deletes=_flag("hard_deletes", False),
         delete_count=_flag("delete_count", True),
@@ -219,12 +222,13 @@ def client_for(
     **client_options: Any,
 ) -> InsightlyClient:
     """A client on a connection already checked: one pacer at the configured rate, the
-    quota reserve, the attempts per request; `client_options` (tests, the sync's paging)
-    override them."""
+    quota reserve, the attempts and the timeout per request; `client_options` (tests, the
+    sync's paging) override them."""
     options: dict[str, Any] = {
         "pacer": Pacer(settings.rate, settings.in_flight),
         "quota_reserve": settings.reserve,
         "max_attempts": settings.max_attempts,
+        "timeout": settings.request_timeout,
         **client_options,
     }
     return InsightlyClient(connection, stats, **options)

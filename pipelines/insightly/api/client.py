@@ -11,6 +11,8 @@ import logging
 import math
 import socket
 import threading
+import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -25,6 +27,7 @@ from tenacity import (
 from insightly.api.connection import Connection
 from insightly.api.pacing import Pacer
 from insightly.api.paging import PagedReads, Params, require_list
+from insightly.api.timeouts import ReadTimeouts
 from insightly.errors import (
     ApiResponseError,
     ApiUnreachable,
@@ -67,7 +70,7 @@ def _unsent(exc: BaseException) -> bool:
     return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
-def _no_answer(exc: httpx.TransportError, path: str, timeout: float) -> str:
+def _no_answer(exc: httpx.TransportError, path: str, timeout: float, connect: float) -> str:
     """Why no HTTP answer came, in a few words, from the OS error under httpx's (refused,
     not resolved, reset) or httpx's own kind (timeouts, a connection closed early)."""
     seen: set[int] = set()
@@ -84,7 +87,7 @@ def _no_answer(exc: httpx.TransportError, path: str, timeout: float) -> str:
             return f"connection reset while asking for {path}"
         current = current.__cause__ or current.__context__
     if isinstance(exc, httpx.ConnectTimeout):
-        return f"no connection within {min(timeout, 15.0):g} s"
+        return f"no connection within {connect:g} s"
     if isinstance(exc, httpx.ReadTimeout):
         return f"no answer to {path} within {timeout:g} s"
     if isinstance(exc, httpx.TimeoutException):
@@ -94,6 +97,15 @@ def _no_answer(exc: httpx.TransportError, path: str, timeout: float) -> str:
             return f"the connection closed without an answer to {path}"
         return f"the connection closed before the answer to {path} was complete"
     return f"{type(exc).__name__} on {path}: {exc}"
+
+
+@dataclass
+class _Tries:
+    """The attempts of one logical GET."""
+
+    claimed: bool  # the caller holds a quota slot for the first attempt
+    cut: int = 0  # attempts that timed out waiting for the answer
+    timeout: float = 0.0  # the latest attempt's read timeout
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -125,7 +137,9 @@ class InsightlyClient(PagedReads):
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = connection.base_url
-        self._timeout = timeout
+        self._timeout = timeout  # the ceiling: writes wait this long, GETs at most this long
+        self._connect_timeout = min(timeout, 15.0)
+        self.read_timeouts = ReadTimeouts(timeout)  # timeouts.py
         self.stats = stats or RunStats()
         self.pacer = pacer or Pacer()
         self.page_concurrency = max(1, page_concurrency)
@@ -140,7 +154,7 @@ class InsightlyClient(PagedReads):
             base_url=connection.base_url,
             auth=httpx.BasicAuth(connection.api_key, ""),
             headers={"Accept": "application/json", "Accept-Encoding": "gzip"},
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            timeout=httpx.Timeout(timeout, connect=self._connect_timeout),
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
             transport=transport,
             follow_redirects=False,  # a redirect could carry the key to another host
@@ -196,7 +210,7 @@ class InsightlyClient(PagedReads):
 
         `claimed`: the caller already holds a quota slot for the first attempt.
         """
-        slot = [claimed]
+        tries = _Tries(claimed)
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
             wait=self._wait,
@@ -205,14 +219,14 @@ class InsightlyClient(PagedReads):
             reraise=True,
         )
         try:
-            return retrying(self._get_once, path, params, table, slot)
+            return retrying(self._get_once, path, params, table, tries)
         except RetryableResponse as exc:
             raise ApiResponseError(f"{path}: gave up after retrying: {exc}") from None
         except httpx.TransportError as exc:
             attempts = retrying.statistics.get("attempt_number", self._max_attempts)
             raise ApiUnreachable(
                 f"the Insightly API could not be reached at {self.base_url} "
-                f"({_no_answer(exc, path, self._timeout)}) after {attempts} "
+                f"({_no_answer(exc, path, tries.timeout, self._connect_timeout)}) after {attempts} "
                 f"attempt{'s' if attempts != 1 else ''}: check the network, the pod "
                 "(SOURCES__INSIGHTLY__POD) or SOURCES__INSIGHTLY__BASE_URL; the next run "
                 "continues where this one stopped"
@@ -253,19 +267,28 @@ class InsightlyClient(PagedReads):
             self._in_flight -= 1
 
     def _get_once(
-        self, path: str, params: Params, table: str, slot: list[bool]
+        self, path: str, params: Params, table: str, tries: _Tries
     ) -> tuple[Any, httpx.Response]:
-        if slot[0]:
-            slot[0] = False  # a slot claimed in advance serves the first attempt only
+        if tries.claimed:
+            tries.claimed = False  # a slot claimed in advance serves the first attempt only
         else:
             self._claim_quota()
+        tries.timeout = self.read_timeouts.for_attempt(tries.cut)
+        timeout = httpx.Timeout(self._timeout, connect=self._connect_timeout, read=tries.timeout)
         response: httpx.Response | None = None
         try:
             with self.pacer.request() as sent:
-                response = self._http.get(path, params=params)
+                began = time.monotonic()
+                try:
+                    response = self._http.get(path, params=params, timeout=timeout)
+                except httpx.ReadTimeout:
+                    tries.cut += 1  # the next attempt waits twice as long
+                    raise
+                took = time.monotonic() - began
         finally:
             self._release_quota(table, response)
-        self._raise_for_status(path, response, sent)
+        self._raise_for_status(path, response, sent)  # returns for a 200 only
+        self.read_timeouts.observe(took)
         self.pacer.succeeded()
         try:  # orjson: about 1.5x the standard library's speed on a page of records
             return orjson.loads(response.content), response
