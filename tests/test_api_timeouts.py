@@ -38,7 +38,14 @@ def test_the_read_timeout_follows_the_answers_seen():
 
 
 def _held_seconds(emulator) -> list[float]:
-    return [r.finished - r.started for r in emulator.requests if r.fault == "timeout"]
+    """How long each hung request was held; the emulator logs one once it sees the client
+    gone (it looks every 50 ms), which may be after the retry was answered."""
+    deadline = time.monotonic() + 10
+    while True:
+        held = [r.finished - r.started for r in emulator.requests if r.fault == "timeout"]
+        if held or time.monotonic() > deadline:
+            return held
+        time.sleep(0.05)
 
 
 def test_a_hung_request_is_cut_at_the_fitted_timeout(emulator):
