@@ -1,7 +1,7 @@
 """A sync without a terminal (cron, systemd, CI) imports only what it needs: never altair
 (the report's charts), dagster, rich (the terminal's progress bars) or dbt, and with
---no-models none of the models', the push's or the report's modules. Each is a fraction of
-a second at every start (docs/performance.md).
+--no-models none of the models', the push's or the report's modules, nor SQLAlchemy. Each is
+a fraction of a second at every start (docs/performance.md).
 
 The command runs in a fresh interpreter whose stdout and stderr are pipes, against the
 emulator; the interpreter then lists what it imported."""
@@ -70,6 +70,7 @@ def test_a_sync_without_a_terminal_imports_no_charts_bars_or_orchestrators(tmp_p
     assert "insightly.sync.run" in modules and "dlt" in modules  # it did sync
     assert _top_level(modules) & NEVER == set()
     assert [m for m in modules if m.startswith(NOT_WITHOUT_MODELS)] == []
+    assert "sqlalchemy" not in _top_level(modules)  # warehouse/destination.py
 
     code, modules = _imports(
         tmp_path, emulator.base_url, "sync", "--entities", "contacts", "--pipelines-dir", pipelines
