@@ -106,7 +106,9 @@ def test_each_command_reads_the_file_database_names(synced, command):
 )
 def test_a_missing_file_is_one_line_and_no_file_is_made(synced, tmp_path, command):
     _, env, _ = synced
-    ran = _insightly(tmp_path, env, *command, "--database", "none.duckdb")
+    # a pipelines directory of its own: the default one may hold other runs, which status shows
+    pipelines = ["--pipelines-dir", str(tmp_path / "p")]
+    ran = _insightly(tmp_path, env, *command, "--database", "none.duckdb", *pipelines)
     assert ran.returncode == 2, ran.stderr
     assert "Traceback" not in ran.stderr
     assert len(ran.stderr.strip().splitlines()) == 1
