@@ -33,6 +33,7 @@ from pathlib import Path
 import duckdb
 
 from bench import scenarios as bench
+from bench.memory import PeakPss
 
 NAME = "changes"
 VERSIONS_PER_RECORD = 10  # nine older syncs for every record; the newest for 1% of them
@@ -132,7 +133,7 @@ def changes(env: dict[str, str], workdir: Path, since: str) -> Run:
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=1 << 16
     )
-    sampler = bench.PeakPss(process.pid)
+    sampler = PeakPss(process.pid)
     sampler.start()
     assert process.stdout is not None and process.stderr is not None
     events = sum(1 for _ in process.stdout)

@@ -1,14 +1,16 @@
 """`make bench`: measure syncs against the emulator and print one table.
 
 Each scenario starts the emulator in its own process (so it doesn't share the GIL with the
-pipeline), runs `insightly sync --entities contacts` in another process, and reads
-the request counts and the time the API was busy from the emulator. Memory is sampled every
-0.2 s: the proportional set size (PSS, /proc/<pid>/smaps_rollup) summed over the sync and
-its child processes (dlt's normalize workers), and the largest single RSS (wait4). Scenarios
-without a rate or in-flight setting run with the client's defaults (the adaptive rate up to
-10/s, 4 in flight). Before the scenarios it prints how fast the emulator alone serves pages,
-so a slow emulator is not mistaken for a slow sync. It measures and prints; it asserts
-nothing.
+pipeline), runs `insightly sync --entities contacts --no-models` in another process, and
+reads the request counts and the time the API was busy from the emulator; the incremental
+scenario then times `insightly models` on its own ("models s"). "faults-none" is
+"faults-5pct" without the faults: the bench prints how much longer the faults make it.
+Memory is sampled every 0.2 s: the proportional set size (PSS, /proc/<pid>/smaps_rollup)
+summed over the sync and its child processes (dlt's normalize workers), and the largest
+single RSS (wait4). Scenarios without a rate or in-flight setting run with the client's
+defaults (the adaptive rate up to 10/s, 4 in flight). Before the scenarios it prints how
+fast the emulator alone serves pages, so a slow emulator is not mistaken for a slow sync.
+It measures and prints; it asserts nothing.
 
     python -m bench [--scale 0.1] [--only full-10rps,local-1m]
 """
@@ -24,7 +26,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ from functools import partial
 from pathlib import Path
 
 from bench import push as bench_push
+from bench.memory import PeakPss
 from insightly.api.pacing import DEFAULT_RATE
 
 KEY = "bench-0000-0000-0000-000000000000"
@@ -50,6 +52,7 @@ class Scenario:
     warm: bool = False  # pre-render every page first, so the emulator is never the limit
     env: dict[str, str] = field(default_factory=dict)  # extra settings for the sync
     deleted: int = 0  # records deleted (spread over the table) before a second, measured sync
+    models: bool = False  # also time `insightly models` after the measured sync
 
 
 def scenarios(scale: float) -> list[Scenario]:
@@ -76,7 +79,7 @@ def scenarios(scale: float) -> list[Scenario]:
             limit_rate=5,
             warm=True,
         ),
-        Scenario("incremental-1pct", n100k, 10, 3, ["--latency-ms", "150"], 0.01, 10),
+        Scenario("incremental-1pct", n100k, 10, 3, ["--latency-ms", "150"], 0.01, 10, models=True),
         Scenario("local-1m", n1m, 1000, 4, warm=True),
         # delete counting (deletes/count.py): 10 deletes among 50,000 contacts
         Scenario("deletes-10-of-50k", int(50_000 * scale), 1000, 4, deleted=10),
@@ -87,7 +90,11 @@ def scenarios(scale: float) -> list[Scenario]:
             4,
             ["--fault-rate", "0.05", "--latency-ms", "20"],
         ),
+        Scenario(FAULTS_TWIN, n100k, 50, 4, ["--latency-ms", "20"]),  # faults-5pct without faults
     ]
+
+
+FAULTS_TWIN = "faults-none"
 
 
 @dataclass
@@ -103,6 +110,7 @@ class Row:
     pss_mb: float
     api_s: float  # first contacts request to the last answer, at the emulator
     note: str = ""
+    models_s: float | None = None  # `insightly models` after the sync, when measured
 
     def cells(self) -> list[str]:
         rate = self.requests / self.seconds if self.seconds else 0
@@ -117,6 +125,7 @@ class Row:
             f"{self.records / self.seconds:,.0f}" if self.seconds else "-",
             f"{self.pss_mb:.0f}",
             f"{self.rss_mb:.0f}",
+            "-" if self.models_s is None else f"{self.models_s:.1f}",
             self.note,
         ]
 
@@ -132,6 +141,7 @@ HEADER = [
     "records/s",
     "peak PSS MB",
     "max RSS MB",
+    "models s",
     "note",
 ]
 
@@ -217,53 +227,7 @@ def _ids(root: str, n: int) -> list[int]:
     return ids[:n]
 
 
-def _children(pid: int) -> list[int]:
-    """pid and all its descendants, from the parent ids in /proc/*/stat."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue  # gone meanwhile
-        fields = text[text.rindex(")") + 2 :].split()  # the name may hold spaces
-        parents[int(stat.parent.name)] = int(fields[1])
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo += [child for child, parent in parents.items() if parent == current]
-    return tree
-
-
-def _pss_kb(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-                    break
-        except (OSError, ValueError):
-            continue  # exited meanwhile
-    return total
-
-
-class PeakPss(threading.Thread):
-    """Samples the summed PSS of a process tree every `every` seconds; keeps the peak."""
-
-    def __init__(self, pid: int, every: float = 0.2) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.every, self.peak_kb = pid, every, 0
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            self.peak_kb = max(self.peak_kb, _pss_kb(_children(self.pid)))
-            self.done.wait(self.every)
-
-
-def _sync(root: str, workdir: Path, scenario: Scenario) -> tuple[float, float, float, int]:
-    """Run one sync process; returns (wall seconds, max RSS MB, peak PSS MB, exit code)."""
+def _env(root: str, workdir: Path, scenario: Scenario) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCES__INSIGHTLY__")}
     env |= {
         "SOURCES__INSIGHTLY__API_KEY": KEY,
@@ -274,9 +238,15 @@ def _sync(root: str, workdir: Path, scenario: Scenario) -> tuple[float, float, f
         env["SOURCES__INSIGHTLY__RATE_PER_S"] = str(scenario.rate)
     if scenario.in_flight is not None:
         env["SOURCES__INSIGHTLY__MAX_IN_FLIGHT"] = str(scenario.in_flight)
-    env |= scenario.env
+    return env | scenario.env
+
+
+def _sync(root: str, workdir: Path, scenario: Scenario) -> tuple[float, float, float, int]:
+    """Run one sync process (without the models: `_models` times them); returns (wall
+    seconds, max RSS MB, peak PSS MB, exit code)."""
+    env = _env(root, workdir, scenario)
     command = [
-        sys.executable, "-m", "insightly.cli", "sync", "--entities", "contacts",
+        sys.executable, "-m", "insightly.cli", "sync", "--entities", "contacts", "--no-models",
         "--pipelines-dir", str(workdir / "pipelines"),
     ]  # fmt: skip
     started = time.monotonic()
@@ -289,6 +259,18 @@ def _sync(root: str, workdir: Path, scenario: Scenario) -> tuple[float, float, f
     sampler.join()
     code = os.waitstatus_to_exitcode(status)
     return seconds, usage.ru_maxrss / 1024, sampler.peak_kb / 1024, code
+
+
+def _models(root: str, workdir: Path, scenario: Scenario) -> float:
+    """Seconds `insightly models` takes on the synced warehouse (what a sync without
+    --no-models adds)."""
+    command = [sys.executable, "-m", "insightly.cli", "models",
+               "--pipelines-dir", str(workdir / "pipelines")]  # fmt: skip
+    started = time.monotonic()
+    done = subprocess.run(command, env=_env(root, workdir, scenario), capture_output=True)
+    if done.returncode != 0:
+        raise SystemExit(f"bench: insightly models failed: {done.stderr[-400:]!r}")
+    return time.monotonic() - started
 
 
 def _requests(root: str) -> tuple[int, int, float]:
@@ -349,8 +331,9 @@ def run(scenario: Scenario) -> Row:
             n, d = scenario.contacts, scenario.deleted
             bound = d * math.ceil(math.log2(n / d)) + 2 * d
             note += f"{requests - 1} requests beyond the read (d*ceil(log2(n/d))+2d = {bound})"
+        models_s = _models(root, workdir, scenario) if scenario.models else None
         return Row(scenario.name, records, requests, minimum, seconds, minimum / rate, rejected,
-                   rss, pss, api_s, note)  # fmt: skip
+                   rss, pss, api_s, note, models_s)  # fmt: skip
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -384,16 +367,24 @@ def main(argv: list[str] | None = None) -> int:
         wanted = set(args.only.split(","))
         chosen = [s for s in chosen if s.name in wanted]
     print(emulator_speed(max(500, int(100_000 * args.scale))), flush=True)
-    rows = []
+    rows, seconds = [], {}
     for scenario in chosen:
         print(f"bench: {scenario.name} ...", file=sys.stderr, flush=True)
-        rows.append(run(scenario).cells())
+        row = run(scenario)
+        rows.append(row.cells())
+        seconds[scenario.name] = row.seconds
     if not args.only or bench_push.NAME in args.only.split(","):  # the push (bench/push.py)
         print(f"bench: {bench_push.NAME} ...", file=sys.stderr, flush=True)
         rows.append(bench_push.run(args.scale).cells())
     widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
     for row in [HEADER, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if {"faults-5pct", FAULTS_TWIN} <= set(seconds):
+        with_faults, without = seconds["faults-5pct"], seconds[FAULTS_TWIN]
+        print(
+            f"5% failing requests: {with_faults:.1f} s, the same load without faults "
+            f"{without:.1f} s: {with_faults / without:.2f}x (target at most 2x)"
+        )
     if not args.only or "history" in args.only.split(","):
         from bench.history import history_cost
 
