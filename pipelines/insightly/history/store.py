@@ -3,17 +3,18 @@
 - `close_versions`: the id check (deletes/check.py) found records deleted; their last version
   gets `_deleted_at` and `_deleted_run_id`, in the same transaction that marks or removes
   the records, so the history never says a record exists that the copy says is gone.
-- `--full-refresh` drops and re-reads the selected tables, and dlt drops every table of
-  a resource, its versions included. History is kept: before the refresh each versions
-  table is renamed `<table>__versions_held`; after the load the held rows go back (a
-  version re-read unchanged keeps the sync that first read it). A sync killed in between
-  finds the held table at its start and puts it back.
-- `_first_run_id`: the sync that first read a stamp. dlt's merge rewrites every column it
-  knows when a same-second update replaces a version's content, so this column is added
-  here, outside dlt's schema, and filled after the loads (and at the next sync's start,
-  should a kill come in between): the sync that first read the stamp keeps its event.
+- `version_loads`: the versions of each complete load (made.py), after every load and, for
+  one a kill left unversioned, at the next sync's start.
+- `--full-refresh` drops and re-reads the selected tables (dlt drops every table of a
+  resource, and a versions table loaded by the earlier Python path is one). History is
+  kept: before the refresh each versions table is renamed `<table>__versions_held`; after
+  the load the held rows go back (a version re-read unchanged keeps the sync that first
+  read it). A sync killed in between finds the held table at its start and puts it back.
+- `_first_run_id`: the sync that first read a stamp. made.py sets it; on versions the
+  earlier Python path loaded (dlt's merge rewrote every column it knew) it is added and
+  filled here.
 - `--drop-history` drops the versions tables (and any held ones) from the warehouse and
-  from dlt's schema; versions start again with this sync's reads.
+  from dlt's schema; versions start again from the current rows.
 
 Written against dlt's sql_client: renaming, updating rows in place and moving rows
 between tables are no load (dlt's loads only merge, append or replace).
@@ -27,9 +28,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 import dlt
-import pendulum
+from dlt.common.normalizers.naming.snake_case import NamingConvention
 
-from insightly.api.stamps import utc_stamp
+from insightly.catalogue.entities import Entity
+from insightly.history.made import forget_marks, make_versions
 from insightly.history.versions import (
     DELETED_AT,
     DELETED_RUN_ID,
@@ -37,16 +39,16 @@ from insightly.history.versions import (
     RUN_ID,
     VERSION_HASH,
     current_run,
+    entity_table_of,
     is_versions_table,
-    parse_entities,
     versions_table,
 )
 from insightly.warehouse.introspect import columns_in, tables_in, tables_with_columns
 
 log = logging.getLogger(__name__)
 HELD_SUFFIX = "_held"
-EPOCH = "1970-01-02 00:00:00"  # "from the start": before any Insightly record
 STAMP = "date_updated_utc"
+NAMING = NamingConvention()  # dlt's default, the one the pipeline loads with
 
 
 def close_versions(sql: Any, entity: Any, ids: Sequence[Any]) -> None:
@@ -72,51 +74,64 @@ def close_versions(sql: Any, entity: Any, ids: Sequence[Any]) -> None:
 
 
 def begin_history(
-    pipeline: dlt.Pipeline, stats: Any, tables: Sequence[str], options: Any, settings: Any
+    pipeline: dlt.Pipeline, stats: Any, entities: Sequence[Entity], options: Any
 ) -> None:
     """Before a sync's runs: remember the sync (for closing versions), put back history
-    held by a killed full refresh, drop it (`--drop-history`), start it where a table has
-    none (`seed_history`), and hold it out of a full refresh's way."""
+    held by a killed full refresh, drop it (`--drop-history`), version what a killed sync
+    loaded and did not version, and hold history out of a full refresh's way.
+
+    A loaded table that keeps history but has no versions table (history just switched
+    on, an upgrade, `--drop-history`) gets one from its current rows: its versions begin
+    with every record as the warehouse holds it, with no request to the API."""
     current_run.set(stats.sync)
-    end_history(pipeline)
+    end_history(pipeline, entities)
     if options.drop_history:
         drop_history(pipeline)
-    seed_history(pipeline, stats, tables, options.start_date, settings)
+    version_loads(pipeline, entities, stats.sync)
     if options.full_refresh:
-        hold_history(pipeline, tables)
+        hold_history(pipeline, [e.table for e in entities])
 
 
-def seed_history(
-    pipeline: dlt.Pipeline,
-    stats: Any,
-    tables: Sequence[str],
-    start_date: str | None,
-    settings: Any,
-) -> list[str]:
-    """A loaded table that keeps history but has no versions table (history just switched
-    on, an upgrade, `--drop-history`) is read again from the start date, once: its versions
-    begin with every record as it is now, not only with those that change later. Costs one
-    full read of the table; the current table is merged with what it already holds."""
-    wanted = parse_entities(settings.history_entities)
-    present = _warehouse(pipeline)
-    start = start_date or settings.start_date
-    since = utc_stamp(pendulum.parse(str(start), tz="UTC")) if start else EPOCH
-    seeded = []
-    for table in tables:
-        versions = versions_table(table)
-        if table not in stats.incremental or table not in present:
-            continue
-        if (wanted is None or table in wanted) and {versions, _held(versions)}.isdisjoint(present):
-            stats.rewind[table] = since
-            seeded.append(table)
-    if seeded:
-        log.warning("history starts for %s: read once from %s", ", ".join(seeded), since)
-    return seeded
+LOAD_RUNS = "insightly_load_runs"  # local state: load id -> the sync that extracted it
+KEPT_LOAD_RUNS = 100
 
 
-def end_history(pipeline: dlt.Pipeline) -> None:
+def remember_runs(pipeline: dlt.Pipeline, run_id: str) -> None:
+    """Note which sync extracted the packages waiting to load, before they load: a load a
+    kill left unversioned is versioned at the next start as the extracting sync's, as its
+    rows would have said when versions were extracted with them."""
+    runs = dict(_local_state(pipeline, LOAD_RUNS) or {})
+    new = {i: run_id for i in pipeline.list_extracted_load_packages() if i not in runs}
+    new |= {i: run_id for i in pipeline.list_normalized_load_packages() if i not in runs}
+    if new:
+        runs |= new
+        kept = sorted(runs)[-KEPT_LOAD_RUNS:]
+        pipeline.set_local_state_val(LOAD_RUNS, {i: runs[i] for i in kept})
+
+
+def _local_state(pipeline: dlt.Pipeline, key: str) -> Any:
+    try:
+        return pipeline.get_local_state_val(key)
+    except KeyError:
+        return None
+
+
+def version_loads(pipeline: dlt.Pipeline, entities: Sequence[Entity], run_id: str) -> int:
+    """The versions of every complete load not yet versioned (made.py); versions written."""
+    if not entities or not pipeline.default_schema_name:
+        return 0
+    try:
+        client = pipeline.sql_client()
+    except Exception:  # no destination dataset yet
+        return 0
+    runs = _local_state(pipeline, LOAD_RUNS) or {}
+    with client as sql:
+        return make_versions(sql, entities, run_id, NAMING, runs)
+
+
+def end_history(pipeline: dlt.Pipeline, entities: Sequence[Entity] = ()) -> None:
     """After a sync's loads: put held history back, stamp the first reads."""
-    restore_history(pipeline)
+    restore_history(pipeline, entities)
     stamp_first_reads(pipeline)
 
 
@@ -164,10 +179,11 @@ def hold_history(pipeline: dlt.Pipeline, tables: Iterable[str]) -> list[str]:
     return held
 
 
-def restore_history(pipeline: dlt.Pipeline) -> list[str]:
+def restore_history(pipeline: dlt.Pipeline, entities: Sequence[Entity] = ()) -> list[str]:
     """Put held versions back: into the versions table the refresh loaded, or in its place
     when the refresh loaded none."""
     present = _warehouse(pipeline)
+    keys = {versions_table(e.table): _keys(e) for e in entities}
     restored = []
     for held in sorted(t for t in present if t.endswith(HELD_SUFFIX)):
         versions = held[: -len(HELD_SUFFIX)]
@@ -175,7 +191,9 @@ def restore_history(pipeline: dlt.Pipeline) -> list[str]:
             continue
         with pipeline.sql_client() as sql:
             if versions in present:
-                _merge_back(pipeline, sql, held, versions)
+                _merge_back(
+                    sql, held, versions, keys.get(versions) or _schema_keys(pipeline, versions)
+                )
             else:
                 name = sql.make_qualified_table_name(held)
                 sql.execute_sql(f"alter table {name} rename to {sql.escape_column_name(versions)}")
@@ -183,15 +201,21 @@ def restore_history(pipeline: dlt.Pipeline) -> list[str]:
     return restored
 
 
-def _merge_back(pipeline: dlt.Pipeline, sql: Any, held: str, versions: str) -> None:
+def _keys(entity: Entity) -> list[str]:
+    """A versions table's key: the record's key and its stamp."""
+    return [*(NAMING.normalize_identifier(k) for k in entity.primary_key), STAMP]
+
+
+def _schema_keys(pipeline: dlt.Pipeline, versions: str) -> list[str]:
+    """The key dlt's schema knows for a versions table the earlier Python path loaded."""
+    columns = pipeline.default_schema.tables.get(versions, {}).get("columns", {})
+    return [n for n, c in columns.items() if c.get("primary_key")]
+
+
+def _merge_back(sql: Any, held: str, versions: str, keys: list[str]) -> None:
     """Held rows win where the refresh re-read the same content (they know which sync read
     it first); the refresh's row wins where the content differs; the rest are added. A
     column only the held rows have is added, so no value is lost."""
-    keys = [
-        n
-        for n, c in pipeline.default_schema.tables.get(versions, {}).get("columns", {}).items()
-        if c.get("primary_key")
-    ]
     if not keys:
         log.warning("%s: primary key unknown; held history left in %s", versions, held)
         return
@@ -235,5 +259,7 @@ def drop_history(pipeline: dlt.Pipeline) -> list[str]:
         pipeline.schemas.save_schema(schema)
     with pipeline.destination_client() as client:
         client.drop_tables(*dropped, delete_schema=True)
+    with pipeline.sql_client() as sql:
+        forget_marks(sql, [entity_table_of(t) for t in dropped if is_versions_table(t)])
     pipeline.sync_schema()
     return dropped

@@ -42,7 +42,7 @@ from insightly.read.rows import (
 class EntityRows:
     """Turns an entity's pages into hinted Arrow tables for one run (see module doc)."""
 
-    def __init__(self, entity: Entity, schema: Any, history: Any = None) -> None:
+    def __init__(self, entity: Entity, schema: Any) -> None:
         self.entity = entity
         self.merge = entity.load is Load.INCREMENTAL
         self.naming = schema.naming
@@ -68,16 +68,12 @@ class EntityRows:
         self._declared = list(declared)
         self._pk = [self.naming.normalize_identifier(k) for k in entity.primary_key]
         self._seen_children: set[str] = set()
-        # versions of the records read (history/versions.py), yielded at the end of the run
-        self.versions = history.rows_for(entity, self.naming) if history is not None else None
 
     def tables(self, page: Sequence[dict]) -> Iterator[tuple[str, pa.Table]]:
         """The page's root table and one table per nested list, by warehouse table name."""
         keys = record_keys(page, self._declared, self.entity.arrays)
         root = not_null(pa.table(self.root.build(page, keys)), self._pk)
         yield self.entity.table, root
-        if self.versions is not None:
-            self.versions.add(page, root)
         for child in self.children:
             table = self._child(child, page, root)
             if table is not None:
@@ -114,8 +110,6 @@ class EntityRows:
         ]
         for name, table in missing:
             yield self.hinted(name, table)
-        if missing and self.versions is not None:
-            yield self.versions.empty(root)
 
     def _empty_child(self, child: Child) -> pa.Table:
         keys = child.key_columns(self.naming)

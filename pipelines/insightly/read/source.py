@@ -26,7 +26,6 @@ from insightly.catalogue.entities import (
     custom_object_entities,
 )
 from insightly.config import connect, load_settings
-from insightly.history.versions import History, parse_entities
 from insightly.read.activity import activity_resources
 from insightly.read.endpoints import Endpoints
 from insightly.read.entity_rows import EntityRows
@@ -42,9 +41,7 @@ from insightly.read.incremental import incremental_records
 BATCH_ROWS = 50_000  # rows (entity and child rows) per yielded batch: about ten pages
 
 
-def entity_tables(
-    entity: Entity, read: Callable[..., Iterator[Any]], args: tuple, history: History | None
-) -> Iterator[Any]:
+def entity_tables(entity: Entity, read: Callable[..., Iterator[Any]], args: tuple) -> Iterator[Any]:
     """The pages of `read(*args)` as Arrow tables: the entity's and its child tables'
     (entity_rows.py), several pages to a table (dlt's cost per yielded item, a schema merge, was a
     third of the extract at one page each). Anything else a read yields (hints for a table
@@ -57,21 +54,19 @@ def entity_tables(
             yield page
         elif page:
             if rows is None:  # the schema is known once extraction runs
-                rows = EntityRows(entity, dlt.current.source_schema(), history)
+                rows = EntityRows(entity, dlt.current.source_schema())
             for name, table in rows.tables(page):
                 batch.add(name, table)
             if batch.rows >= BATCH_ROWS:
                 yield from batch.drain(rows)
     if rows is not None:
         yield from batch.drain(rows)
-        if rows.versions is not None:  # in the same load as the entity's own tables
-            yield from rows.versions.tables()
         if entity.load is Load.FULL:
             yield from rows.empty_children()
     client = args[0]  # every read takes the client first
     if entity.table not in client.stats.skipped:  # an object outside the plan gets no table
         schema = dlt.current.source_schema()
-        yield from (rows or EntityRows(entity, schema, history)).skeleton(schema)
+        yield from (rows or EntityRows(entity, schema)).skeleton(schema)
 
 
 class TableBatch:
@@ -94,14 +89,12 @@ class TableBatch:
         self.tables, self.rows = {}, 0
 
 
-def _rows_resource(
-    entity: Entity, read: Callable[..., Iterator[Any]], *args: Any, history: History | None = None
-) -> DltResource:
+def _rows_resource(entity: Entity, read: Callable[..., Iterator[Any]], *args: Any) -> DltResource:
     """One resource per table; every yielded table carries its own hints (entity_rows.py), so
     the resource itself declares no key for its child tables to inherit."""
     disposition = "merge" if entity.load is Load.INCREMENTAL else "replace"
     resource = dlt.resource(entity_tables, name=entity.table, write_disposition=disposition)
-    return resource(entity, read, args, history)
+    return resource(entity, read, args)
 
 
 def _entity_resource(
@@ -109,12 +102,11 @@ def _entity_resource(
     entity: Entity,
     start_date: datetime | None,
     lookback: int,
-    history: History | None = None,
 ) -> DltResource:
     if entity.load is Load.FULL:
         return _rows_resource(entity, full_records, client, entity)
     read = incremental_records
-    resource = _rows_resource(entity, read, client, entity, start_date, lookback, history=history)
+    resource = _rows_resource(entity, read, client, entity, start_date, lookback)
     return resource.parallelize()
 
 
@@ -136,7 +128,6 @@ def insightly_source(
     start_date: str | None = None,
     lookback_seconds: int = 1,
     client: InsightlyClient | None = None,
-    history_entities: list[str] | None = None,
     settings: Any = None,
     endpoints: Any = None,
 ) -> Iterator[DltResource]:
@@ -149,7 +140,6 @@ def insightly_source(
         start_date: limits the first load of incremental entities (ISO date or datetime).
         lookback_seconds: re-read window before the stored cursor; at least 1.
         client: an existing client (the CLI passes one to collect run statistics).
-        history_entities: the tables that keep every version (history/versions.py); default all.
         settings: the run's `Settings` (config.py); read from config when not given.
         endpoints: the per-record endpoints' availability (read/endpoints.py); kept in
             memory only when not given.
@@ -162,10 +152,9 @@ def insightly_source(
     if client is None:
         client = connect(settings, api_key, pod, base_url)
     start = _parse_start(start_date)
-    history = History(client.stats.sync, parse_entities(history_entities))
 
     for entity in ENTITIES:
-        yield _entity_resource(client, entity, start, lookback_seconds, history)
+        yield _entity_resource(client, entity, start, lookback_seconds)
     yield _rows_resource(TAGS, tag_records, client)
 
     definitions = discover_custom_objects(client)
@@ -175,7 +164,7 @@ def insightly_source(
         if entity.load is Load.INCREMENTAL:
             client.stats.incremental[entity.table] = entity
     for entity in custom_entities:
-        yield _entity_resource(client, entity, start, lookback_seconds, history)
+        yield _entity_resource(client, entity, start, lookback_seconds)
 
     field_objects = [(e.path, e.table) for e in (*ENTITIES, *custom_entities) if e.custom_fields]
     yield _rows_resource(CUSTOM_FIELDS, custom_field_records, client, field_objects)

@@ -21,6 +21,7 @@ from insightly.catalogue.entities import (
     ENTITIES,
     PER_RECORD,
     TAGS,
+    Entity,
     Load,
 )
 from insightly.config import (
@@ -33,7 +34,8 @@ from insightly.config import (
 from insightly.deletes.check import discard_checks, reconcile
 from insightly.deletes.count import delete_counter
 from insightly.errors import ConfigurationError
-from insightly.history.store import begin_history, end_history
+from insightly.history.store import begin_history, end_history, remember_runs, version_loads
+from insightly.history.versions import History, parse_entities
 from insightly.read.endpoints import Endpoints, endpoints_file
 from insightly.read.opportunity_states import sync_state_history
 from insightly.read.pages import REFRESHED_STATE
@@ -170,12 +172,14 @@ def _sync_locked(
             if not options.full_refresh and not due(pipeline, t, cadence)
         ]
         refresh = "drop_resources" if options.full_refresh else None
-        begin_history(pipeline, stats, tables, options, settings)
+        history = History(stats.sync, parse_entities(settings.history_entities))
+        kept = [e for t, e in stats.incremental.items() if t in tables and history.covers(e)]
+        begin_history(pipeline, stats, kept, options)
         if options.full_refresh:
             discard_checks(pipeline, tables)
         loaded = set() if options.full_refresh else _warehouse_tables(pipeline)
         first_sync = {t for t in tables if t not in loaded}
-        run = Runs(pipeline, source, stats, loader_format, kept_open)
+        run = Runs(pipeline, source, stats, loader_format, kept_open, kept)
         activity = {p.table for p in PER_RECORD}  # read off the parents loaded before it
         for phase in (
             [t for t in tables if t in full and t not in held],
@@ -184,7 +188,7 @@ def _sync_locked(
         ):
             if phase and not stats.quota_stop:
                 run.until_read(phase, refresh)
-        end_history(pipeline)  # history a full refresh held aside goes back
+        end_history(pipeline, kept)  # history a full refresh held aside goes back
         if run.infos or pending_loaded:
             stats.repaired = repair_exact_copies(pipeline, tables)
         if not stats.quota_stop:
@@ -210,6 +214,7 @@ class Runs:
     stats: RunStats
     loader_format: str | None
     kept_open: HeldOpen | None = None
+    history: Sequence[Entity] = ()  # the entities whose loads become versions
     infos: list[LoadInfo] = field(default_factory=list)
 
     def until_read(self, tables: Sequence[str], refresh: str | None = None) -> None:
@@ -220,6 +225,7 @@ class Runs:
             self.stats.paused.clear()
             part = self.source.clone().with_resources(*tables)
             self.infos.append(self._run(part, refresh))
+            version_loads(self.pipeline, self.history, self.stats.sync)  # history/made.py
             refresh = None
             if self.stats.quota_stop:
                 return
@@ -234,6 +240,7 @@ class Runs:
         if self.kept_open is not None:
             self.kept_open.release()
         self.pipeline.extract(part, loader_file_format=self.loader_format, refresh=refresh)
+        remember_runs(self.pipeline, self.stats.sync)  # before the load (history/store.py)
         self.pipeline.normalize(workers=normalize_workers(sum(self.stats.rows.values()) - rows))
         if self.kept_open is not None:
             self.kept_open.hold()

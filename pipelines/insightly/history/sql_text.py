@@ -1,0 +1,71 @@
+"""SQL text for versions made in the warehouse (made.py): a version's lists as JSON text
+and its hash, written so that DuckDB and Postgres give the same text for the same content.
+
+Why by hand and not with the databases' JSON functions: DuckDB's `json_group_object` and
+Postgres's `jsonb` print JSON differently (spacing, key order), and the text must match the
+text the earlier Python path wrote (orjson, compact, keys sorted) so that an unchanged
+version compares equal across the upgrade. Each item is quoted by the database's `to_json`
+and joined with `string_agg`, ordered by code point (`collate "C"` on Postgres).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+
+def _quote(column: str, dialect: str) -> str:
+    """A text column as a JSON string literal."""
+    if dialect == "postgres":
+        return f"to_json(cast({column} as text))::text"
+    return f"cast(to_json(cast({column} as varchar)) as varchar)"
+
+
+def _order(column: str, dialect: str) -> str:
+    return f'{column} collate "C"' if dialect == "postgres" else column
+
+
+def json_object(name: str, value: str, kind: str, dialect: str) -> str:
+    """`{"FIELD":value,...}` from a custom field table's rows, keys sorted: a string value
+    is quoted, a null is `null`, anything else is already JSON text (read/rows.py)."""
+    item = (
+        f"{_quote(name, dialect)} || ':' || case when {value} is null or {kind} = 'null' "
+        f"then 'null' when {kind} = 'string' then {_quote(value, dialect)} else {value} end"
+    )
+    return f"'{{' || string_agg({item}, ',' order by {_order(name, dialect)}) || '}}'"
+
+
+def json_array(name: str, dialect: str) -> str:
+    """`["a","b"]` from a tag table's rows, sorted."""
+    item = _quote(name, dialect)
+    return f"'[' || string_agg({item}, ',' order by {_order(name, dialect)}) || ']'"
+
+
+def canonical(column: str, kind: str, dialect: str) -> str:
+    """A value as text that reads the same on DuckDB and Postgres, by its column type."""
+    kind = kind.lower()
+    if kind.startswith("timestamp"):  # microseconds since 1970: no time zone or format
+        if dialect == "postgres":
+            return f"cast(cast(extract(epoch from {column}) * 1000000 as bigint) as text)"
+        return f"cast(epoch_us({column}) as varchar)"
+    if kind.startswith("bool"):
+        return f"case when {column} then 'true' else 'false' end"
+    if kind.startswith(("double", "real", "float")):  # 12.0 prints 12.0 on one, 12 on the other
+        whole = f"{column} = trunc({column}) and abs({column}) < 1e15"
+        return (
+            f"case when {whole} then cast(cast({column} as bigint) as text) "
+            f"else cast({column} as text) end"
+        )
+    return f"cast({column} as text)"
+
+
+def canonical_hash(
+    columns: Mapping[str, str], dialect: str, escape: Callable[[str], str], prefix: str = ""
+) -> str:
+    """md5 over `name=value` of the non-null columns, in name order: a column added later
+    (null in older rows) leaves their hash as it was."""
+    parts = []
+    for name, kind in sorted(columns.items()):
+        label = name.replace("'", "''")
+        value = canonical(prefix + escape(name), kind, dialect)
+        parts.append(f"coalesce('{label}=' || {value} || chr(31), '')")
+    return f"md5({' || '.join(parts) or chr(39) * 2})"
