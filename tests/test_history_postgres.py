@@ -180,3 +180,19 @@ def test_changes_after_a_time_are_the_views_and_stream_from_a_server_side_cursor
         assert sorted(got, key=repr) == want, since
         compared += len(got)
     assert compared > len(stamps)
+
+
+def test_versions_have_the_same_hash_and_json_text_on_both(both):
+    """history/sql_text.py: the same content gives the same `_version_hash`, `customfields`
+    and `tags` text on DuckDB and Postgres."""
+    duck, pg, deleted, _ = both
+    query = (
+        "select opportunity_id, _version_hash, customfields, tags "
+        "from insightly.opportunities__versions where opportunity_id <> %s"
+    )
+    on_duck = sorted(duck.execute(query.replace("%s", "?"), [deleted]).fetchall())
+    with pg.cursor() as cur:
+        cur.execute(query, (deleted,))
+        on_pg = sorted(cur.fetchall())
+    assert len(on_duck) > 40 and on_duck == on_pg
+    assert any(len(text) > 2 for _, _, text, _ in on_duck)  # custom fields were compared

@@ -83,7 +83,8 @@ def make_versions(
             _set_mark(sql, entity.table, _newest_load(sql))
             continue
         job = _Job(sql, entity, naming, dialect)
-        loads = job.loads_after(marks.get(entity.table, ""))
+        # no versions table (dropped, held by a full refresh, new): every row is new to it
+        loads = job.loads_after(marks.get(entity.table, "") if versions in present else "")
         if versions not in present and not loads:
             job.create_empty(run_id)
         # history that starts now (no versions table) starts with this sync's id
