@@ -116,6 +116,15 @@ def _local_state(pipeline: dlt.Pipeline, key: str) -> Any:
         return None
 
 
+def tables_of(info: Any) -> set[str]:
+    """The tables a pipeline run loaded rows into (its completed jobs)."""
+    return {
+        job.job_file_info.table_name
+        for package in info.load_packages
+        for job in package.jobs.get("completed_jobs", [])
+    }
+
+
 def version_loads(pipeline: dlt.Pipeline, entities: Sequence[Entity], run_id: str) -> int:
     """The versions of every complete load not yet versioned (made.py); versions written."""
     if not entities or not pipeline.default_schema_name:

@@ -34,7 +34,13 @@ from insightly.config import (
 from insightly.deletes.check import discard_checks, reconcile
 from insightly.deletes.count import delete_counter
 from insightly.errors import ConfigurationError
-from insightly.history.store import begin_history, end_history, remember_runs, version_loads
+from insightly.history.store import (
+    begin_history,
+    end_history,
+    remember_runs,
+    tables_of,
+    version_loads,
+)
 from insightly.history.versions import History, parse_entities
 from insightly.read.endpoints import Endpoints, endpoints_file
 from insightly.read.opportunity_states import sync_state_history
@@ -225,7 +231,9 @@ class Runs:
             self.stats.paused.clear()
             part = self.source.clone().with_resources(*tables)
             self.infos.append(self._run(part, refresh))
-            version_loads(self.pipeline, self.history, self.stats.sync)  # history/made.py
+            loaded = tables_of(self.infos[-1])
+            kept = [e for e in self.history if e.table in loaded]
+            version_loads(self.pipeline, kept, self.stats.sync)  # history/made.py
             refresh = None
             if self.stats.quota_stop:
                 return
