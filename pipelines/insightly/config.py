@@ -107,6 +107,7 @@ class Settings:
     user_models_dir: str | None = None  # a folder of .sql files built after ours (docs/models.md)
     user_models_schema: str = DEFAULT_USER_MODELS_SCHEMA
     accounts_in_parallel: int = DEFAULT_PARALLEL_ACCOUNTS
+    page_workers: int = 0  # processes converting a long read's pages (read/page_worker.py)
 
 
 def _get(name: str) -> Any:
@@ -171,6 +172,7 @@ def load_settings() -> Settings:
         accounts_in_parallel=max(
             1, _number("accounts_in_parallel", DEFAULT_PARALLEL_ACCOUNTS, int)
         ),
+        page_workers=min(1, max(0, _number("page_workers", 0, int))),
     )
 
 

@@ -21,64 +21,90 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dlt
-import numpy as np
 import pyarrow as pa
 
-from insightly.catalogue.entities import CURSOR, CUSTOMFIELDS, Entity, Load
-from insightly.catalogue.fields import FIELDS
-from insightly.catalogue.tables import DELETED_AT, POSITION, TOMBSTONE, Child, children, fields_of
-from insightly.read.rows import (
-    ARROW_TYPE,
-    FIELD_VALUE,
-    Columns,
-    as_items,
-    custom_field_values,
-    flatten,
-    positions,
-    record_keys,
-)
+from insightly.catalogue.entities import CURSOR, Entity, Load
+from insightly.catalogue.tables import DELETED_AT, POSITION, TOMBSTONE, Child, children
+from insightly.read import page_worker
+from insightly.read.page_tables import PageTables
 
 
 class EntityRows:
-    """Turns an entity's pages into hinted Arrow tables for one run (see module doc)."""
+    """Turns an entity's pages into hinted Arrow tables for one run (see module doc).
+
+    The conversion itself is `PageTables`'; a long read hands it to a worker process
+    (page_worker.py): `put` each page as it is read, then take its `tables` in order."""
 
     def __init__(self, entity: Entity, schema: Any) -> None:
         self.entity = entity
         self.merge = entity.load is Load.INCREMENTAL
         self.naming = schema.naming
         self.children = children(entity, self.naming)
-        declared = FIELDS.get(fields_of(entity), {})
-        self.root = Columns(_known(schema, entity.table), declared, self.naming)
-        child_fields = {
-            c.array: FIELDS.get(f"{fields_of(entity)}.{c.array}", {}) for c in self.children
-        }
-        self.child_columns = {
-            c.array: Columns(_known(schema, c.table), child_fields[c.array], self.naming)
-            for c in self.children
-        }
-        # each list's declared fields and the keys its items carry but its table doesn't
-        # (the parent key comes from the parent; a custom field's value is encoded apart)
-        self._child_declared = {
-            a: [k for k in fields if k != FIELD_VALUE] for a, fields in child_fields.items()
-        }
-        self._child_skip = {
-            c.array: [*c.parent_key, *([FIELD_VALUE] if c.array == CUSTOMFIELDS else [])]
-            for c in self.children
-        }
-        self._declared = list(declared)
-        self._pk = [self.naming.normalize_identifier(k) for k in entity.primary_key]
+        known = {t: _known(schema, t) for t in (entity.table, *(c.table for c in self.children))}
+        self.convert = PageTables(entity, known, self.naming, self.merge)
+        self._pk, self._declared = self.convert.pk, self.convert.declared  # for the hints
         self._seen_children: set[str] = set()
+        self._pages = 0
+        self._worker: page_worker.PageWorker | None = None
+        self._in_worker = False  # the worker holds `convert` and gets every page
+        self.pages_in_worker = 0
+
+    @property
+    def worker(self) -> page_worker.PageWorker | None:
+        """The worker process started for this read, if any (ready or not)."""
+        return self._worker
+
+    @property
+    def ahead(self) -> int:
+        """Pages that may wait for their tables: the worker converts while the read goes on."""
+        return 2 if self._in_worker else 0
+
+    def put(self, page: Sequence[dict]) -> None:
+        """A page read; its tables come from `tables(page)`, in the order put. A page
+        converted in process must be taken before the next is put (`ahead` is 0)."""
+        self._pages += 1
+        if self._worker is None:
+            self._worker = page_worker.take(self._pages > page_worker.WORKER_AFTER_PAGES)
+        if self._worker is not None and not self._in_worker and self._worker.ready.is_set():
+            self._worker.start(self.convert)
+            self._in_worker = True
+        if self._in_worker:
+            self._worker.send(page)
+
+    def finish(self) -> None:
+        """The read ended: take the conversion state back from the worker."""
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return
+        if self._in_worker:
+            self._in_worker = False
+            try:
+                self.convert = worker.finish()
+            except BaseException:
+                page_worker.drop(worker)
+                raise
+        page_worker.give_back(worker)
+
+    def abandon(self) -> None:
+        """The read failed or was closed: stop the worker, whose state is not to be used."""
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            self._in_worker = False
+            page_worker.drop(worker)
+
+    def _converted(self, page: Sequence[dict]) -> tuple[pa.Table, list[tuple[str, pa.Table]]]:
+        if self._in_worker and self._worker.pending and self._worker.pending[0] == id(page):
+            self.pages_in_worker += 1
+            return self._worker.receive()
+        return self.convert.page(page)
 
     def tables(self, page: Sequence[dict]) -> Iterator[tuple[str, pa.Table]]:
         """The page's root table and one table per nested list, by warehouse table name."""
-        keys = record_keys(page, self._declared, self.entity.arrays)
-        root = not_null(pa.table(self.root.build(page, keys)), self._pk)
+        root, child_tables = self._converted(page)
         yield self.entity.table, root
-        for child in self.children:
-            table = self._child(child, page, root)
-            if table is not None:
-                self._seen_children.add(child.table)
-                yield child.table, not_null(table, [*child.key_columns(self.naming), POSITION])
+        for name, table in child_tables:
+            self._seen_children.add(name)
+            yield name, table
 
     def hinted(self, name: str, table: pa.Table) -> Any:
         """A table with the hints of its warehouse table, as a variant of the resource (so
@@ -93,16 +119,16 @@ class EntityRows:
         """A replace with no items at all still empties the child table: yield it empty."""
         for child in self.children:
             if child.table not in self._seen_children:
-                yield self.hinted(child.table, self._empty_child(child))
+                yield self.hinted(child.table, self.convert.empty_child(child))
 
     def skeleton(self, schema: Any) -> Iterator[Any]:
         """Empty tables with every declared column, for the tables of this entity that the
         schema lacks (or lacks columns of): a tenant where no record carries a list, or
         that has no record at all, still gets each table the models read. Nothing is
         yielded once they exist, so a sync with nothing changed loads nothing."""
-        root = not_null(pa.table(self.root.build([], self._declared)), self._pk)
+        root = self.convert.empty_root()
         tables = [(self.entity.table, root)]
-        tables += [(c.table, self._empty_child(c)) for c in self.children]
+        tables += [(c.table, self.convert.empty_child(c)) for c in self.children]
         missing = [
             (name, table)
             for name, table in tables
@@ -110,61 +136,6 @@ class EntityRows:
         ]
         for name, table in missing:
             yield self.hinted(name, table)
-
-    def _empty_child(self, child: Child) -> pa.Table:
-        keys = child.key_columns(self.naming)
-        kinds = {k: ARROW_TYPE[self.root.types.get(k, "bigint")] for k in keys}
-        columns = {
-            **{k: pa.array([], kinds[k]) for k in keys},
-            POSITION: pa.array([], pa.int64()),
-            **self._item_columns(child, []),
-        }
-        return not_null(pa.table(columns), [*keys, POSITION])
-
-    def _item_columns(self, child: Child, items: list[Any]) -> dict[str, pa.Array]:
-        """The item columns of a list: every declared field, typed, and whatever else the
-        items carry (none of them may carry the list at all)."""
-        items = as_items(items, child.array) if items else []
-        keys = record_keys(items, self._child_declared[child.array], self._child_skip[child.array])
-        built = self.child_columns[child.array].build(items, keys)
-        if child.array == CUSTOMFIELDS:
-            built.update(custom_field_values(items))
-        return built
-
-    def _child(self, child: Child, page: Sequence[dict], root: pa.Table) -> pa.Table | None:
-        items, counts = flatten(page, child.array)
-        parent_cols = child.key_columns(self.naming)
-        columns: dict[str, pa.Array] = {}
-        index = pa.array(np.repeat(np.arange(len(page), dtype=np.int64), counts))
-        for col in parent_cols:
-            columns[col] = root[col].take(index)
-        columns[POSITION] = positions(counts)
-        built = self._item_columns(child, items)
-        columns.update({k: v for k, v in built.items() if k not in columns})
-        if self.merge:
-            columns[TOMBSTONE] = pa.nulls(len(columns[POSITION]), pa.bool_())
-            empty = np.flatnonzero(counts == 0)
-            table = pa.table(columns)
-            if len(empty):
-                table = pa.concat_tables(
-                    [table, self._tombstones(root, parent_cols, empty)], promote_options="default"
-                )
-            return table
-        if not items:
-            return None
-        return pa.table(columns)
-
-    @staticmethod
-    def _tombstones(root: pa.Table, parent_cols: list[str], empty: np.ndarray) -> pa.Table:
-        index = pa.array(empty)
-        n = len(empty)
-        return pa.table(
-            {
-                **{c: root[c].take(index) for c in parent_cols},
-                POSITION: pa.array(np.full(n, -1, dtype=np.int64)),
-                TOMBSTONE: pa.array(np.ones(n, dtype=bool)),
-            }
-        )
 
     def _root_hints(self) -> Any:
         pk = self._pk
@@ -208,13 +179,6 @@ class EntityRows:
             merge_key=parent_cols,
             columns=columns,
         )
-
-
-def not_null(table: pa.Table, columns: Sequence[str]) -> pa.Table:
-    """Mark key columns NOT NULL in the Arrow schema, as dlt declares them."""
-    wanted = set(columns)
-    fields = [f.with_nullable(False) if f.name in wanted else f for f in table.schema]
-    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
 def _known(schema: Any, table: str) -> dict[str, str]:

@@ -6,6 +6,7 @@ Arrow tables, the entity's and its child tables' (entity_rows.py, rows.py).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from insightly.catalogue.entities import (
     custom_object_entities,
 )
 from insightly.config import connect, load_settings
+from insightly.read import page_worker
 from insightly.read.activity import activity_resources
 from insightly.read.endpoints import Endpoints
 from insightly.read.entity_rows import EntityRows
@@ -44,21 +46,33 @@ BATCH_ROWS = 50_000  # rows (entity and child rows) per yielded batch: about ten
 def entity_tables(entity: Entity, read: Callable[..., Iterator[Any]], args: tuple) -> Iterator[Any]:
     """The pages of `read(*args)` as Arrow tables: the entity's and its child tables'
     (entity_rows.py), several pages to a table (dlt's cost per yielded item, a schema merge, was a
-    third of the extract at one page each). Anything else a read yields (hints for a table
-    kept while its entity is forbidden) passes through. What is buffered is yielded before the
+    third of the extract at one page each). With `page_workers = 1` a long read's pages are
+    converted in a worker process (page_worker.py), up to `rows.ahead` pages behind the read.
+    Anything else a read yields (hints for a table kept while its entity is forbidden) passes
+    through, after the tables of the pages before it. What is buffered is yielded before the
     read ends, so a run's state and its rows stay together."""
     rows: EntityRows | None = None
     batch = TableBatch()
-    for page in read(*args):
-        if not isinstance(page, list):
-            yield page
-        elif page:
-            if rows is None:  # the schema is known once extraction runs
-                rows = EntityRows(entity, dlt.current.source_schema())
-            for name, table in rows.tables(page):
-                batch.add(name, table)
-            if batch.rows >= BATCH_ROWS:
-                yield from batch.drain(rows)
+    waiting: deque[list[dict]] = deque()  # pages put whose tables are not taken yet
+    try:
+        for page in read(*args):
+            if not isinstance(page, list):
+                _take(rows, waiting, batch, 0)
+                yield page
+            elif page:
+                if rows is None:  # the schema is known once extraction runs
+                    rows = EntityRows(entity, dlt.current.source_schema())
+                rows.put(page)
+                waiting.append(page)
+                _take(rows, waiting, batch, rows.ahead)
+                if batch.rows >= BATCH_ROWS:
+                    yield from batch.drain(rows)
+        _take(rows, waiting, batch, 0)
+        if rows is not None:
+            rows.finish()
+    finally:
+        if rows is not None:
+            rows.abandon()  # only does something when the read failed
     if rows is not None:
         yield from batch.drain(rows)
         if entity.load is Load.FULL:
@@ -67,6 +81,13 @@ def entity_tables(entity: Entity, read: Callable[..., Iterator[Any]], args: tupl
     if entity.table not in client.stats.skipped:  # an object outside the plan gets no table
         schema = dlt.current.source_schema()
         yield from (rows or EntityRows(entity, schema)).skeleton(schema)
+
+
+def _take(rows: EntityRows | None, waiting: deque, batch: TableBatch, ahead: int) -> None:
+    """Add the tables of the pages waiting, all but the last `ahead` (still converting)."""
+    while rows is not None and len(waiting) > ahead:
+        for name, table in rows.tables(waiting.popleft()):
+            batch.add(name, table)
 
 
 class TableBatch:
@@ -149,6 +170,7 @@ def insightly_source(
     # Only explicitly typed columns become timestamps; see rows.py.
     dlt.current.source_schema().remove_type_detection("iso_timestamp")
     settings = settings or load_settings()
+    page_worker.MAX_WORKERS = settings.page_workers
     if client is None:
         client = connect(settings, api_key, pod, base_url)
     start = _parse_start(start_date)

@@ -1,0 +1,263 @@
+"""A worker process that turns pages into Arrow tables beside the read (`page_workers`).
+
+What was measured for issue 19 (the same 20 pages of 500 emulator contacts, 16 custom fields
+each, 1.5 MB; docs/performance.md has the figures and conditions):
+- the pages are parsed already: the client parses each answer with orjson (12 ms a page)
+  because the read itself needs the records (cursor, keys, drift checks), so any other
+  parser is a second parse;
+- DuckDB's `read_json` with declared columns reads a page in 1.3 ms, but coerces without a
+  word: 1.5 becomes 2 in a BIGINT column, true 1.0 in a DOUBLE one, 5 '5' in a VARCHAR one.
+  Variant columns, the lossless custom field text and first-value typing would each need
+  per-column SQL and a fallback for odd data; auto-detecting the columns took 38 ms a page;
+- pyarrow's JSON reader needs newline-delimited JSON and refuses a page whose custom field
+  values differ in type ("changed from string to boolean"): every page;
+- the in-process conversion (page_tables.py, rows.py: C loops per column, Python per value
+  only for odd values) takes 7.8-8.8 ms a page of CPU.
+This worker runs that same conversion in another process: the page goes as orjson text
+(0.9 ms; exact for what orjson parsed, a pickle otherwise), the tables come back as Arrow
+IPC, the same tables by construction. It takes the conversion off the read's GIL but costs a
+second parse of every page: 100,000 contacts took 19-20 s of CPU instead of 15-16, and on
+2 cores shared with other work the read got slower (6,100-6,400 rows/s against
+8,800-10,200). So it is off unless `page_workers = 1` (a machine with a core to spare).
+
+One worker per sync process (`MAX_WORKERS`, the setting), started by the first read past
+`WORKER_AFTER_PAGES` pages, so a small incremental sync never pays its start (about 0.6 s of
+the other core's time), and kept for the next read (the next chunk of a backfill, the next
+entity) until the process exits. Until it is ready, pages are converted in process; then the
+run's `PageTables` (its column types so far) moves to the worker, and moves back when the read
+ends. A read that fails stops it. Frames on the pipes: 8-byte length, then a pickle.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Sequence
+from typing import IO, Any
+
+import orjson
+import pyarrow as pa
+
+WORKER_AFTER_PAGES = 4  # a read of more pages than this starts the worker
+MAX_WORKERS = 0  # worker processes at once, per sync process: the `page_workers` setting
+_lock = threading.Lock()
+_idle: PageWorker | None = None  # the worker no read holds now
+_count = 0  # workers started and not stopped
+pages_converted = 0  # by workers, in this process
+_HEADER = struct.Struct("<Q")
+_DONE = object()
+
+
+def _write(stream: IO[bytes], message: Any) -> None:
+    data = pickle.dumps(message, protocol=5)
+    stream.write(_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _read(stream: IO[bytes]) -> Any:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError
+    (size,) = _HEADER.unpack(header)
+    return pickle.loads(stream.read(size))
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _table(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(data).read_all()
+
+
+def encode_page(page: Sequence[dict]) -> tuple[str, bytes]:
+    """A page as orjson text: exact for records orjson parsed (no NaN, no integer past 64
+    bits); anything orjson can't write goes as a pickle."""
+    try:
+        return "json", orjson.dumps(page)
+    except TypeError:
+        return "pickle", pickle.dumps(list(page), protocol=5)
+
+
+def take(start: bool) -> PageWorker | None:
+    """The process's worker if no other read holds it; a new one only when `start` (a read
+    long enough to be worth one). None: convert in process."""
+    global _idle, _count
+    if MAX_WORKERS < 1:
+        return None
+    with _lock:
+        worker, _idle = _idle, None
+        if worker is not None:
+            if worker.alive():
+                return worker
+            _count -= 1
+        if not start or _count >= MAX_WORKERS:
+            return None
+        try:
+            worker = PageWorker()
+        except OSError:
+            return None
+        _count += 1
+        if _count == 1:
+            atexit.register(_shutdown)
+        return worker
+
+
+def give_back(worker: PageWorker) -> None:
+    """A read is done with its worker: the next read (the next chunk of a backfill, the next
+    entity) takes it ready, without another start."""
+    global _idle, _count
+    with _lock:
+        if worker.alive() and _idle is None:
+            _idle = worker
+            return
+        _count -= 1
+    worker.stop()
+
+
+def drop(worker: PageWorker) -> None:
+    """A read failed with this worker: stop it (its state is not to be reused)."""
+    global _count
+    worker.stop()
+    with _lock:
+        _count -= 1
+
+
+def _shutdown() -> None:
+    global _idle
+    with _lock:
+        worker, _idle = _idle, None
+    if worker is not None:
+        worker.stop()
+
+
+class PageWorker:
+    """The main process's end: sends pages, takes their tables back in order."""
+
+    def __init__(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "insightly.read.page_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self._outbox: queue.Queue[Any] = queue.Queue()
+        self._inbox: queue.Queue[Any] = queue.Queue()
+        self.ready = threading.Event()
+        self.pending: deque[int] = deque()  # id() of the pages sent, in order
+        self._writer = threading.Thread(target=self._send_all, daemon=True, name="page-worker-w")
+        self._reader = threading.Thread(target=self._receive_all, daemon=True, name="page-worker-r")
+        self._writer.start()
+        self._reader.start()
+
+    def _send_all(self) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            while (message := self._outbox.get()) is not _DONE:
+                _write(stdin, message)
+            stdin.close()
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # the reader reports the worker's end
+
+    def _receive_all(self) -> None:
+        stdout = self._process.stdout
+        assert stdout is not None
+        try:
+            while True:
+                message = _read(stdout)
+                if message[0] == "ready":
+                    self.ready.set()
+                else:
+                    self._inbox.put(message)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            self.ready.set()
+            self._inbox.put(("error", "the page worker ended unexpectedly"))
+
+    def start(self, tables: Any) -> None:
+        """Hand over the run's conversion state (page_tables.PageTables)."""
+        self._outbox.put(("state", tables))
+
+    def send(self, page: Sequence[dict]) -> None:
+        self._outbox.put(encode_page(page))
+        self.pending.append(id(page))
+
+    def receive(self) -> tuple[pa.Table, list[tuple[str, pa.Table]]]:
+        """The tables of the oldest page sent."""
+        global pages_converted
+        self.pending.popleft()
+        pages_converted += 1
+        kind, value = self._inbox.get()
+        if kind == "error":
+            raise RuntimeError(f"page worker: {value}")
+        root, children = value
+        return _table(root), [(name, _table(data)) for name, data in children]
+
+    def finish(self) -> Any:
+        """The conversion state after the last page; the worker waits for the next read."""
+        while self.pending:  # never expected: the caller takes every page's tables first
+            self.receive()
+        self._outbox.put(("finish", None))
+        kind, value = self._inbox.get()
+        if kind == "error":
+            raise RuntimeError(f"page worker: {value}")
+        return value
+
+    def alive(self) -> bool:
+        return self._process.poll() is None and self._reader.is_alive()
+
+    def stop(self) -> None:
+        """End the worker: its input closes, so it exits; killed if it doesn't."""
+        self._outbox.put(_DONE)
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=30)
+
+
+def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    """The worker's loop: a state, then pages, then `finish`."""
+    tables: Any = None
+    _write(stdout, ("ready",))
+    while True:
+        try:
+            kind, value = _read(stdin)
+        except EOFError:
+            return
+        try:
+            if kind == "state":
+                tables = value
+                continue
+            if kind == "finish":
+                _write(stdout, ("state", tables))
+                continue
+            page = orjson.loads(value) if kind == "json" else pickle.loads(value)
+            root, children = tables.page(page)
+            answer: Any = ("tables", (_ipc(root), [(n, _ipc(t)) for n, t in children]))
+        except Exception as exc:  # reported to the main process, which raises it
+            answer = ("error", f"{type(exc).__name__}: {exc}")
+        _write(stdout, answer)
+
+
+def main() -> None:
+    """Frames on the real stdout only: anything printed goes to stderr."""
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout = sys.stderr
+    import insightly.read.page_tables  # noqa: F401  (before "ready": the pickle needs it)
+
+    serve(sys.stdin.buffer, out)
+
+
+if __name__ == "__main__":
+    main()
