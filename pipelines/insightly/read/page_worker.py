@@ -18,7 +18,8 @@ This worker runs that same conversion in another process: the page goes as orjso
 IPC, the same tables by construction. It takes the conversion off the read's GIL but costs a
 second parse of every page: 100,000 contacts took 19-20 s of CPU instead of 15-16, and on
 2 cores shared with other work the read got slower (6,100-6,400 rows/s against
-8,800-10,200). So it is off unless `page_workers = 1` (a machine with a core to spare).
+8,800-10,200; at load 3-5 the whole sync 4,700 against 5,900 contacts/s). So it is off unless
+`page_workers = 1` (a machine with a core to spare).
 
 One worker per sync process (`MAX_WORKERS`, the setting), started by the first read past
 `WORKER_AFTER_PAGES` pages, so a small incremental sync never pays its start (about 0.6 s of
