@@ -24,6 +24,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from insightly.api.ahead import ReadAhead
 from insightly.api.connection import Connection
 from insightly.api.pacing import Pacer
 from insightly.api.paging import PagedReads, Params, require_list
@@ -144,9 +145,10 @@ class InsightlyClient(PagedReads):
         self.pacer = pacer or Pacer()
         self.page_concurrency = max(1, page_concurrency)
         self.quota_reserve = quota_reserve
-        # Pages one incremental read may fetch in one pipeline run (backfill_pages_per_run):
-        # a large backfill is loaded in chunks, so a kill loses at most one chunk.
+        # Pages of one incremental read fetched and not yet committed, at most
+        # (backfill_pages_per_run): a large read is loaded in chunks, read ahead (ahead.py).
         self.pages_per_run = pages_per_run
+        self.reads: dict[str, ReadAhead] = {}  # reads under way across chunks (ahead.py)
         self._quota_lock = threading.Lock()
         self._in_flight = 0
         pool = max(self.pacer.max_in_flight, 1) + 2
@@ -167,6 +169,9 @@ class InsightlyClient(PagedReads):
         self._max_retry_after = max_retry_after
 
     def close(self) -> None:
+        for reader in list(self.reads.values()):
+            reader.close()
+        self.reads.clear()
         self._http.close()
 
     def __enter__(self) -> InsightlyClient:

@@ -10,6 +10,7 @@ from typing import Any
 
 import dlt
 
+from insightly.api.ahead import read_chunk
 from insightly.api.client import InsightlyClient
 from insightly.api.paging import require_list
 from insightly.api.stamps import utc_stamp
@@ -32,7 +33,8 @@ def read_pages(
 ) -> Iterator[list[dict]]:
     """Yield shaped pages; a 403/404 on the first request skips the entity.
 
-    `paging` (start, done, max_pages, progress) resumes a paged read, see client.pages.
+    `paging` (start, done, max_pages, progress) resumes a paged read, see client.pages; a
+    read with a page budget is one chunk of it, the rest read ahead (api/ahead.py).
     """
     first = True
     try:
@@ -44,7 +46,7 @@ def read_pages(
             if paging.get("progress") is not None:
                 paging["progress"].complete = True
         else:
-            pages = client.pages(path, params, table=entity.table, totals=totals, **paging)
+            pages = read_chunk(client, path, params, table=entity.table, totals=totals, **paging)
         for page in pages:
             first = False
             yield with_constants(page, extra)

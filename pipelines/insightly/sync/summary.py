@@ -66,7 +66,7 @@ def render(result: SyncResult) -> str:
     if stats.chunks:
         lines.append(
             f"large reads loaded in chunks: {stats.chunks} more pipeline runs "
-            "(backfill_pages_per_run pages each)"
+            "(the next pages read while each chunk loaded; docs/backfill.md)"
         )
     if stats.repaired:
         lines.append(
