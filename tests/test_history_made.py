@@ -113,3 +113,22 @@ def test_a_load_not_recorded_complete_is_not_versioned(emulator, warehouse):
     assert version_loads(pipeline, [contacts_entity], "start") >= 1
     titles = warehouse.query(f"select title from contacts__versions where contact_id = {target}")
     assert ("Half loaded",) in titles
+
+
+def test_a_read_in_chunks_versions_each_chunk_once(emulator, warehouse, monkeypatch):
+    """Each chunk's versions are made while the next chunk is read (VersionsBehind): every
+    record once, each from the load that wrote it, and the versions done when the sync
+    returns."""
+    monkeypatch.setenv("SOURCES__INSIGHTLY__BACKFILL_PAGES_PER_RUN", "1")
+    result = warehouse.sync(entities=["contacts"])
+    records = emulator.tenant.records("Contacts")
+    assert result.stats.chunks >= 2  # read in at least three pipeline runs
+    rows = warehouse.query("select contact_id, _dlt_load_id from contacts__versions")
+    assert sorted(r[0] for r in rows) == sorted(r["CONTACT_ID"] for r in records)
+    current = dict(warehouse.query("select contact_id, _dlt_load_id from contacts"))
+    assert all(current[cid] == load for cid, load in rows)
+    assert len({load for _, load in rows}) == result.stats.chunks + 1
+    marked = warehouse.query(
+        "select load_id from _dlt_insightly_versions where table_name = 'contacts'"
+    )
+    assert marked == [(max(load for _, load in rows),)]

@@ -35,11 +35,11 @@ from insightly.deletes.check import discard_checks, reconcile
 from insightly.deletes.count import delete_counter
 from insightly.errors import ConfigurationError
 from insightly.history.store import (
+    VersionsBehind,
     begin_history,
     end_history,
     remember_runs,
     tables_of,
-    version_loads,
 )
 from insightly.history.versions import History, parse_entities
 from insightly.read.endpoints import Endpoints, endpoints_file
@@ -222,23 +222,30 @@ class Runs:
     kept_open: HeldOpen | None = None
     history: Sequence[Entity] = ()  # the entities whose loads become versions
     infos: list[LoadInfo] = field(default_factory=list)
+    versions: VersionsBehind = field(default_factory=VersionsBehind)
 
     def until_read(self, tables: Sequence[str], refresh: str | None = None) -> None:
         """Run the tables; while some read stopped at its page budget (a large backfill,
         loaded in chunks so that a kill loses at most one), run those again, until every
-        read is complete or the daily quota is spent. Tables are dropped (refresh) once."""
-        while tables:
-            self.stats.paused.clear()
-            part = self.source.clone().with_resources(*tables)
-            self.infos.append(self._run(part, refresh))
-            loaded = tables_of(self.infos[-1])
-            kept = [e for e in self.history if e.table in loaded]
-            version_loads(self.pipeline, kept, self.stats.sync)  # history/made.py
-            refresh = None
-            if self.stats.quota_stop:
-                return
-            tables = sorted(self.stats.paused)
-            self.stats.chunks += len(tables) > 0
+        read is complete or the daily quota is spent. Tables are dropped (refresh) once.
+        Each load's versions are made while the next chunk is read (history/store.py)."""
+        try:
+            while tables:
+                self.stats.paused.clear()
+                part = self.source.clone().with_resources(*tables)
+                self.infos.append(self._run(part, refresh))
+                loaded = tables_of(self.infos[-1])
+                kept = [e for e in self.history if e.table in loaded]
+                self.versions.start(self.pipeline, kept, self.stats.sync)  # history/made.py
+                refresh = None
+                if self.stats.quota_stop:
+                    break
+                tables = sorted(self.stats.paused)
+                self.stats.chunks += len(tables) > 0
+        except BaseException:
+            self.versions.wait(raise_error=False)  # the first error is the one to report
+            raise
+        self.versions.wait()
 
     def _run(self, part: Any, refresh: str | None) -> LoadInfo:
         """What `pipeline.run` does, step by step: the warehouse is let go while the run
@@ -250,6 +257,7 @@ class Runs:
         self.pipeline.extract(part, loader_file_format=self.loader_format, refresh=refresh)
         remember_runs(self.pipeline, self.stats.sync)  # before the load (history/store.py)
         self.pipeline.normalize(workers=normalize_workers(sum(self.stats.rows.values()) - rows))
+        self.versions.wait()  # the last load's versions, before this one loads
         if self.kept_open is not None:
             self.kept_open.hold()
         return self.pipeline.load()
