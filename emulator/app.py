@@ -18,14 +18,12 @@ import asyncio
 import base64
 import binascii
 import hmac
-import json
 import logging
 import time
 from datetime import datetime, timezone
 from typing import Any
 
 import anyio.to_thread
-import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,6 +33,7 @@ from starlette.types import ASGIApp
 from .config import CONNECTION_FAULTS, LOST_FAULTS, EmulatorConfig, switches_as_json
 from .faults import ConnectionFault, hold
 from .handlers import LIST_KINDS, Reply, handle
+from .jsonbody import dumps
 from .opportunity_states import opportunity_mutation
 from .params import ApiError, parse_utc
 from .rendercache import gzip_bytes
@@ -56,14 +55,6 @@ INJECTED_MESSAGES = {
     504: "Gateway Timeout",
 }
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-
-
-def dumps(payload: Any) -> bytes:
-    """Compact UTF-8 JSON; stable key order, so the same data gives the same bytes."""
-    try:
-        return orjson.dumps(payload)
-    except TypeError:  # e.g. an int beyond 64 bits, which orjson refuses
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def api_key_from(header: str | None) -> str | None:

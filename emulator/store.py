@@ -29,13 +29,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, TypeVar
 
-import orjson
-
 from .activity import ActivityStore
 from .catalog import BY_NAME, SPECS, EntitySpec, spec
 from .config import EmulatorConfig
 from .gen_config import STATIC_SIZES, team_memberships
 from .generator import build, tags_for
+from .jsonbody import dumps
 from .links import linked_entities, links_for
 from .ordering import (
     MASK,
@@ -351,7 +350,7 @@ class Tenant:
             t = self.table(entity)
             for i in indexes:
                 record = self._record(t, i)
-                out.append(orjson.dumps(record if brief is None else brief_record(record, brief)))
+                out.append(dumps(record if brief is None else brief_record(record, brief)))
         return out
 
     def _render_in_parallel(self, t: Table, indexes: Sequence[int], brief: str | None) -> None:
@@ -569,7 +568,7 @@ class Tenant:
         body = cache.get(name, i, variant)
         if body is None:
             rec = self._record(t, i)
-            body = orjson.dumps(rec if brief is None else brief_record(rec, brief))
+            body = dumps(rec if brief is None else brief_record(rec, brief))
             budget = int(self.config.cache_mb * 1024 * 1024)
             if cache.budget != budget:
                 cache.resize(budget)
