@@ -18,12 +18,9 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from insightly.api.paging import PAGE_SIZE, PageProgress, Params
-
-if TYPE_CHECKING:
-    from insightly.api.client import InsightlyClient
 
 AHEAD_MIN_PAGES = 40  # a page budget below this is read chunk by chunk, nothing ahead
 CHUNK_SHARE = 10  # a chunk is a tenth of the page budget: 20 pages (10,000 records) at 200
@@ -188,7 +185,7 @@ def key_of(path: str, params: dict[str, Any]) -> tuple:
 
 
 def read_chunk(
-    client: InsightlyClient,
+    client: Any,  # client.py's InsightlyClient (not imported: client.py imports this)
     path: str,
     params: Params | None = None,
     *,
