@@ -149,3 +149,22 @@ def exclusive(pipeline: dlt.Pipeline, wait: bool) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def finish_normalize_commit(pipeline: dlt.Pipeline) -> list[str]:
+    """Complete a normalize step a kill cut in its commit, as dlt 1.31 would have.
+
+    dlt commits a normalized package by renaming it into the load storage and then deleting
+    the extracted one (normalize.py, "Committing storage, do not kill this process"). A
+    SIGKILL between the two leaves both; the next run normalizes the extracted copy again
+    and fails on the rename ("Directory not empty"), every run after it too. The renamed
+    package is complete (a rename is atomic), so the extracted copy is what dlt would have
+    deleted next. Returns the load ids cleaned up."""
+    extracted = set(pipeline.list_extracted_load_packages())
+    done = set(pipeline.list_normalized_load_packages())
+    done |= set(pipeline.list_completed_load_packages())
+    leftovers = sorted(extracted & done)
+    storage = pipeline._get_normalize_storage()  # no public call deletes an extracted package
+    for load_id in leftovers:
+        storage.extracted_packages.delete_package(load_id)
+    return leftovers

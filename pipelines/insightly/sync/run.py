@@ -48,7 +48,13 @@ from insightly.read.pages import REFRESHED_STATE
 from insightly.read.source import insightly_source
 from insightly.read.walk import resource_state
 from insightly.stats import RunStats
-from insightly.sync.pipeline import SyncOptions, exclusive, file_format, make_pipeline
+from insightly.sync.pipeline import (
+    SyncOptions,
+    exclusive,
+    file_format,
+    finish_normalize_commit,
+    make_pipeline,
+)
 from insightly.warehouse.held import HeldOpen
 from insightly.warehouse.integrity import repair_exact_copies
 from insightly.warehouse.introspect import tables_in
@@ -142,6 +148,7 @@ def _sync_locked(
     stats = options.stats or RunStats()
     loader_format = file_format(options.destination)
     pending_loaded = False
+    finish_normalize_commit(pipeline)
     if pipeline.has_pending_data:
         # A previous run extracted but did not load: load that first, then extract anew.
         pipeline.run(loader_file_format=loader_format)
