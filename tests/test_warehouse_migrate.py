@@ -54,6 +54,18 @@ def _old_children(path: Path) -> dict[str, list[tuple]]:
     return out
 
 
+# custom fields the emulator's contacts gained after the fixture was exported, with no change
+# to their DATE_UPDATED_UTC: only contacts read again since hold them (a sync used to re-read
+# every contact of a warehouse without history, which hid this; versions now start from the
+# rows the warehouse holds)
+ADDED_AFTER_EXPORT = {"Lead_Score__c"}
+
+
+def _as_exported(record: dict) -> dict:
+    fields = [f for f in record["CUSTOMFIELDS"] if f["FIELD_NAME"] not in ADDED_AFTER_EXPORT]
+    return {**record, "CUSTOMFIELDS": fields}
+
+
 @pytest.fixture
 def old(tmp_path, monkeypatch):
     config = EmulatorConfig(seed=11, profile="test", api_key=API_KEY, sizes=SIZES)
@@ -96,8 +108,14 @@ def test_first_sync_after_the_move_is_exact(old):
         deleted,
     )[0][0]
     assert kept > 0
+    exported = wh.query("select max(load_id) from _dlt_loads")[0][0]
     wh.sync()
-    records = emu.tenant.records("Contacts")
+    reread = {
+        r[0] for r in wh.query("select contact_id from contacts where _dlt_load_id > ?", exported)
+    }
+    records = [
+        r if r["CONTACT_ID"] in reread else _as_exported(r) for r in emu.tenant.records("Contacts")
+    ]
     # The emulator drops links to the deleted contact from the records linked to it without
     # bumping their DATE_UPDATED_UTC, so no incremental read can see that: those stay.
     problems = differences(wh, "contacts", ("CONTACT_ID",), records)
