@@ -27,7 +27,7 @@ from insightly.api.stamps import parse_stamp, parse_utc, updated_after_param, ut
 from insightly.catalogue.entities import CURSOR, Entity
 from insightly.errors import QuotaExhausted
 from insightly.read.pages import base_params, drifted, read_pages
-from insightly.read.walk import ID_CHECK_STATE, WALK_STATE, ChunksSeen, Walk
+from insightly.read.walk import ID_CHECK_STATE, WALK_STATE, ChunksSeen, RecordKeys, Walk
 
 log = logging.getLogger(__name__)
 CURSOR_STATE = "last_date_updated_utc"  # "YYYY-MM-DD HH:MM:SS", UTC
@@ -70,7 +70,7 @@ def incremental_records(
     if newest is None and isinstance(stored, datetime):
         newest = stored
     totals: list[int] = []
-    keys: set[tuple] = set()
+    keys = RecordKeys()
     progress = PageProgress()
     pages = read_pages(
         client,
@@ -86,8 +86,8 @@ def incremental_records(
     try:
         for page in pages:
             client.stats.count_rows(entity.table, len(page))
+            keys.add_page(page, entity.primary_key)
             for record in page:
-                keys.add(tuple(record.get(k) for k in entity.primary_key))
                 value = parse_utc(record.get(CURSOR))
                 if isinstance(value, datetime) and (newest is None or value > newest):
                     newest = value
@@ -160,7 +160,7 @@ def _complete_in_chunks(
     walk: Walk,
     seen: ChunksSeen | None,
     totals: list[int],
-    keys: set[tuple],
+    keys: RecordKeys,
     newest: datetime | None,
 ) -> None:
     """A walk read in several chunks (pipeline runs) of this one sync is complete.

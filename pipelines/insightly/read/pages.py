@@ -4,7 +4,7 @@ that tell a read done in one pass from one that moved under its offsets."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -70,7 +70,7 @@ def base_params(entity: Entity) -> dict[str, Any]:
     return params
 
 
-def drifted(totals: list[int], keys: set[tuple]) -> bool:
+def drifted(totals: list[int], keys: Collection[Any]) -> bool:
     """Did the result set move during a paged read? Totals changed, or the distinct records
     read don't add up to the total (one seen twice means another was skipped)."""
     if not totals:

@@ -9,11 +9,13 @@ commits that state with the extracted data, so what is committed is exactly what
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import dlt
+import numpy as np
 
 from insightly.api.stamps import utc_stamp
 
@@ -99,6 +101,73 @@ class Walk:
             self.done = sorted([*self.done, offset])
 
 
+class RecordKeys:
+    """The distinct keys of the records a read saw, for its drift check (pages.drifted):
+    a set-like object that keeps single integer keys (every entity's primary key) as int64
+    arrays, 8 bytes a record, and any other key as a tuple in a set. A set of tuples took
+    about 120 bytes a record, 120 MB for a 1M-contact read: the largest Python object of a
+    large load, kept for the whole sync when the read spans chunks. Single keys are bare."""
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a set
+    COMPACT_EVERY = 256  # arrays (pages) between two de-duplications
+
+    def __init__(self, keys: Iterable[tuple] = ()) -> None:
+        self._arrays: list[np.ndarray] = []
+        self._other: set[Any] = set()
+        self.update(keys)
+
+    def add_page(self, page: Sequence[dict], names: Sequence[str]) -> None:
+        """The keys (`names`) of one page's records."""
+        if len(names) == 1:
+            values = [record.get(names[0]) for record in page]
+            if all(type(v) is int and INT64_MIN <= v <= INT64_MAX for v in values):
+                self._add_array(np.fromiter(values, np.int64, len(values)))
+            else:
+                self._other.update(values)
+        else:
+            self._other.update(tuple(record.get(k) for k in names) for record in page)
+
+    def update(self, keys: Iterable[tuple] | RecordKeys) -> None:
+        if isinstance(keys, RecordKeys):
+            for array in keys._arrays:
+                self._add_array(array)
+            self._other |= keys._other
+            return
+        for key in keys:
+            self._other.add(key[0] if len(key) == 1 else key)
+
+    def _add_array(self, array: np.ndarray) -> None:
+        self._arrays.append(array)
+        if len(self._arrays) >= self.COMPACT_EVERY:
+            self._unique()
+
+    def _unique(self) -> np.ndarray:
+        if not self._arrays:
+            return np.empty(0, np.int64)
+        if len(self._arrays) > 1:
+            self._arrays = [np.unique(np.concatenate(self._arrays))]
+        else:
+            self._arrays = [np.unique(self._arrays[0])]
+        return self._arrays[0]
+
+    def __len__(self) -> int:
+        ints = self._unique()
+        return len(ints) + sum(1 for k in self._other if not (type(k) is int and k in ints))
+
+    def __iter__(self) -> Iterator[Any]:
+        ints = self._unique()
+        yield from (int(v) for v in ints)
+        yield from (k for k in self._other if not (type(k) is int and k in ints))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (set, frozenset, RecordKeys)):
+            return set(self) == set(other)
+        return NotImplemented
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 @dataclass
 class ChunksSeen:
     """What one sync saw of a walk it read in several chunks (pipeline runs): every
@@ -106,17 +175,17 @@ class ChunksSeen:
     whole when its last chunk completes, like a read done in one run.
 
     Kept in memory for the sync only (a later sync can't add to it: the walk then spans
-    syncs). Single-column keys are kept bare: about 70 bytes a record, 70 MB for 1M.
+    syncs); the keys as RecordKeys, about 8 bytes a record.
     """
 
     totals: list[int] = field(default_factory=list)  # distinct totals, in the order seen
-    keys: set[Any] = field(default_factory=set)
+    keys: RecordKeys = field(default_factory=RecordKeys)
 
-    def add(self, totals: list[int], keys: set[tuple]) -> None:
+    def add(self, totals: list[int], keys: Iterable[tuple] | RecordKeys) -> None:
         for total in totals:
             if total not in self.totals:
                 self.totals.append(total)
-        self.keys.update(k[0] if len(k) == 1 else k for k in keys)
+        self.keys.update(keys)
 
 
 def resource_state(pipeline: dlt.Pipeline, table: str) -> dict:
