@@ -1,5 +1,5 @@
 """A GET's read timeout is fitted to the answers of the run (api/timeouts.py): a request
-the API never answers costs about the floor (10 s), not the configured 60 s, and a slow
+the API never answers costs about the floor (5 s), not the configured 60 s, and a slow
 API's answers are not cut.
 
 The emulator's "timeout" fault holds a request for `timeout_hold_s` (here 120 s, past the
@@ -19,12 +19,11 @@ HOLD_S = 120.0
 
 def test_the_read_timeout_follows_the_answers_seen():
     timeouts = ReadTimeouts(60.0)
-    for _ in range(4):
-        timeouts.observe(0.2)
-    assert timeouts.fitted() == 60.0  # too few answers yet: the ceiling
+    assert timeouts.fitted() == 60.0  # no answer yet: the ceiling
     timeouts.observe(0.2)
     assert timeouts.fitted() == FLOOR_S  # 5 x 0.2 s, raised to the floor
-    assert (timeouts.for_attempt(1), timeouts.for_attempt(3)) == (20.0, 60.0)
+    assert (timeouts.for_attempt(1), timeouts.for_attempt(3)) == (2 * FLOOR_S, 8 * FLOOR_S)
+    assert timeouts.for_attempt(5) == 60.0  # at most the ceiling
 
     slow = ReadTimeouts(60.0)  # a tenant whose slowest 2% take 3 s
     for seconds in [1.0] * 98 + [3.0] * 2:
@@ -60,7 +59,7 @@ def test_a_hung_request_is_cut_at_the_fitted_timeout(emulator):
         elapsed = time.monotonic() - started
     assert len(page) == 10  # the retry got the answer
     (held,) = _held_seconds(emulator)
-    assert FLOOR_S - 0.5 < held < FLOOR_S + 5  # the client hung up at its 10 s timeout
+    assert FLOOR_S - 0.5 < held < FLOOR_S + 5  # the client hung up at its fitted timeout
     assert elapsed < 30  # generous; the configured timeout alone is 60 s
 
 
