@@ -38,10 +38,13 @@ from insightly.catalogue.entities import CUSTOMFIELDS, Entity
 from insightly.catalogue.tables import children
 from insightly.history.sql_text import canonical_hash, json_array, json_object
 from insightly.history.versions import (
+    BOOKKEEPING,
     DELETED_AT,
     DELETED_RUN_ID,
     FIRST_RUN_ID,
+    LOAD_ID,
     RUN_ID,
+    STAMP,
     TAGS,
     VERSION_HASH,
     versions_table,
@@ -50,13 +53,10 @@ from insightly.warehouse.introspect import columns_in, tables_in
 
 log = logging.getLogger(__name__)
 MARKS = "_dlt_insightly_versions"
-LOAD_ID = "_dlt_load_id"
-STAMP = "date_updated_utc"
 NEW = "_insightly_new_versions"  # the temporary table of one load's candidate versions
 LOAD_ID_TEXT = re.compile(r"[0-9][0-9.]*")  # dlt load ids are times: 1765090000.123456
 # columns of a current table that are not a version's content
 NOT_CONTENT = {LOAD_ID, "_dlt_id", DELETED_AT}
-BOOKKEEPING = {RUN_ID, FIRST_RUN_ID, VERSION_HASH, DELETED_AT, DELETED_RUN_ID, LOAD_ID, "_dlt_id"}
 
 
 def make_versions(
@@ -82,13 +82,13 @@ def make_versions(
             _rehash(sql, versions, dialect)  # kept by the earlier Python path: all versioned
             _set_mark(sql, entity.table, _newest_load(sql))
             continue
-        job = _Job(sql, entity, naming, dialect)
+        job = _Job(sql, entity, naming, dialect, present)
         # no versions table (dropped, held by a full refresh, new): every row is new to it
         loads = job.loads_after(marks.get(entity.table, "") if versions in present else "")
         if versions not in present and not loads:
             job.create_empty(run_id)
         # history that starts now (no versions table) starts with this sync's id
-        known = runs or {} if versions in present else {}
+        known = (runs or {}) if versions in present else {}
         for load_id in loads:
             written += job.version(load_id, known.get(load_id, run_id))
     return written
@@ -116,6 +116,11 @@ def forget_marks(sql: Any, tables: Iterable[str]) -> None:
             sql.execute_sql(f"delete from {name} where table_name = %s", table)
 
 
+def _of_load(load_id: str | None, alias: str = "") -> str:
+    """The rows a load wrote (None: no row); `load_id` was checked against LOAD_ID_TEXT."""
+    return f"{alias}{LOAD_ID} = '{load_id}'" if load_id else "false"
+
+
 def _newest_load(sql: Any) -> str | None:
     loads = sql.make_qualified_table_name("_dlt_loads")
     return sql.execute_sql(f"select max(load_id) from {loads} where status = 0")[0][0]
@@ -134,7 +139,9 @@ def _rehash(sql: Any, versions: str, dialect: str) -> None:
 class _Job:
     """Versions of one entity table, load by load."""
 
-    def __init__(self, sql: Any, entity: Entity, naming: Any, dialect: str) -> None:
+    def __init__(
+        self, sql: Any, entity: Entity, naming: Any, dialect: str, present: set[str]
+    ) -> None:
         self.sql, self.entity, self.dialect = sql, entity, dialect
         self.esc = sql.escape_column_name
         self.table = sql.make_qualified_table_name(entity.table)
@@ -142,7 +149,7 @@ class _Job:
         self.name = sql.make_qualified_table_name(self.versions)
         self.keys = [naming.normalize_identifier(k) for k in entity.primary_key]
         self.columns = columns_in(sql, entity.table)
-        present = tables_in(sql)
+        self.exists = self.versions in present  # the versions table
         self.lists = {
             c.array: (sql.make_qualified_table_name(c.table), c.key_columns(naming))
             for c in children(entity, naming)
@@ -181,14 +188,13 @@ class _Job:
         """The rows of the load (None: no row) as versions, in the temporary table NEW;
         returns NEW's columns and their types."""
         esc = self.esc
-        where = f"{LOAD_ID} = '{load_id}'" if load_id else "false"
         content = {c: t for c, t in self.columns.items() if c not in NOT_CONTENT}
         select = [f"c.{esc(c)}" for c in content]
         joins = []
         for array, column in ((CUSTOMFIELDS, "customfields"), (TAGS, "tags")):
             if array not in self.entity.arrays:
                 continue
-            agg, empty = self._list(array, where)
+            agg, empty = self._list(array, _of_load(load_id))
             content[column] = "text"
             if agg is None:
                 select.append(f"cast('{empty}' as text) as {column}")
@@ -200,7 +206,7 @@ class _Job:
         deleted = f" and c.{DELETED_AT} is null" if DELETED_AT in self.columns else ""
         inner = (
             f"select {', '.join(select)}, c.{LOAD_ID} from {self.table} as c "
-            f"{' '.join(joins)} where {where.replace(LOAD_ID, 'c.' + LOAD_ID)} "
+            f"{' '.join(joins)} where {_of_load(load_id, 'c.')} "
             f"and c.{STAMP} is not null{deleted}"
         )
         digest = canonical_hash(content, self.dialect, esc, prefix="n.")
@@ -254,10 +260,11 @@ class _Job:
         kinds = {**new, DELETED_AT: "timestamp with time zone", DELETED_RUN_ID: "text"}
         columns = ", ".join(f"{self.esc(c)} {kind}" for c, kind in kinds.items())
         self.sql.execute_sql(f"create table {self.name} ({columns})")
+        self.exists = True
 
     def _apply(self, new: dict[str, str]) -> int:
         """Replace changed versions, insert new ones; returns how many were written."""
-        if self.versions not in tables_in(self.sql):
+        if not self.exists:
             self._create(new)
         have = columns_in(self.sql, self.versions)
         esc, sql = self.esc, self.sql

@@ -38,17 +38,18 @@ from insightly.history.versions import (
     DELETED_RUN_ID,
     FIRST_RUN_ID,
     RUN_ID,
+    STAMP,
     VERSION_HASH,
     current_run,
     entity_table_of,
     is_versions_table,
     versions_table,
 )
+from insightly.warehouse.integrity import local_state
 from insightly.warehouse.introspect import columns_in, tables_in, tables_with_columns
 
 log = logging.getLogger(__name__)
 HELD_SUFFIX = "_held"
-STAMP = "date_updated_utc"
 NAMING = NamingConvention()  # dlt's default, the one the pipeline loads with
 
 
@@ -101,20 +102,13 @@ def remember_runs(pipeline: dlt.Pipeline, run_id: str) -> None:
     """Note which sync extracted the packages waiting to load, before they load: a load a
     kill left unversioned is versioned at the next start as the extracting sync's, as its
     rows would have said when versions were extracted with them."""
-    runs = dict(_local_state(pipeline, LOAD_RUNS) or {})
+    runs = dict(local_state(pipeline, LOAD_RUNS) or {})
     new = {i: run_id for i in pipeline.list_extracted_load_packages() if i not in runs}
     new |= {i: run_id for i in pipeline.list_normalized_load_packages() if i not in runs}
     if new:
         runs |= new
         kept = sorted(runs)[-KEPT_LOAD_RUNS:]
         pipeline.set_local_state_val(LOAD_RUNS, {i: runs[i] for i in kept})
-
-
-def _local_state(pipeline: dlt.Pipeline, key: str) -> Any:
-    try:
-        return pipeline.get_local_state_val(key)
-    except KeyError:
-        return None
 
 
 def tables_of(info: Any) -> set[str]:
@@ -143,7 +137,7 @@ def _versions_work(
         client = pipeline.sql_client()
     except Exception:  # no destination dataset yet
         return None
-    runs = dict(_local_state(pipeline, LOAD_RUNS) or {})
+    runs = dict(local_state(pipeline, LOAD_RUNS) or {})
 
     def work() -> int:
         with client as sql:

@@ -40,6 +40,12 @@ VERSION_HASH = "_version_hash"  # the content's hash (history/sql_text.py)
 DELETED_AT = "_deleted_at"  # set on the last version when the id check finds it deleted
 DELETED_RUN_ID = "_deleted_run_id"  # the sync whose id check found it
 TAGS = "TAGS"
+STAMP = "date_updated_utc"  # DATE_UPDATED_UTC as the warehouse names it
+LOAD_ID = "_dlt_load_id"  # the load that wrote a row
+# a version's columns that are not its content
+BOOKKEEPING = frozenset(
+    {RUN_ID, FIRST_RUN_ID, VERSION_HASH, DELETED_AT, DELETED_RUN_ID, LOAD_ID, "_dlt_id"}
+)
 CONTENT_ARRAYS = (CUSTOMFIELDS, TAGS)  # the nested lists a version carries (as JSON)
 
 # The sync whose id check runs now (deletes/check.py closes versions with it); set by sync/run.py.

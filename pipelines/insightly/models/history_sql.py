@@ -14,20 +14,16 @@ from collections.abc import Sequence
 from sqlglot import exp
 
 from insightly.catalogue.tables import POSITION
+from insightly.history.versions import BOOKKEEPING as VERSION_BOOKKEEPING
 from insightly.history.versions import (
     DELETED_AT,
-    DELETED_RUN_ID,
-    FIRST_RUN_ID,
-    RUN_ID,
-    VERSION_HASH,
+    STAMP,
     entity_table_of,
     is_versions_table,
 )
 from insightly.models.raw import NAMING, RawSchema, entity_of
 
-STAMP = "date_updated_utc"
-BOOKKEEPING = {RUN_ID, FIRST_RUN_ID, VERSION_HASH, DELETED_AT, DELETED_RUN_ID, "_dlt_load_id"}
-BOOKKEEPING.add(POSITION)
+BOOKKEEPING = VERSION_BOOKKEEPING | {POSITION}
 SAFE_FIELD = re.compile(r"^[A-Za-z0-9_]+$")
 
 

@@ -45,7 +45,7 @@ def repair_exact_copies(pipeline: dlt.Pipeline, tables: Iterable[str]) -> dict[s
     Returns the number of surplus rows removed per table (only tables that had any).
     """
     repaired: dict[str, int] = {}
-    checked = dict(_local(pipeline, CHECKED) or {})
+    checked = dict(local_state(pipeline, CHECKED) or {})
     with pipeline.sql_client() as sql:
         existing = tables_in(sql)
         wanted = set(tables)
@@ -68,7 +68,8 @@ def repair_exact_copies(pipeline: dlt.Pipeline, tables: Iterable[str]) -> dict[s
     return repaired
 
 
-def _local(pipeline: dlt.Pipeline, key: str) -> Any:
+def local_state(pipeline: dlt.Pipeline, key: str) -> Any:
+    """A value of the pipeline's local state (this machine only), None when unset."""
     try:
         return pipeline.get_local_state_val(key)
     except KeyError:
