@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp
 
-from .config import CONNECTION_FAULTS, LOST_FAULTS, EmulatorConfig, switches_as_json
+from .config import BODY_FAULTS, CONNECTION_FAULTS, LOST_FAULTS, EmulatorConfig, switches_as_json
 from .faults import ConnectionFault, hold
 from .handlers import LIST_KINDS, Reply, handle
 from .jsonbody import dumps
@@ -141,7 +141,10 @@ class Api:
             fault = state.pop_failure(route.entity)
         params = {k.lower(): v for k, v in request.query_params.multi_items()}
         lost = str(fault) if write is not None and fault in LOST_FAULTS else None
-        if fault is not None and lost is None:
+        broken = fault in BODY_FAULTS and write is None
+        if broken:
+            request.scope[FAULT] = str(fault)
+        elif fault is not None and lost is None:
             request.scope[FAULT] = str(fault)
             if fault in LOST_FAULTS or write is not None:  # nothing applied, nothing half-sent
                 fault = UNAPPLIED_FAULTS.get(str(fault), fault)
@@ -160,7 +163,7 @@ class Api:
             return await serve_write(state.writes, request, write, self._headers(), lost)
         gzip_ok = "gzip" in request.headers.get("accept-encoding", "").lower()
         body, headers = await anyio.to_thread.run_sync(
-            self._reply, route, params, cfg, gzip_ok, True
+            self._reply, route, params, cfg, gzip_ok, True, broken
         )
         return Response(body, status_code=200, headers=headers)
 
@@ -171,13 +174,15 @@ class Api:
         cfg: EmulatorConfig,
         gzip_ok: bool,
         complete: bool,
+        broken: bool = False,
     ) -> tuple[bytes, dict[str, str]]:
         """Body and headers of a 200 (in a worker thread: generating a page takes a while).
 
-        ``complete`` is False for a truncated answer: no drift, no gzip.
+        ``complete`` is False for a truncated answer: no drift, no gzip. ``broken``: half
+        the body of a list (fail_next's "broken_json").
         """
         with self.state.tenant.serving():
-            return self._reply_serving(route, params, cfg, gzip_ok, complete)
+            return self._reply_serving(route, params, cfg, gzip_ok, complete, broken)
 
     def _reply_serving(
         self,
@@ -186,6 +191,7 @@ class Api:
         cfg: EmulatorConfig,
         gzip_ok: bool,
         complete: bool,
+        broken: bool = False,
     ) -> tuple[bytes, dict[str, str]]:
         state = self.state
         reply: Reply = handle(route, params, cfg, state.tenant)
@@ -200,7 +206,7 @@ class Api:
         if route.kind in LIST_KINDS:
             if state.switch_for(dict.fromkeys(cfg.non_array, True), route.entity):
                 body, page = dumps({"Message": "An error has occurred."}), None
-            elif state.switch_for(dict.fromkeys(cfg.broken_json, True), route.entity):
+            elif broken or state.switch_for(dict.fromkeys(cfg.broken_json, True), route.entity):
                 body, page = body[: max(1, len(body) // 2)], None
             if complete:
                 state.after_page(route.entity)

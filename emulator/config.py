@@ -73,6 +73,9 @@ TENANTS = ("standard", "empty", "bare", "minimal-plan", "custom-heavy", "odd")
 # TCP connection (RST) without an answer, "truncated" sends a 200 whose Content-Length
 # promises the whole body, sends half of it and closes the connection.
 CONNECTION_FAULTS = ("timeout", "reset", "truncated")
+# fail_next only: "broken_json" answers one list request 200 with half its body (a whole
+# HTTP answer whose JSON doesn't decode), as the broken_json switch does to every one.
+BODY_FAULTS = ("broken_json",)
 FAULT_KINDS = ("500", "502", "503", *CONNECTION_FAULTS)
 DEFAULT_FAULT_MIX = dict.fromkeys(FAULT_KINDS, 1.0)
 # Writes only (writes.py): the server applies the write, then the answer is lost: "lost"
@@ -205,12 +208,13 @@ def validate(cfg: EmulatorConfig) -> None:
     for entity, codes in cfg.fail_next.items():
         if not all(_is_failure(c) for c in codes):
             raise ValueError(
-                f"fail_next[{entity!r}] must list 4xx/5xx codes or {CONNECTION_FAULTS}"
+                f"fail_next[{entity!r}] must list 4xx/5xx codes or "
+                f"{CONNECTION_FAULTS + LOST_FAULTS + BODY_FAULTS}"
             )
 
 
 def _is_failure(item: Any) -> bool:
-    if isinstance(item, str) and item in CONNECTION_FAULTS + LOST_FAULTS:
+    if isinstance(item, str) and item in CONNECTION_FAULTS + LOST_FAULTS + BODY_FAULTS:
         return True
     if isinstance(item, str) and item.isdigit():
         item = int(item)

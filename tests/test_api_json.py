@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from insightly.api.client import parse_body
+from insightly.api.body import parse_body
 
 BIG = 123456789012345678901234567890
 

@@ -20,11 +20,11 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
-from insightly.api.paging import PAGE_SIZE, PageProgress, Params
+from insightly.api.paging import PAGE_SIZE, REORDER_PAGES, PageProgress, Params, RawPage
 
 AHEAD_MIN_PAGES = 40  # a page budget below this is read chunk by chunk, nothing ahead
 CHUNK_SHARE = 10  # a chunk is a tenth of the page budget: 20 pages (10,000 records) at 200
-AHEAD_CHUNKS = 2  # the buffer holds at most this many chunks' pages (memory: ~5 MB a page)
+AHEAD_CHUNKS = 2  # the buffer holds at most this many chunks' pages (undecoded: ~1.5 MB a page)
 
 
 class ReadAhead:
@@ -34,7 +34,7 @@ class ReadAhead:
         self,
         key: tuple,
         start: int,
-        source: Callable[[list[int], PageProgress], Iterator[list[dict]]],
+        source: Callable[[list[int], PageProgress], Iterator[RawPage]],
         budget: int,
         window: int,
     ) -> None:
@@ -46,7 +46,7 @@ class ReadAhead:
         self._window = window  # pages the generator may have in flight ahead of the pump
         self._ahead = AHEAD_CHUNKS * self.chunk_pages
         self._pumped = PageProgress()  # offsets pulled from the generator
-        self._items: deque[tuple[int, list[dict]]] = deque()
+        self._items: deque[RawPage] = deque()  # undecoded: a third of the memory
         self._end: BaseException | None = None
         self._ended = False
         self._closed = False
@@ -76,11 +76,11 @@ class ReadAhead:
             len(self._items) >= self._ahead or held + self._window >= self._budget
         )
 
-    def _pump(self, pages: Iterator[list[dict]]) -> None:
+    def _pump(self, pages: Iterator[RawPage]) -> None:
         try:
             for page in pages:
                 with self._cond:
-                    self._items.append((self._pumped.offsets[-1], page))
+                    self._items.append(page)
                     self._cond.notify_all()
                     while self._full() and not self._closed:
                         self._held_back = True
@@ -110,10 +110,9 @@ class ReadAhead:
             self._taken = 0  # the chunk before was extracted: its pages are committed
             self._target = max(self.chunk_pages, len(self._items))
             self._cond.notify_all()
-        while (item := self._next(totals)) is not None:
-            offset, page = item
-            self.next_offset = offset + PAGE_SIZE
-            yield from progress.emit(offset, page)
+        while (page := self._next(totals)) is not None:
+            self.next_offset = page.offset + PAGE_SIZE
+            yield from progress.emit(page.offset, page.records())  # decoded here, by the consumer
         with self._cond:
             if self._ended and not self._items:
                 self._give_totals(totals)
@@ -121,7 +120,7 @@ class ReadAhead:
                     raise self._end
                 progress.complete = self._pumped.complete
 
-    def _next(self, totals: list[int]) -> tuple[int, list[dict]] | None:
+    def _next(self, totals: list[int]) -> RawPage | None:
         """The next page of this chunk, or None when the chunk ends: the read ended, or
         the chunk has its pages. Then it still waits for the next page or the end, so that
         a read ending right after this chunk is complete with it."""
@@ -160,7 +159,7 @@ def pages_ahead(
     start: int,
     budget: int,
     window: int,
-    source: Callable[[list[int], PageProgress], Iterator[list[dict]]],
+    source: Callable[[list[int], PageProgress], Iterator[RawPage]],
     progress: PageProgress,
     totals: list[int],
 ) -> Iterator[list[dict]]:
@@ -207,10 +206,16 @@ def read_chunk(
             max_pages=max_pages, progress=progress,
         )  # fmt: skip
 
-    def source(seen: list[int], pumped: PageProgress) -> Iterator[list[dict]]:
-        return client.pages(path, params, table=table, totals=seen, start=start, progress=pumped)
+    # pages the read may hold fetched ahead of the pump: a quarter of the budget, so that
+    # the chunk, the buffer and these stay within it (what a kill may lose)
+    window = max(client.page_concurrency * 2, min(REORDER_PAGES, max_pages // 4))
 
-    window = client.page_concurrency * 2  # what paging's _concurrent_pages keeps ahead
+    def source(seen: list[int], pumped: PageProgress) -> Iterator[RawPage]:
+        return client.pages(
+            path, params, table=table, totals=seen, start=start, progress=pumped, raw=True,
+            window=window,
+        )  # fmt: skip
+
     progress = progress if progress is not None else PageProgress()
     key = key_of(path, params)
     return pages_ahead(client.reads, table, key, start, max_pages, window, source, progress, totals)

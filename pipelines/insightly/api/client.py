@@ -7,7 +7,6 @@ Resources only ask for pages of records; they never see httpx.
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import math
 import socket
@@ -17,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import orjson
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -26,6 +24,7 @@ from tenacity import (
 )
 
 from insightly.api.ahead import ReadAhead
+from insightly.api.body import parse_body
 from insightly.api.connection import Connection
 from insightly.api.pacing import Pacer
 from insightly.api.paging import PagedReads, Params, require_list
@@ -108,6 +107,7 @@ class _Tries:
     claimed: bool  # the caller holds a quota slot for the first attempt
     cut: int = 0  # attempts that timed out waiting for the answer
     timeout: float = 0.0  # the latest attempt's read timeout
+    decode: bool = True  # False: the body's bytes are returned undecoded
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -116,24 +116,6 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None  # an HTTP-date; fall back to backoff
-
-
-# 19 digits in a row: past what orjson reads exactly (it reads integers beyond 64 bits, and
-# below -2**63, as floats, with no error). Found by mapping every digit to 9 and looking for
-# nineteen 9s: 2 ms for a 2.9 MB body, where the regex \d{19} took 25 ms (more than orjson's
-# parse, 17 ms, and 12% of a 1M-contact sync's samples).
-ALL_NINES = bytes.maketrans(b"0123456789", b"9999999999")
-LONG_NUMBER = b"9" * 19
-
-
-def parse_body(body: bytes) -> Any:
-    """A JSON body. orjson is about 1.5x the standard library's speed on a page of records,
-    but turns an integer past 64 bits into a float: a body with such a long digit run (in
-    a number or, harmlessly, in a text) is read by the standard library, which keeps every
-    integer exact."""
-    if LONG_NUMBER in body.translate(ALL_NINES):
-        return json.loads(body)
-    return orjson.loads(body)
 
 
 class InsightlyClient(PagedReads):
@@ -205,6 +187,8 @@ class InsightlyClient(PagedReads):
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RetryableResponse) and exc.retry_after is not None:
             delay = min(exc.retry_after, self._max_retry_after)
+        elif isinstance(exc, httpx.ReadTimeout):
+            delay = 0.0  # a request cut by its read timeout has waited (timeouts.py) already
         else:
             delay = self._backoff(state)
         if isinstance(exc, RetryableResponse) and exc.status == 429:
@@ -225,16 +209,18 @@ class InsightlyClient(PagedReads):
         log.warning("retrying after attempt %d: %s", state.attempt_number, exc)
 
     def _request(
-        self, path: str, params: Params, table: str, claimed: bool = False
+        self, path: str, params: Params, table: str, claimed: bool = False, decode: bool = True
     ) -> tuple[Any, httpx.Response]:
         """One logical GET: retried on 429, 5xx, transport errors and unreadable bodies.
         After the last attempt a 5xx or an unreadable body is an ApiResponseError (exit 4);
         no HTTP answer at all (refused, not resolved, timeouts, resets) is ApiUnreachable
         (exit 69), which a scheduler retries.
 
-        `claimed`: the caller already holds a quota slot for the first attempt.
+        `claimed`: the caller already holds a quota slot for the first attempt. `decode`
+        False returns the body's bytes: the caller decodes them later (paging.RawPage),
+        and asks again if they don't decode.
         """
-        tries = _Tries(claimed)
+        tries = _Tries(claimed, decode=decode)
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
             wait=self._wait,
@@ -314,6 +300,8 @@ class InsightlyClient(PagedReads):
         self._raise_for_status(path, response, sent)  # returns for a 200 only
         self.read_timeouts.observe(took)
         self.pacer.succeeded()
+        if not tries.decode:
+            return response.content, response
         try:
             return parse_body(response.content), response
         except ValueError as exc:  # orjson's and json's decode errors both are ValueErrors

@@ -7,18 +7,28 @@ reads through this mixin.
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from collections import deque
-from collections.abc import Collection, Generator, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import httpx
 
+from insightly.api.body import parse_body
 from insightly.errors import ApiResponseError, QuotaExhausted
 
+log = logging.getLogger(__name__)
+
 PAGE_SIZE = 500  # the API's maximum `top`
+# Pages fetched past one still awaited: a hang (up to timeouts.FLOOR_S) or a 5xx's backoff
+# no longer leaves the other request slots idle. At most this many undecoded pages wait,
+# about 1.5 MB each for 500 contacts, and only while a page is late.
+REORDER_PAGES = 32
 Params = Mapping[str, Any]
 
 
@@ -28,7 +38,7 @@ class PagedReads:
     page_concurrency: int
 
     def _request(
-        self, path: str, params: Params, table: str, claimed: bool = False
+        self, path: str, params: Params, table: str, claimed: bool = False, decode: bool = True
     ) -> tuple[Any, httpx.Response]:
         raise NotImplementedError
 
@@ -54,13 +64,18 @@ class PagedReads:
         table: str,
         totals: list[int],
         claimed: bool = False,
-    ) -> tuple[list[dict], int | None]:
+        decode: bool = True,
+    ) -> tuple[Any, int | None]:
+        """One page: its records, or (`decode` False) a RawPage; and its X-Total-Count."""
         query = {**params, "top": page_size, "skip": skip, "count_total": "true"}
-        body, response = self._request(path, query, table, claimed)
+        body, response = self._request(path, query, table, claimed, decode)
         header = response.headers.get("X-Total-Count", "")
         total = int(header) if header.isdigit() else None
         if total is not None:
             totals.append(total)
+        if not decode:
+            again = partial(self._page, path, params, skip, page_size, table, [])
+            return RawPage(skip, path, body, lambda: again()[0]), total
         return require_list(path, body), total
 
     def pages(
@@ -75,7 +90,9 @@ class PagedReads:
         done: Collection[int] = (),
         max_pages: int | None = None,
         progress: PageProgress | None = None,
-    ) -> Iterator[list[dict]]:
+        raw: bool = False,
+        window: int | None = None,
+    ) -> Iterator[Any]:
         """Yield top/skip pages; a result of n records costs ceil(n/page_size) requests.
 
         The first page's X-Total-Count gives the page count, so the other pages are fetched
@@ -90,31 +107,55 @@ class PagedReads:
         and whether the end of the result was reached. When the daily quota stops a page,
         pages fetched after it are still yielded before QuotaExhausted is raised, so no
         fetched page has to be fetched again.
+
+        `raw` yields RawPages (decoded by whoever takes them, empty ones included) instead
+        of lists of records. `window`: pages fetched and not yet yielded at most (default
+        REORDER_PAGES), so that one slow answer doesn't leave the other slots idle.
         """
-        params = params or {}
-        totals = totals if totals is not None else []
         progress = progress if progress is not None else PageProgress()
+        fetched = self._raw_pages(
+            path, params or {}, table, page_size, totals, start, done, max_pages, progress,
+            window or max(REORDER_PAGES, self.page_concurrency * 2),
+        )  # fmt: skip
+        for page in fetched:
+            if raw:
+                progress.offsets.append(page.offset)
+                yield page
+            else:
+                yield from progress.emit(page.offset, page.records())
+
+    def _raw_pages(
+        self,
+        path: str,
+        params: Params,
+        table: str,
+        page_size: int,
+        totals: list[int] | None,
+        start: int,
+        done: Collection[int],
+        max_pages: int | None,
+        progress: PageProgress,
+        window: int,
+    ) -> Iterator[RawPage]:
+        totals = totals if totals is not None else []
         plan = _Offsets(start, page_size, done, max_pages)
         first = plan.take()
         if first is None:
             return
         page, total = self._page(path, params, first, page_size, table, totals)
-        yield from progress.emit(first, page)
+        yield RawPage.decoded(first, path, page)
         if len(page) < page_size:
             progress.complete = True
             return
         if total is None:  # no X-Total-Count: one page after the other until a short one
-            yield from self._serial_pages(path, params, plan, page_size, table, totals, progress)
+            yield from self._serial_pages(path, params, plan, page_size, table, totals)
         else:
             # the first offset past the known total
             end = first + page_size * max(1, math.ceil((total - first) / page_size))
-            last_full, latest_total = yield from self._concurrent_pages(
-                path, params, plan, end, page_size, table, totals, progress
-            )
+            reads = _Window(path, params, plan, end, page_size, table, totals, window)
+            last_full, latest_total = yield from self._concurrent_pages(reads)
             if last_full and end < latest_total and not plan.cut:  # records were added
-                yield from self._serial_pages(
-                    path, params, plan, page_size, table, totals, progress
-                )
+                yield from self._serial_pages(path, params, plan, page_size, table, totals)
         progress.complete = not plan.cut
 
     def _serial_pages(
@@ -125,26 +166,22 @@ class PagedReads:
         page_size: int,
         table: str,
         totals: list[int],
-        progress: PageProgress,
-    ) -> Iterator[list[dict]]:
+    ) -> Iterator[RawPage]:
         while (skip := plan.take()) is not None:
             page, total = self._page(path, params, skip, page_size, table, totals)
-            yield from progress.emit(skip, page)
+            yield RawPage.decoded(skip, path, page)
             if len(page) < page_size or (total is not None and skip + page_size >= total):
                 return
 
-    def _concurrent_pages(
-        self,
-        path: str,
-        params: Params,
-        plan: _Offsets,
-        end: int,
-        page_size: int,
-        table: str,
-        totals: list[int],
-        progress: PageProgress,
-    ) -> Generator[list[dict], None, tuple[bool, int]]:
-        """Fetch the planned pages before `end`; returns (last page was full, latest total).
+    def _concurrent_pages(self, reads: _Window) -> Generator[RawPage, None, tuple[bool, int]]:
+        """Fetch the planned pages before `reads.end`, yielded in order of offset; returns
+        (last page was full, latest total).
+
+        Pages are requested `page_concurrency` at a time (twice that queued). While the
+        first page not yet yielded waits for its answer (a hang waits out its read timeout,
+        a 5xx its backoff), later pages go on being requested, up to `reads.window` fetched
+        past it: the API is not left idle, and the pages come undecoded (RawPage, about a
+        third of the memory of their records).
 
         Each page's quota slot is claimed when it is submitted, in offset order, so the
         reserve stops the read at one offset with every page before it sent: no gap for
@@ -153,30 +190,43 @@ class PagedReads:
         yielded: their requests are spent either way.
         """
         window: deque[tuple[int, Future]] = deque()
-        last_full, latest_total = False, 0
+        last: RawPage | None = None
+        latest_total = 0
         stopped: QuotaExhausted | None = None
+        queued = self.page_concurrency * 2
+        limit = max(reads.window, queued)  # pages the window may hold, the late one included
         with ThreadPoolExecutor(self.page_concurrency, thread_name_prefix="page") as pool:
 
-            def submit() -> None:
+            def submit() -> bool:
                 nonlocal stopped
-                offset = plan.take(end) if stopped is None else None
+                offset = reads.plan.take(reads.end) if stopped is None else None
                 if offset is None:
-                    return
+                    return False
                 try:
                     self._claim_quota()
                 except QuotaExhausted as exc:
                     stopped = exc
-                    return
+                    return False
                 future = pool.submit(
-                    self._page, path, params, offset, page_size, table, totals, True
-                )
+                    self._page, reads.path, reads.params, offset, reads.page_size,
+                    reads.table, reads.totals, True, False,
+                )  # fmt: skip
                 window.append((offset, future))
+                return True
 
-            for _ in range(self.page_concurrency * 2):
+            def waiting() -> list[Future]:
+                return [f for _, f in window if not f.done()]
+
+            for _ in range(queued):
                 submit()
             try:
                 while window:
-                    offset, future = window.popleft()
+                    if not window[0][1].done():  # the next page to yield is still awaited
+                        if len(window) < limit and len(waiting()) < queued and submit():
+                            continue
+                        wait(waiting(), return_when=FIRST_COMPLETED)
+                        continue
+                    _, future = window.popleft()
                     if future.cancelled():
                         continue
                     try:
@@ -184,28 +234,82 @@ class PagedReads:
                     except QuotaExhausted as exc:
                         stopped = stopped or exc
                         for _, later in window:
-                            self._cancel(later, table)  # not started yet: never sent
+                            self._cancel(later, reads.table)  # not started yet: never sent
                         continue
                     except Exception:
                         if stopped is None:
                             raise
                         continue  # stopping anyway; this page is simply not kept
-                    submit()
-                    last_full = len(page) == page_size
+                    if len(waiting()) < queued:
+                        submit()
+                    last = page
                     if page_total is not None:
                         latest_total = page_total
-                    yield from progress.emit(offset, page)
+                    yield page
             finally:
                 for _, future in window:
-                    self._cancel(future, table)
+                    self._cancel(future, reads.table)
         if stopped is not None:
             raise stopped
+        # only the last page's size decides whether records were added past the end
+        last_full = last is not None and len(last.records()) == reads.page_size
         return last_full, latest_total
 
     def _cancel(self, future: Future, table: str) -> None:
         """Cancel a page not started yet, giving back the quota slot claimed for it."""
         if future.cancel():
             self._release_quota(table, None)
+
+
+@dataclass
+class _Window:
+    """What `_concurrent_pages` reads: the pages of `path` before offset `end`, at most
+    `window` of them fetched and not yet yielded."""
+
+    path: str
+    params: Params
+    plan: _Offsets
+    end: int
+    page_size: int
+    table: str
+    totals: list[int]
+    window: int
+
+
+class RawPage:
+    """A page as the API sent it, decoded when first asked for its records (by the thread
+    that consumes it). A page of 500 contacts is 1.5 MB of JSON and about 5 MB decoded, so
+    pages read ahead (api/ahead.py) and past a slow one wait as bytes. A body that doesn't
+    decode (broken JSON) is asked for again, with the client's retries."""
+
+    def __init__(
+        self, offset: int, path: str, body: bytes, again: Callable[[], list[dict]]
+    ) -> None:
+        self.offset = offset
+        self._path = path
+        self._body = body
+        self._again = again
+        self._records: list[dict] | None = None
+        self._lock = threading.Lock()  # the consumer and the last page's size check
+
+    @classmethod
+    def decoded(cls, offset: int, path: str, records: list[dict]) -> RawPage:
+        page = cls(offset, path, b"", list)
+        page._records = records
+        return page
+
+    def records(self) -> list[dict]:
+        with self._lock:
+            if self._records is None:
+                try:
+                    body = parse_body(self._body)
+                except ValueError:  # orjson's and json's decode errors both are ValueErrors
+                    log.warning("%s: a page's body is not valid JSON; asking again", self._path)
+                    self._records = self._again()
+                else:
+                    self._records = require_list(self._path, body)
+                self._body = b""
+            return self._records
 
 
 @dataclass
