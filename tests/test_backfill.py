@@ -104,6 +104,22 @@ def walk_requests(requests) -> list:
     ]
 
 
+def kill_then_rerun(tmp_path, env: dict, emu, after_pages: int) -> tuple[int, Counter]:
+    """SIGKILL a contacts sync once `after_pages` first-load pages were served, run it
+    again to the end; the pages served when killed, and how often each offset was served."""
+    args = ["--entities", "contacts", "--no-models"]
+    process = _start_cli(tmp_path, env, *args)
+    served = lambda: len([r for r in walk_requests(emu.requests) if r.status == 200])  # noqa: E731
+    _wait_for(lambda: served() >= after_pages or process.poll() is not None)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    killed_at = served()
+    final = run_cli(tmp_path, env, *args)
+    assert final.returncode == 0, final.stderr
+    served_pages = [r for r in walk_requests(emu.requests) if r.status == 200]
+    return killed_at, Counter(r.params["skip"] for r in served_pages)
+
+
 def report(name: str, trials: int, faults: int, compared: int, lost: int, duplicated: int):
     print(f"CHAOS|{name}|{trials}|{faults}|{compared}|{lost}|{duplicated}")
 
@@ -248,16 +264,7 @@ def test_a_kill_loses_at_most_one_chunk(emulator_factory, tmp_path):
         "SOURCES__INSIGHTLY__BASE_URL": emu.base_url,
         "SOURCES__INSIGHTLY__BACKFILL_PAGES_PER_RUN": "1",
     }
-    args = ["--entities", "contacts", "--no-models"]
-    process = _start_cli(tmp_path, env, *args)
-    pages = lambda: len([r for r in walk_requests(emu.requests) if r.status == 200])  # noqa: E731
-    _wait_for(lambda: pages() >= 2 or process.poll() is not None)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=60)
-    killed_at = pages()
-    final = run_cli(tmp_path, env, *args)
-    assert final.returncode == 0, final.stderr
-    offsets = Counter(r.params["skip"] for r in walk_requests(emu.requests) if r.status == 200)
+    killed_at, offsets = kill_then_rerun(tmp_path, env, emu, after_pages=2)
     fetched_twice = [o for o, k in offsets.items() if k > 1]
     print(f"killed after {killed_at} pages; fetched again: {fetched_twice}")
     assert len(fetched_twice) <= 1 and max(offsets.values()) <= 2

@@ -8,8 +8,6 @@ the walk state records only the pages loaded, and what was read ahead is read ag
 from __future__ import annotations
 
 import math
-import os
-import signal
 from collections import Counter
 
 import duckdb
@@ -18,9 +16,8 @@ import pytest
 from insightly.api.ahead import AHEAD_MIN_PAGES, CHUNK_SHARE
 from tests.conftest import API_KEY, Warehouse
 from tests.helpers import differences
-from tests.test_backfill import walk_requests
+from tests.test_backfill import kill_then_rerun
 from tests.test_chunked import contact_state, first_load_pages, id_pages
-from tests.test_sync_cli import _start_cli, _wait_for, run_cli
 
 BUDGET = AHEAD_MIN_PAGES  # backfill_pages_per_run: the smallest that reads ahead
 CHUNK = BUDGET // CHUNK_SHARE  # pages a chunk (pipeline run)
@@ -97,16 +94,7 @@ def test_a_kill_while_reading_ahead_loses_nothing(emulator_factory, tmp_path, af
         "SOURCES__INSIGHTLY__RATE_PER_S": "10",
         "SOURCES__INSIGHTLY__BACKFILL_PAGES_PER_RUN": str(BUDGET),
     }
-    args = ["--entities", "contacts", "--no-models"]
-    process = _start_cli(tmp_path, env, *args)
-    served = lambda: len([r for r in walk_requests(emu.requests) if r.status == 200])  # noqa: E731
-    _wait_for(lambda: served() >= after_pages or process.poll() is not None)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=60)
-    killed_at = served()
-    final = run_cli(tmp_path, env, *args)
-    assert final.returncode == 0, final.stderr
-    offsets = Counter(r.params["skip"] for r in walk_requests(emu.requests) if r.status == 200)
+    killed_at, offsets = kill_then_rerun(tmp_path, env, emu, after_pages)
     again = [o for o, k in offsets.items() if k > 1]
     print(f"killed after {killed_at} pages; {len(again)} pages read again")
     # what a kill can cost stays within the page budget: the chunk in progress and what
