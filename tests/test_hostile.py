@@ -146,6 +146,23 @@ def stored_value(row: dict, name: str) -> list:
     return [row[k] for k in keys if row[k] is not None]
 
 
+def test_a_new_utc_field_first_seen_empty_becomes_a_timestamp(hostile):
+    """A new `*_UTC` field whose first values are all null used to make a text column,
+    which then kept every later stamp as text (found by make chaos's 150 examples)."""
+    emu, wh = hostile
+    empty = emu.tenant.create("Contacts", FIRST_NAME="empty stamp", FIRST_CALL_UTC=None)
+    wh.sync(entities=["contacts"])
+    stamped = emu.tenant.create(
+        "Contacts", FIRST_NAME="stamp", FIRST_CALL_UTC="2024-01-02 03:04:05"
+    )
+    wh.sync(entities=["contacts"])
+    rows = rows_by_key(wh, "contacts", ("CONTACT_ID",))
+    assert stored_value(rows[(empty["CONTACT_ID"],)], "FIRST_CALL_UTC") == []
+    assert stored_value(rows[(stamped["CONTACT_ID"],)], "FIRST_CALL_UTC") == [
+        parse_utc("2024-01-02 03:04:05")
+    ]
+
+
 @hostile_settings
 @given(fields=st.dictionaries(new_field_names, new_field_values, min_size=1, max_size=3))
 def test_new_fields_and_changed_types_round_trip(hostile, fields):

@@ -159,10 +159,10 @@ class Columns:
         kind = self.types.get(name) or self._declared.get(key)
         if kind is None:
             first = next((v for v in values if v is not None), None)
-            if first is None:
+            if key.endswith(UTC_SUFFIX) and (first is None or type(first) is str):
+                kind = "timestamp"  # null at first too: a text column would keep stamps as text
+            elif first is None:
                 kind = "text"
-            elif key.endswith(UTC_SUFFIX) and type(first) is str:
-                kind = "timestamp"
             else:
                 kind = KIND_OF.get(type(first), "json")
         self.types[name] = kind
