@@ -189,7 +189,7 @@ class PagedReads:
         429) stops new requests, but the pages already in flight after it are awaited and
         yielded: their requests are spent either way.
         """
-        window: deque[tuple[int, Future]] = deque()
+        window: deque[Future] = deque()  # in order of offset (each RawPage knows its own)
         last: RawPage | None = None
         latest_total = 0
         stopped: QuotaExhausted | None = None
@@ -211,29 +211,29 @@ class PagedReads:
                     self._page, reads.path, reads.params, offset, reads.page_size,
                     reads.table, reads.totals, True, False,
                 )  # fmt: skip
-                window.append((offset, future))
+                window.append(future)
                 return True
 
             def waiting() -> list[Future]:
-                return [f for _, f in window if not f.done()]
+                return [f for f in window if not f.done()]
 
             for _ in range(queued):
                 submit()
             try:
                 while window:
-                    if not window[0][1].done():  # the next page to yield is still awaited
+                    if not window[0].done():  # the next page to yield is still awaited
                         if len(window) < limit and len(waiting()) < queued and submit():
                             continue
                         wait(waiting(), return_when=FIRST_COMPLETED)
                         continue
-                    _, future = window.popleft()
+                    future = window.popleft()
                     if future.cancelled():
                         continue
                     try:
                         page, page_total = future.result()
                     except QuotaExhausted as exc:
                         stopped = stopped or exc
-                        for _, later in window:
+                        for later in window:
                             self._cancel(later, reads.table)  # not started yet: never sent
                         continue
                     except Exception:
@@ -247,7 +247,7 @@ class PagedReads:
                         latest_total = page_total
                     yield page
             finally:
-                for _, future in window:
+                for future in window:
                     self._cancel(future, reads.table)
         if stopped is not None:
             raise stopped

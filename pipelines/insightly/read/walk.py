@@ -119,11 +119,7 @@ class RecordKeys:
     def add_page(self, page: Sequence[dict], names: Sequence[str]) -> None:
         """The keys (`names`) of one page's records."""
         if len(names) == 1:
-            values = [record.get(names[0]) for record in page]
-            if all(type(v) is int and INT64_MIN <= v <= INT64_MAX for v in values):
-                self._add_array(np.fromiter(values, np.int64, len(values)))
-            else:
-                self._other.update(values)
+            self._add_bare([record.get(names[0]) for record in page])
         else:
             self._other.update(tuple(record.get(k) for k in names) for record in page)
 
@@ -133,8 +129,18 @@ class RecordKeys:
                 self._add_array(array)
             self._other |= keys._other
             return
-        for key in keys:
-            self._other.add(key[0] if len(key) == 1 else key)
+        keys = list(keys)
+        self._other.update(key for key in keys if len(key) != 1)
+        self._add_bare([key[0] for key in keys if len(key) == 1])
+
+    def _add_bare(self, values: list[Any]) -> None:
+        """Single keys: every int64 integer to the arrays, anything else to the set, so
+        that no key is in both (len and iteration need no membership test)."""
+        ints = [v for v in values if _int64(v)]
+        if ints:
+            self._add_array(np.fromiter(ints, np.int64, len(ints)))
+        if len(ints) < len(values):
+            self._other.update(v for v in values if not _int64(v))
 
     def _add_array(self, array: np.ndarray) -> None:
         self._arrays.append(array)
@@ -151,13 +157,11 @@ class RecordKeys:
         return self._arrays[0]
 
     def __len__(self) -> int:
-        ints = self._unique()
-        return len(ints) + sum(1 for k in self._other if not (type(k) is int and k in ints))
+        return len(self._unique()) + len(self._other)
 
     def __iter__(self) -> Iterator[Any]:
-        ints = self._unique()
-        yield from (int(v) for v in ints)
-        yield from (k for k in self._other if not (type(k) is int and k in ints))
+        yield from (int(v) for v in self._unique())
+        yield from self._other
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (set, frozenset, RecordKeys)):
@@ -166,6 +170,10 @@ class RecordKeys:
 
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _int64(value: Any) -> bool:
+    return type(value) is int and INT64_MIN <= value <= INT64_MAX
 
 
 @dataclass
