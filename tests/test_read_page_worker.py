@@ -1,19 +1,22 @@
-"""Pages converted in the worker process (read/page_worker.py) give the same Arrow tables as
-pages converted in process (read/page_tables.py): the same columns, types, nullability and
-values, variant columns included, and the same column types at the end of the read."""
+"""Pages decoded and converted in the worker process (read/page_pipe.py, page_worker.py) give
+the same Arrow tables and page facts as pages converted in process (read/page_tables.py):
+the same columns, types, nullability and values, variant columns included, and the same
+column types at the end of the read."""
 
 from __future__ import annotations
 
-from collections import deque
+import json
 
 import dlt
 import httpx
 import orjson
 import pytest
 
+from insightly.api.paging import RawPage
 from insightly.catalogue.entities import ENTITIES, Load
 from insightly.read import page_worker
 from insightly.read.entity_rows import EntityRows
+from insightly.read.page_pipe import WorkerPages
 from insightly.read.pages import base_params
 from insightly.read.rows import dumps, encode_values
 from tests.conftest import API_KEY
@@ -22,39 +25,52 @@ from tests.helpers import differences
 ENTITY = {e.table: e for e in ENTITIES}
 
 
-def converted(entity, pages: list[list[dict]], worker: bool, merge: bool | None = None):
+def raw_pages(pages: list[list[dict]], broken: set[int] = frozenset()) -> list[RawPage]:
+    """Pages as the API sends them (json for what orjson can't write: integers past 64 bits,
+    as a body of the API would carry them); a page in `broken` arrives as broken JSON once,
+    and its records come when it is asked for again."""
+    out = []
+    for i, page in enumerate(pages):
+        body = b"[{broken" if i in broken else json.dumps(page).encode()
+        out.append(RawPage(i * 500, "Contacts", body, lambda page=page: page))
+    return out
+
+
+def converted(entity, pages: list[list[dict]], worker: bool, merge=None, broken=frozenset()):
     """Every page's tables as the source takes them (read/source.py), and the read's final
-    conversion state; with `worker`, the first page is converted in process and the rest
-    in the worker (its state moves there and back; the worker may be one an earlier read
-    left ready)."""
+    conversion state. With `worker`, a worker left ready by an earlier read decodes and
+    converts every page from its bytes (page_pipe.py); else they are converted here."""
     schema = dlt.Schema("insightly")
     rows = EntityRows(entity, schema)
     if merge is not None:
         rows.merge = rows.convert.merge = merge
-    # the first page in process (a page never put is), so the state moves to the worker
-    tables, waiting = [(n, t) for n, t in rows.tables(pages[0])], deque()
-    for page in pages[1:]:
-        rows.put(page)
-        waiting.append(page)
-        if worker and rows.worker is not None:
-            assert rows.worker.ready.wait(60)
-        while len(waiting) > rows.ahead:
-            tables += [(n, t) for n, t in rows.tables(waiting.popleft())]
-    while waiting:
-        tables += [(n, t) for n, t in rows.tables(waiting.popleft())]
-    in_worker = rows.pages_in_worker
+    if worker:
+        ready = page_worker.take(True)
+        assert ready is not None and ready.ready.wait(60)
+        page_worker.give_back(ready)
+    before = page_worker.pages_converted
+    decode = WorkerPages(lambda: rows, entity.primary_key)
+    tables, facts = [], []
+    for offset, page in decode(iter(raw_pages(pages, broken))):
+        assert offset == page.offset
+        facts.append(page.facts)
+        tables += list(rows.converted(page))
     rows.finish()
-    return tables, rows.convert, in_worker
+    return tables, rows.convert, page_worker.pages_converted - before, facts
 
 
-def assert_same(entity, pages: list[list[dict]], monkeypatch, merge: bool | None = None):
-    monkeypatch.setattr(page_worker, "WORKER_AFTER_PAGES", 10**9)
-    expected, state, _ = converted(entity, pages, worker=False, merge=merge)
+def assert_same(entity, pages: list[list[dict]], monkeypatch, merge=None, broken=frozenset()):
+    monkeypatch.setattr(page_worker, "MAX_WORKERS", 0)
+    expected, state, none, facts = converted(entity, pages, worker=False, merge=merge)
+    assert none == 0
     monkeypatch.setattr(page_worker, "WORKER_AFTER_PAGES", 0)
     monkeypatch.setattr(page_worker, "MAX_WORKERS", 1)  # the page_workers setting
-    got, worker_state, in_worker = converted(entity, pages, worker=True, merge=merge)
-    # the first page in process, and the next too if it was put before the worker was ready
-    assert len(pages) - 2 <= in_worker <= len(pages) - 1 and in_worker > 0
+    got, worker_state, in_worker, worker_facts = converted(
+        entity, pages, worker=True, merge=merge, broken=broken
+    )
+    assert in_worker == len(pages)  # every page, the broken ones once asked for again
+    assert worker_facts == facts
+    assert [f.count for f in facts] == [len(p) for p in pages]
     assert [n for n, _ in got] == [n for n, _ in expected]
     for (name, table), (_, want) in zip(got, expected, strict=True):
         assert table.schema.equals(want.schema, check_metadata=True), name
@@ -138,6 +154,13 @@ def test_custom_field_text_in_bulk_is_the_text_of_one_value_at_a_time():
         one_at_a_time = [v if v is None or type(v) is str else dumps(v) for v in values]
         assert encode_values(values) == one_at_a_time
     assert encode_values([1e16, True, -0.0, 2**64]) == ["1e+16", "true", "-0.0", str(2**64)]
+
+
+def test_a_page_that_does_not_decode_is_asked_for_again_and_converted_in_order(monkeypatch):
+    """Broken JSON from the worker's view: the page is fetched again through the client,
+    and the pages sent after it are converted after it, as if nothing happened."""
+    tables = assert_same(ENTITY["contacts"], ODD_PAGES, monkeypatch, broken={1, 3})
+    assert len([t for n, t in tables if n == "contacts"]) == len(ODD_PAGES)
 
 
 def test_a_sync_with_a_page_worker_loads_every_record_exactly(emulator, warehouse, monkeypatch):

@@ -25,6 +25,14 @@ from insightly.api.paging import PAGE_SIZE, REORDER_PAGES, PageProgress, Params,
 AHEAD_MIN_PAGES = 40  # a page budget below this is read chunk by chunk, nothing ahead
 CHUNK_SHARE = 10  # a chunk is a tenth of the page budget: 20 pages (10,000 records) at 200
 AHEAD_CHUNKS = 2  # the buffer holds at most this many chunks' pages (undecoded: ~1.5 MB a page)
+# turns a chunk's pages into (offset, page) in order; the default decodes each page's records
+Decode = Callable[[Iterator[RawPage]], Iterator[tuple[int, Any]]]
+
+
+def decoded(pages: Iterator[RawPage]) -> Iterator[tuple[int, list[dict]]]:
+    """Each page's records, decoded by the consumer's thread."""
+    for page in pages:
+        yield page.offset, page.records()
 
 
 class ReadAhead:
@@ -99,26 +107,33 @@ class ReadAhead:
                 self._ended = True
                 self._cond.notify_all()
 
-    def chunk(self, progress: PageProgress, totals: list[int]) -> Iterator[list[dict]]:
+    def chunk(
+        self, progress: PageProgress, totals: list[int], decode: Decode | None = None
+    ) -> Iterator[Any]:
         """The pages of one chunk: `chunk_pages`, or the backlog read ahead meanwhile if
         larger, and on past that while the pump is held back by a full buffer (the API
         outpaces the pipeline: fewer, larger runs cost less), within the budget. Each
         page's offset goes to `progress` as it is yielded, the X-Total-Counts seen so far
         to `totals` (each to one chunk); `progress.complete` says the read ended with this
-        chunk. An error of the read is raised after the pages before it."""
+        chunk. An error of the read is raised after the pages before it. `decode` turns
+        the pages into what is yielded (default: their records)."""
         with self._cond:
             self._taken = 0  # the chunk before was extracted: its pages are committed
             self._target = max(self.chunk_pages, len(self._items))
             self._cond.notify_all()
-        while (page := self._next(totals)) is not None:
-            self.next_offset = page.offset + PAGE_SIZE
-            yield from progress.emit(page.offset, page.records())  # decoded here, by the consumer
+        for offset, page in (decode or decoded)(self._taken_pages(totals)):
+            yield from progress.emit(offset, page)
         with self._cond:
             if self._ended and not self._items:
                 self._give_totals(totals)
                 if self._end is not None:
                     raise self._end
                 progress.complete = self._pumped.complete
+
+    def _taken_pages(self, totals: list[int]) -> Iterator[RawPage]:
+        while (page := self._next(totals)) is not None:
+            self.next_offset = page.offset + PAGE_SIZE
+            yield page
 
     def _next(self, totals: list[int]) -> RawPage | None:
         """The next page of this chunk, or None when the chunk ends: the read ended, or
@@ -162,7 +177,8 @@ def pages_ahead(
     source: Callable[[list[int], PageProgress], Iterator[RawPage]],
     progress: PageProgress,
     totals: list[int],
-) -> Iterator[list[dict]]:
+    decode: Decode | None = None,
+) -> Iterator[Any]:
     """One chunk of `table`'s read: the read already under way when this chunk continues it
     exactly (same path and parameters, starting where the last chunk stopped), else a new
     one from `start`. A finished read is forgotten."""
@@ -173,7 +189,7 @@ def pages_ahead(
     if reader is None:
         reader = reads[table] = ReadAhead(key, start, source, budget, window)
     try:
-        yield from reader.chunk(progress, totals)
+        yield from reader.chunk(progress, totals, decode)
     finally:
         if reader.finished:
             reads.pop(table, None)
@@ -194,10 +210,12 @@ def read_chunk(
     done: Collection[int] = (),
     max_pages: int | None = None,
     progress: PageProgress | None = None,
-) -> Iterator[list[dict]]:
+    decode: Decode | None = None,
+) -> Iterator[Any]:
     """One pipeline run's pages of a read (arguments as `client.pages`). With a page budget
     of AHEAD_MIN_PAGES or more (and no gap to fill) the read goes on in the background
-    between chunks; otherwise it is the plain read, cut at the budget."""
+    between chunks, its pages turned by `decode` (ReadAhead.chunk); otherwise it is the
+    plain read, cut at the budget, its pages lists of records."""
     params = params or {}
     totals = totals if totals is not None else []
     if max_pages is None or max_pages < AHEAD_MIN_PAGES or done:
@@ -218,4 +236,6 @@ def read_chunk(
 
     progress = progress if progress is not None else PageProgress()
     key = key_of(path, params)
-    return pages_ahead(client.reads, table, key, start, max_pages, window, source, progress, totals)
+    return pages_ahead(
+        client.reads, table, key, start, max_pages, window, source, progress, totals, decode
+    )

@@ -298,6 +298,11 @@ class RawPage:
         page._records = records
         return page
 
+    def body(self) -> bytes | None:
+        """The body as sent, for a decoder of its own; None once `records` decoded it."""
+        with self._lock:
+            return self._body if self._records is None else None
+
     def records(self) -> list[dict]:
         with self._lock:
             if self._records is None:

@@ -26,6 +26,7 @@ import pyarrow as pa
 from insightly.catalogue.entities import CURSOR, Entity, Load
 from insightly.catalogue.tables import DELETED_AT, POSITION, TOMBSTONE, Child, children
 from insightly.read import page_worker
+from insightly.read.page_facts import ConvertedPage
 from insightly.read.page_tables import PageTables
 
 
@@ -33,7 +34,8 @@ class EntityRows:
     """Turns an entity's pages into hinted Arrow tables for one run (see module doc).
 
     The conversion itself is `PageTables`'; a long read hands it to a worker process
-    (page_worker.py): `put` each page as it is read, then take its `tables` in order."""
+    (page_worker.py, page_pipe.py) once `worker_holds` says so, and takes it back at
+    `finish`."""
 
     def __init__(self, entity: Entity, schema: Any) -> None:
         self.entity = entity
@@ -47,29 +49,23 @@ class EntityRows:
         self._pages = 0
         self._worker: page_worker.PageWorker | None = None
         self._in_worker = False  # the worker holds `convert` and gets every page
-        self.pages_in_worker = 0
 
     @property
     def worker(self) -> page_worker.PageWorker | None:
         """The worker process started for this read, if any (ready or not)."""
         return self._worker
 
-    @property
-    def ahead(self) -> int:
-        """Pages that may wait for their tables: the worker converts while the read goes on."""
-        return 2 if self._in_worker else 0
-
-    def put(self, page: Sequence[dict]) -> None:
-        """A page read; its tables come from `tables(page)`, in the order put. A page
-        converted in process must be taken before the next is put (`ahead` is 0)."""
+    def worker_holds(self) -> bool:
+        """One more page of the read: whether the worker converts it. A read past
+        WORKER_AFTER_PAGES pages takes the worker, which gets the conversion state once it
+        is ready; until then pages are converted here, and after, every page there."""
         self._pages += 1
         if self._worker is None:
             self._worker = page_worker.take(self._pages > page_worker.WORKER_AFTER_PAGES)
         if self._worker is not None and not self._in_worker and self._worker.ready.is_set():
             self._worker.start(self.convert)
             self._in_worker = True
-        if self._in_worker:
-            self._worker.send(page)
+        return self._in_worker
 
     def finish(self) -> None:
         """The read ended: take the conversion state back from the worker."""
@@ -92,15 +88,21 @@ class EntityRows:
             self._in_worker = False
             page_worker.drop(worker)
 
-    def _converted(self, page: Sequence[dict]) -> tuple[pa.Table, list[tuple[str, pa.Table]]]:
-        if self._in_worker and self._worker.pending and self._worker.pending[0] == id(page):
-            self.pages_in_worker += 1
-            return self._worker.receive()
-        return self.convert.page(page)
-
     def tables(self, page: Sequence[dict]) -> Iterator[tuple[str, pa.Table]]:
-        """The page's root table and one table per nested list, by warehouse table name."""
-        root, child_tables = self._converted(page)
+        """A page's root table and one table per nested list, by warehouse table name,
+        converted here."""
+        root, child_tables = self.convert.page(page)
+        return self._named(root, child_tables)
+
+    def converted(self, page: ConvertedPage) -> Iterator[tuple[str, pa.Table]]:
+        """The tables of a page converted already (page_pipe.py)."""
+        if page.root is None:
+            return iter(())
+        return self._named(page.root, page.children)
+
+    def _named(
+        self, root: pa.Table, child_tables: list[tuple[str, pa.Table]]
+    ) -> Iterator[tuple[str, pa.Table]]:
         yield self.entity.table, root
         for name, table in child_tables:
             self._seen_children.add(name)

@@ -15,7 +15,7 @@ we depend on it").
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -24,8 +24,12 @@ import dlt
 from insightly.api.client import InsightlyClient
 from insightly.api.paging import PAGE_SIZE, PageProgress
 from insightly.api.stamps import parse_stamp, parse_utc, updated_after_param, utc_stamp
-from insightly.catalogue.entities import CURSOR, Entity
+from insightly.catalogue.entities import Entity
 from insightly.errors import QuotaExhausted
+from insightly.read import page_worker
+from insightly.read.entity_rows import EntityRows
+from insightly.read.page_facts import ConvertedPage, page_facts
+from insightly.read.page_pipe import WorkerPages
 from insightly.read.pages import base_params, drifted, read_pages
 from insightly.read.walk import ID_CHECK_STATE, WALK_STATE, ChunksSeen, RecordKeys, Walk
 
@@ -36,8 +40,12 @@ MAX_DRIFT_RUNS = 5
 
 
 def incremental_records(
-    client: InsightlyClient, entity: Entity, start_date: datetime | None, lookback: int
-) -> Iterator[list[dict]]:
+    client: InsightlyClient,
+    entity: Entity,
+    start_date: datetime | None,
+    lookback: int,
+    tables: Callable[[], EntityRows] | None = None,
+) -> Iterator[list[dict] | ConvertedPage]:
     """Records updated after the stored cursor (minus the look-back).
 
     The cursor lives in the resource's dlt state and only moves once the whole result has
@@ -54,6 +62,9 @@ def incremental_records(
     completes, the cursor becomes the time the walk began (so the next sync re-reads
     whatever changed in the days it took), and the table's ids are checked once
     (deletes/check.py) for records that moved between its pages.
+
+    `tables`: the run's EntityRows; with a page worker (`page_workers`) a large read's pages
+    are converted there (page_pipe.py) and come as ConvertedPages, their facts with them.
     """
     state = dlt.current.resource_state()
     fetched = client.stats.take_refetch(entity.table)
@@ -70,7 +81,7 @@ def incremental_records(
     if newest is None and isinstance(stored, datetime):
         newest = stored
     totals: list[int] = []
-    keys = RecordKeys()
+    keys, keys_of = RecordKeys(), entity.primary_key
     progress = PageProgress()
     pages = read_pages(
         client,
@@ -82,15 +93,16 @@ def incremental_records(
         done=walk.done,
         max_pages=client.pages_per_run,
         progress=progress,
+        decode=_decode(tables, entity),
     )
     try:
         for page in pages:
-            client.stats.count_rows(entity.table, len(page))
-            keys.add_page(page, entity.primary_key)
-            for record in page:
-                value = parse_utc(record.get(CURSOR))
-                if isinstance(value, datetime) and (newest is None or value > newest):
-                    newest = value
+            facts = page.facts if isinstance(page, ConvertedPage) else page_facts(page, keys_of)
+            client.stats.count_rows(entity.table, facts.count)
+            keys.add_ids(facts.ids, single=len(keys_of) == 1)
+            page_newest = facts.newest
+            if page_newest is not None and (newest is None or page_newest > newest):
+                newest = page_newest
             _record_page(state, walk, progress, totals, newest)
             yield page
     except QuotaExhausted as exc:
@@ -115,6 +127,13 @@ def incremental_records(
         _complete_in_chunks(client, entity, state, walk, seen, totals, keys, newest)
     else:
         _complete_in_one_run(client, entity, state, walk, drifted(totals, keys), newest)
+
+
+def _decode(tables: Callable[[], EntityRows] | None, entity: Entity) -> WorkerPages | None:
+    """The worker's decoding of a large read's pages, when a page worker may run."""
+    if tables is None or page_worker.MAX_WORKERS < 1:
+        return None
+    return WorkerPages(tables, entity.primary_key)
 
 
 def _complete_in_one_run(

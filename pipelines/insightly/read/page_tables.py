@@ -60,6 +60,7 @@ class PageTables:
         }
         self.declared = list(declared)
         self.pk = [naming.normalize_identifier(k) for k in entity.primary_key]
+        self.key_names = list(entity.primary_key)  # as the API names them (page_facts.py)
 
     def page(self, page: Sequence[dict]) -> tuple[pa.Table, list[tuple[str, pa.Table]]]:
         """The page's root table and its child tables (by name; a list no record of a

@@ -32,6 +32,11 @@ ends. A read that fails stops it. Frames on the pipes: 8-byte length, then a pic
 from __future__ import annotations
 
 import atexit
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 import os
 import pickle
 import queue
@@ -39,7 +44,6 @@ import struct
 import subprocess
 import sys
 import threading
-from collections import deque
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -69,6 +73,22 @@ def _read(stream: IO[bytes]) -> Any:
         raise EOFError
     (size,) = _HEADER.unpack(header)
     return pickle.loads(stream.read(size))
+
+
+PIPE_BYTES = 1 << 20  # a page's body (1.5 MB) in two writes, not 24 of the default 64 KiB
+
+
+def _widen(*pipes: Any) -> None:
+    """Larger pipe buffers where the system allows them (Linux): fewer switches between
+    the two processes per page."""
+    setsize = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    for pipe in pipes:
+        if setsize is None or pipe is None:
+            return
+        try:
+            fcntl.fcntl(pipe.fileno(), setsize, PIPE_BYTES)
+        except OSError:  # above /proc/sys/fs/pipe-max-size: the default stays
+            return
 
 
 def _ipc(table: pa.Table) -> bytes:
@@ -152,10 +172,10 @@ class PageWorker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
+        _widen(self._process.stdin, self._process.stdout)
         self._outbox: queue.Queue[Any] = queue.Queue()
         self._inbox: queue.Queue[Any] = queue.Queue()
         self.ready = threading.Event()
-        self.pending: deque[int] = deque()  # id() of the pages sent, in order
         self._writer = threading.Thread(target=self._send_all, daemon=True, name="page-worker-w")
         self._reader = threading.Thread(target=self._receive_all, daemon=True, name="page-worker-r")
         self._writer.start()
@@ -190,24 +210,30 @@ class PageWorker:
         self._outbox.put(("state", tables))
 
     def send(self, page: Sequence[dict]) -> None:
+        """A page's records (decoded already): answered with its tables."""
         self._outbox.put(encode_page(page))
-        self.pending.append(id(page))
 
-    def receive(self) -> tuple[pa.Table, list[tuple[str, pa.Table]]]:
-        """The tables of the oldest page sent."""
+    def send_body(self, body: bytes) -> None:
+        """A page as the API sent it: answered with its facts and tables, or `undecodable`
+        (then every page after it is `skipped` until `resume`)."""
+        self._outbox.put(("raw", body))
+
+    def resume(self) -> None:
+        """After an `undecodable` page: convert what comes next again."""
+        self._outbox.put(("resume", None))
+
+    def reply(self) -> tuple[str, Any]:
+        """The answer to the oldest message not answered yet."""
         global pages_converted
-        self.pending.popleft()
-        pages_converted += 1
         kind, value = self._inbox.get()
         if kind == "error":
             raise RuntimeError(f"page worker: {value}")
-        root, children = value
-        return _table(root), [(name, _table(data)) for name, data in children]
+        pages_converted += kind in ("tables", "page")
+        return kind, value
 
     def finish(self) -> Any:
-        """The conversion state after the last page; the worker waits for the next read."""
-        while self.pending:  # never expected: the caller takes every page's tables first
-            self.receive()
+        """The conversion state after the last page (every page's answer taken); the worker
+        waits for the next read."""
         self._outbox.put(("finish", None))
         kind, value = self._inbox.get()
         if kind == "error":
@@ -229,7 +255,7 @@ class PageWorker:
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """The worker's loop: a state, then pages, then `finish`."""
-    tables: Any = None
+    worker = _Serving()
     _write(stdout, ("ready",))
     while True:
         try:
@@ -237,25 +263,71 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         except EOFError:
             return
         try:
-            if kind == "state":
-                tables = value
-                continue
-            if kind == "finish":
-                _write(stdout, ("state", tables))
-                continue
-            page = orjson.loads(value) if kind == "json" else pickle.loads(value)
-            root, children = tables.page(page)
-            answer: Any = ("tables", (_ipc(root), [(n, _ipc(t)) for n, t in children]))
+            answer = worker.answer(kind, value)
         except Exception as exc:  # reported to the main process, which raises it
             answer = ("error", f"{type(exc).__name__}: {exc}")
-        _write(stdout, answer)
+        if answer is not None:
+            _write(stdout, answer)
+
+
+class _Serving:
+    """The worker's state: the run's PageTables, and whether it skips pages (after one it
+    could not decode, until the main process sends that page's records and `resume`)."""
+
+    def __init__(self) -> None:
+        self.tables: Any = None
+        self.skipping = False
+
+    def answer(self, kind: str, value: Any) -> tuple[str, Any] | None:
+        if kind == "state":
+            self.tables = value
+            return None
+        if kind == "finish":
+            return ("state", self.tables)
+        if kind == "resume":
+            self.skipping = False
+            return None
+        if self.skipping:
+            return ("skipped", None)
+        if kind == "raw":
+            return self._raw(value)
+        page = orjson.loads(value) if kind == "json" else pickle.loads(value)
+        return ("tables", _ipc_tables(self.tables.page(page)))
+
+    def _raw(self, body: bytes) -> tuple[str, Any]:
+        from insightly.api.body import parse_body
+        from insightly.read.page_facts import page_facts
+
+        try:
+            records = parse_body(body)
+        except ValueError:
+            records = None
+        if not isinstance(records, list):
+            self.skipping = True  # the main process asks again, or raises the API's error
+            return ("undecodable", None)
+        facts = page_facts(records, self.tables.key_names)
+        tables = _ipc_tables(self.tables.page(records)) if records else None
+        return ("page", (facts, tables))
+
+
+def _ipc_tables(tables: tuple[pa.Table, list[tuple[str, pa.Table]]]) -> Any:
+    root, children = tables
+    return _ipc(root), [(name, _ipc(table)) for name, table in children]
+
+
+def tables_of(value: Any) -> tuple[pa.Table, list[tuple[str, pa.Table]]]:
+    """Tables sent by the worker (`_ipc_tables`)."""
+    root, children = value
+    return _table(root), [(name, _table(data)) for name, data in children]
 
 
 def main() -> None:
     """Frames on the real stdout only: anything printed goes to stderr."""
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr
-    import insightly.read.page_tables  # noqa: F401  (before "ready": the pickle needs it)
+    # before "ready": the state's pickle needs page_tables, a page's facts page_facts
+    import insightly.read.page_facts
+    import insightly.read.page_tables  # noqa: F401
 
     serve(sys.stdin.buffer, out)
 

@@ -6,7 +6,6 @@ Arrow tables, the entity's and its child tables' (entity_rows.py, rows.py).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -39,6 +38,7 @@ from insightly.read.full_reads import (
     tag_records,
 )
 from insightly.read.incremental import incremental_records
+from insightly.read.page_facts import ConvertedPage
 
 BATCH_ROWS = 50_000  # rows (entity and child rows) per yielded batch: about ten pages
 
@@ -46,28 +46,31 @@ BATCH_ROWS = 50_000  # rows (entity and child rows) per yielded batch: about ten
 def entity_tables(entity: Entity, read: Callable[..., Iterator[Any]], args: tuple) -> Iterator[Any]:
     """The pages of `read(*args)` as Arrow tables: the entity's and its child tables'
     (entity_rows.py), several pages to a table (dlt's cost per yielded item, a schema merge, was a
-    third of the extract at one page each). With `page_workers = 1` a long read's pages are
-    converted in a worker process (page_worker.py), up to `rows.ahead` pages behind the read.
+    third of the extract at one page each). An incremental read gets the run's EntityRows:
+    with `page_workers = 1` its pages come converted by the worker process (page_pipe.py).
     Anything else a read yields (hints for a table kept while its entity is forbidden) passes
-    through, after the tables of the pages before it. What is buffered is yielded before the
-    read ends, so a run's state and its rows stay together."""
+    through. What is buffered is yielded before the read ends, so a run's state and its rows
+    stay together."""
     rows: EntityRows | None = None
     batch = TableBatch()
-    waiting: deque[list[dict]] = deque()  # pages put whose tables are not taken yet
+
+    def entity_rows() -> EntityRows:
+        nonlocal rows
+        if rows is None:  # the schema is known once extraction runs
+            rows = EntityRows(entity, dlt.current.source_schema())
+        return rows
+
+    pages = read(*args, tables=entity_rows) if read is incremental_records else read(*args)
     try:
-        for page in read(*args):
-            if not isinstance(page, list):
-                _take(rows, waiting, batch, 0)
+        for page in pages:
+            if isinstance(page, ConvertedPage):
+                batch.add_all(entity_rows().converted(page))
+            elif not isinstance(page, list):
                 yield page
             elif page:
-                if rows is None:  # the schema is known once extraction runs
-                    rows = EntityRows(entity, dlt.current.source_schema())
-                rows.put(page)
-                waiting.append(page)
-                _take(rows, waiting, batch, rows.ahead)
-                if batch.rows >= BATCH_ROWS:
-                    yield from batch.drain(rows)
-        _take(rows, waiting, batch, 0)
+                batch.add_all(entity_rows().tables(page))
+            if batch.rows >= BATCH_ROWS:
+                yield from batch.drain(entity_rows())
         if rows is not None:
             rows.finish()
     finally:
@@ -83,13 +86,6 @@ def entity_tables(entity: Entity, read: Callable[..., Iterator[Any]], args: tupl
         yield from (rows or EntityRows(entity, schema)).skeleton(schema)
 
 
-def _take(rows: EntityRows | None, waiting: deque, batch: TableBatch, ahead: int) -> None:
-    """Add the tables of the pages waiting, all but the last `ahead` (still converting)."""
-    while rows is not None and len(waiting) > ahead:
-        for name, table in rows.tables(waiting.popleft()):
-            batch.add(name, table)
-
-
 class TableBatch:
     """Arrow tables of several pages, per warehouse table, until they are yielded."""
 
@@ -97,9 +93,10 @@ class TableBatch:
         self.tables: dict[str, list[pa.Table]] = {}
         self.rows = 0
 
-    def add(self, name: str, table: pa.Table) -> None:
-        self.tables.setdefault(name, []).append(table)
-        self.rows += table.num_rows
+    def add_all(self, tables: Iterator[tuple[str, pa.Table]]) -> None:
+        for name, table in tables:
+            self.tables.setdefault(name, []).append(table)
+            self.rows += table.num_rows
 
     def drain(self, rows: EntityRows) -> Iterator[Any]:
         for name, parts in self.tables.items():

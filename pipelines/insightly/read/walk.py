@@ -123,6 +123,14 @@ class RecordKeys:
         else:
             self._other.update(tuple(record.get(k) for k in names) for record in page)
 
+    def add_ids(self, ids: list[Any], single: bool) -> None:
+        """Keys taken already (page_facts.py): values of one key field (`single`), else
+        tuples."""
+        if single:
+            self._add_bare(ids)
+        else:
+            self._other.update(ids)
+
     def update(self, keys: Iterable[tuple] | RecordKeys) -> None:
         if isinstance(keys, RecordKeys):
             for array in keys._arrays:
