@@ -266,3 +266,17 @@ def test_duckdb_memory_limit_defaults_to_512mib_or_an_eighth_of_ram(warehouse, m
     )
     warehouse.sync(entities=["countries"])
     assert _memory_limit(warehouse) == "300.0 MiB"
+
+
+def test_duckdb_threads_leave_a_core_to_the_read(warehouse, monkeypatch):
+    """One core fewer than the machine has (at least one), unless configured."""
+    warehouse.sync(entities=["countries"])
+    options = SyncOptions(pipelines_dir=warehouse.pipelines_dir)
+
+    def threads() -> int:
+        with make_pipeline(options).sql_client() as sql:
+            return sql.execute_sql("select current_setting('threads')")[0][0]
+
+    assert threads() == max(1, (os.cpu_count() or 1) - 1)
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", '{"threads": 3}')
+    assert threads() == 3

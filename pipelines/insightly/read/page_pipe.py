@@ -40,19 +40,24 @@ class WorkerPages:
     def __call__(self, raws: Iterator[RawPage]) -> Iterator[tuple[int, ConvertedPage]]:
         rows = self._rows()
         sent: deque[Sent] = deque()
-        for raw in raws:
-            if not rows.worker_holds():
-                yield raw.offset, self._here(rows, raw.offset, raw.records())
-                continue
-            assert rows.worker is not None
-            sent.append(_send(rows.worker, raw))
-            while len(sent) > AHEAD:
+        try:
+            for raw in raws:
+                if not rows.worker_holds():
+                    yield raw.offset, self._here(rows, raw.offset, raw.records())
+                    continue
+                assert rows.worker is not None
+                sent.append(_send(rows.worker, raw))
+                while len(sent) > AHEAD:
+                    page = self._answer(rows.worker, sent)
+                    yield page.offset, page
+            while sent:
+                assert rows.worker is not None
                 page = self._answer(rows.worker, sent)
                 yield page.offset, page
-        while sent:
-            assert rows.worker is not None
-            page = self._answer(rows.worker, sent)
-            yield page.offset, page
+        except BaseException:
+            if sent:  # answers still owed (the read stopped: quota, error, closed): the
+                rows.abandon()  # worker can't hand its state back in order; it is stopped
+            raise
 
     def _here(self, rows: EntityRows, offset: int, records: list[dict]) -> ConvertedPage:
         facts = page_facts(records, self._keys)

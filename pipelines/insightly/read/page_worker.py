@@ -1,25 +1,20 @@
-"""A worker process that turns pages into Arrow tables beside the read (`page_workers`).
+"""A worker process that decodes a large read's pages and turns them into Arrow tables beside
+the read (`page_workers`, 1 by default with a second core; page_pipe.py drives it).
 
-What was measured for issue 19 (the same 20 pages of 500 emulator contacts, 16 custom fields
-each, 1.5 MB; docs/performance.md has the figures and conditions):
-- the pages are parsed already: the client parses each answer with orjson (12 ms a page)
-  because the read itself needs the records (cursor, keys, drift checks), so any other
-  parser is a second parse;
+What was measured for issue 19 (pages of 500 emulator contacts, 16 custom fields each,
+1.5 MB; docs/performance.md has the figures and conditions):
 - DuckDB's `read_json` with declared columns reads a page in 1.3 ms, but coerces without a
   word: 1.5 becomes 2 in a BIGINT column, true 1.0 in a DOUBLE one, 5 '5' in a VARCHAR one.
   Variant columns, the lossless custom field text and first-value typing would each need
   per-column SQL and a fallback for odd data; auto-detecting the columns took 38 ms a page;
 - pyarrow's JSON reader needs newline-delimited JSON and refuses a page whose custom field
   values differ in type ("changed from string to boolean"): every page;
-- the in-process conversion (page_tables.py, rows.py: C loops per column, Python per value
-  only for odd values) takes 7.8-8.8 ms a page of CPU.
-This worker runs that same conversion in another process: the page goes as orjson text
-(0.9 ms; exact for what orjson parsed, a pickle otherwise), the tables come back as Arrow
-IPC, the same tables by construction. It takes the conversion off the read's GIL but costs a
-second parse of every page: 100,000 contacts took 19-20 s of CPU instead of 15-16, and on
-2 cores shared with other work the read got slower (6,100-6,400 rows/s against
-8,800-10,200; at load 3-5 the whole sync 4,700 against 5,900 contacts/s). So it is off unless
-`page_workers = 1` (a machine with a core to spare).
+- so pages are parsed by orjson (about 10 ms a page) and converted by page_tables.py (about
+  10 ms), both in Python: on two cores the sync was bound by its one Python thread.
+Here both happen in a second process: the page goes as the API's bytes, and the tables come
+back as Arrow IPC with the page's facts (page_facts.py), the same tables by construction.
+An earlier version sent pages the sync had parsed already (for its cursor and keys): a
+second parse of every page, slower on 2 cores; now the sync never parses them.
 
 One worker per sync process (`MAX_WORKERS`, the setting), started by the first read past
 `WORKER_AFTER_PAGES` pages, so a small incremental sync never pays its start (about 0.6 s of
