@@ -11,7 +11,12 @@ import pytest
 from insightly.api.paging import page_count
 from insightly.catalogue.entities import CUSTOM_FIELDS, ENTITIES, TAG_RECORD_TYPES, Load, Paging
 from insightly.errors import ApiResponseError, AuthenticationError
-from insightly.sync.pipeline import SyncOptions, default_memory_limit, make_pipeline
+from insightly.sync.pipeline import (
+    DUCKDB_MEMORY_MIB,
+    SyncOptions,
+    default_memory_limit,
+    make_pipeline,
+)
 from tests.helpers import column, custom_object_tables, differences, entity_paths
 
 
@@ -253,11 +258,11 @@ def _memory_limit(warehouse) -> str:
         return sql.execute_sql("select current_setting('memory_limit')")[0][0]
 
 
-def test_duckdb_memory_limit_defaults_to_512mib_or_an_eighth_of_ram(warehouse, monkeypatch):
+def test_duckdb_memory_limit_defaults_to_400mib_or_an_eighth_of_ram(warehouse, monkeypatch):
     warehouse.sync(entities=["countries"])
     mib = int(default_memory_limit().removesuffix("MiB"))
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
-    assert mib == min(512, ram // 8) or mib < ram // 8  # (a cgroup limit can be lower)
+    assert mib == min(DUCKDB_MEMORY_MIB, ram // 8) or mib < ram // 8  # (a cgroup: lower)
     assert _memory_limit(warehouse) == f"{mib}.0 MiB"
     # what the configuration says wins, and the rest of global_config still applies
     monkeypatch.setenv(
