@@ -14,6 +14,7 @@ import pytest
 
 from insightly.api.paging import RawPage
 from insightly.catalogue.entities import ENTITIES, Load
+from insightly.errors import QuotaExhausted
 from insightly.read import page_worker
 from insightly.read.entity_rows import EntityRows
 from insightly.read.page_pipe import WorkerPages
@@ -176,3 +177,32 @@ def test_a_sync_with_a_page_worker_loads_every_record_exactly(emulator, warehous
     records = emulator.tenant.records("Contacts")
     assert page_worker.pages_converted - before == -(-len(records) // 500)  # every page
     assert differences(warehouse, "contacts", ("CONTACT_ID",), records) == []
+
+
+def test_a_read_that_stops_with_pages_in_the_worker_stops_the_worker(monkeypatch):
+    """The quota (or an error) ends a read while the worker still owes answers: the worker
+    is stopped, not asked for a state it can't hand back in order."""
+    monkeypatch.setattr(page_worker, "WORKER_AFTER_PAGES", 0)
+    monkeypatch.setattr(page_worker, "MAX_WORKERS", 1)
+    ready = page_worker.take(True)
+    assert ready is not None and ready.ready.wait(60)
+    page_worker.give_back(ready)
+    rows = EntityRows(ENTITY["contacts"], dlt.Schema("insightly"))
+    handed_over = rows.convert
+
+    def pages():
+        yield from raw_pages(ODD_PAGES)
+        raise QuotaExhausted("the daily quota is spent")
+
+    decode = WorkerPages(lambda: rows, ENTITY["contacts"].primary_key)
+    taken = []
+    with pytest.raises(QuotaExhausted):
+        for _, page in decode(pages()):
+            taken.append(page)
+    assert len(taken) == len(ODD_PAGES) - 2  # two were still in the worker
+    assert rows.worker is None and not ready.alive()
+    rows.finish()  # nothing to take back: the state stays the one handed over
+    assert rows.convert is handed_over
+    again = page_worker.take(True)  # a later read gets a new worker
+    assert again is not None and again is not ready
+    page_worker.drop(again)
