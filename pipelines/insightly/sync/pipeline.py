@@ -108,8 +108,8 @@ def default_threads() -> int:
     """DuckDB's threads unless configured: one core fewer than the machine has (at least
     one). The versions are made while the next chunk is read, and that read needs a core
     for the sync's thread and one for the page worker; with DuckDB on both cores of a
-    2-core machine a 1M-contact sync took 88.8 s, with one 83.8-86.4 s, the loads as fast
-    (1.2-1.3 s a chunk of 83,500 contacts)."""
+    2-core machine a 1M-contact sync took 88.8 s (one run), with one 83.8-85.9 s (four
+    runs), the loads as fast (1.2-1.3 s a chunk of 83,500 contacts)."""
     return max(1, (os.cpu_count() or 1) - 1)
 
 
