@@ -50,7 +50,7 @@ def converted(entity, pages: list[list[dict]], worker: bool, merge=None, broken=
         assert ready is not None and ready.ready.wait(60)
         page_worker.give_back(ready)
     before = page_worker.pages_converted
-    decode = WorkerPages(lambda: rows, entity.primary_key)
+    decode = WorkerPages(lambda: rows)
     tables, facts = [], []
     for offset, page in decode(iter(raw_pages(pages, broken))):
         assert offset == page.offset
@@ -194,7 +194,7 @@ def test_a_read_that_stops_with_pages_in_the_worker_stops_the_worker(monkeypatch
         yield from raw_pages(ODD_PAGES)
         raise QuotaExhausted("the daily quota is spent")
 
-    decode = WorkerPages(lambda: rows, ENTITY["contacts"].primary_key)
+    decode = WorkerPages(lambda: rows)
     taken = []
     with pytest.raises(QuotaExhausted):
         for _, page in decode(pages()):

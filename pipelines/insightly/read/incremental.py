@@ -93,7 +93,7 @@ def incremental_records(
         done=walk.done,
         max_pages=client.pages_per_run,
         progress=progress,
-        decode=_decode(tables, entity),
+        decode=_decode(tables),
     )
     try:
         for page in pages:
@@ -129,11 +129,11 @@ def incremental_records(
         _complete_in_one_run(client, entity, state, walk, drifted(totals, keys), newest)
 
 
-def _decode(tables: Callable[[], EntityRows] | None, entity: Entity) -> WorkerPages | None:
+def _decode(tables: Callable[[], EntityRows] | None) -> WorkerPages | None:
     """The worker's decoding of a large read's pages, when a page worker may run."""
     if tables is None or page_worker.MAX_WORKERS < 1:
         return None
-    return WorkerPages(tables, entity.primary_key)
+    return WorkerPages(tables)
 
 
 def _complete_in_one_run(

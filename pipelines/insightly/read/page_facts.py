@@ -43,6 +43,14 @@ def page_facts(page: Sequence[dict], key_names: Sequence[str]) -> PageFacts:
     return PageFacts(len(page), ids, [record.get(CURSOR) for record in page])
 
 
+def convert_page(convert: Any, records: list[dict]) -> tuple[PageFacts, Any]:
+    """A decoded page's facts and tables (`convert`: the run's PageTables), wherever it is
+    decoded: the sync's process or the worker. An empty page has no tables: the read skips
+    it, and converting it would add the declared columns as a page with rows does."""
+    facts = page_facts(records, convert.key_names)
+    return facts, (convert.page(records) if records else None)
+
+
 @dataclass
 class ConvertedPage:
     """A page converted where it was decoded: its facts and its tables (root, children)."""

@@ -19,11 +19,11 @@ then sent before those pages again, so the conversion sees every page in order.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 from insightly.api.paging import RawPage
 from insightly.read.entity_rows import EntityRows
-from insightly.read.page_facts import ConvertedPage, page_facts
+from insightly.read.page_facts import ConvertedPage, convert_page, page_facts
 from insightly.read.page_worker import PageWorker, tables_of
 
 AHEAD = 2  # pages sent to the worker past the one whose answer is awaited
@@ -33,12 +33,13 @@ Sent = tuple[RawPage, list[dict] | None]  # a page, and its records when they we
 class WorkerPages:
     """The `decode` of a large read: RawPages in, (offset, ConvertedPage) out, in order."""
 
-    def __init__(self, rows: Callable[[], EntityRows], key_names: Sequence[str]) -> None:
+    def __init__(self, rows: Callable[[], EntityRows]) -> None:
         self._rows = rows  # the run's EntityRows (read/source.py makes it)
-        self._keys = list(key_names)
+        self._keys: list[str] = []  # the entity's key fields, as the API names them
 
     def __call__(self, raws: Iterator[RawPage]) -> Iterator[tuple[int, ConvertedPage]]:
         rows = self._rows()
+        self._keys = rows.convert.key_names
         sent: deque[Sent] = deque()
         try:
             for raw in raws:
@@ -60,10 +61,8 @@ class WorkerPages:
             raise
 
     def _here(self, rows: EntityRows, offset: int, records: list[dict]) -> ConvertedPage:
-        facts = page_facts(records, self._keys)
-        if not records:  # skipped by the read (an empty page adds no column)
-            return ConvertedPage(offset, facts, None, [])
-        root, children = rows.convert.page(records)
+        facts, tables = convert_page(rows.convert, records)
+        root, children = tables if tables is not None else (None, [])
         return ConvertedPage(offset, facts, root, children)
 
     def _answer(self, worker: PageWorker, sent: deque[Sent]) -> ConvertedPage:

@@ -45,6 +45,9 @@ from typing import IO, Any
 import orjson
 import pyarrow as pa
 
+from insightly.api.body import parse_body
+from insightly.read.page_facts import convert_page
+
 WORKER_AFTER_PAGES = 4  # a read of more pages than this starts the worker
 MAX_WORKERS = 0  # worker processes at once, per sync process: the `page_workers` setting
 _lock = threading.Lock()
@@ -77,9 +80,9 @@ def _widen(*pipes: Any) -> None:
     """Larger pipe buffers where the system allows them (Linux): fewer switches between
     the two processes per page."""
     setsize = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if setsize is None:
+        return
     for pipe in pipes:
-        if setsize is None or pipe is None:
-            return
         try:
             fcntl.fcntl(pipe.fileno(), setsize, PIPE_BYTES)
         except OSError:  # above /proc/sys/fs/pipe-max-size: the default stays
@@ -290,9 +293,6 @@ class _Serving:
         return ("tables", _ipc_tables(self.tables.page(page)))
 
     def _raw(self, body: bytes) -> tuple[str, Any]:
-        from insightly.api.body import parse_body
-        from insightly.read.page_facts import page_facts
-
         try:
             records = parse_body(body)
         except ValueError:
@@ -300,9 +300,8 @@ class _Serving:
         if not isinstance(records, list):
             self.skipping = True  # the main process asks again, or raises the API's error
             return ("undecodable", None)
-        facts = page_facts(records, self.tables.key_names)
-        tables = _ipc_tables(self.tables.page(records)) if records else None
-        return ("page", (facts, tables))
+        facts, tables = convert_page(self.tables, records)
+        return ("page", (facts, None if tables is None else _ipc_tables(tables)))
 
 
 def _ipc_tables(tables: tuple[pa.Table, list[tuple[str, pa.Table]]]) -> Any:
@@ -320,9 +319,7 @@ def main() -> None:
     """Frames on the real stdout only: anything printed goes to stderr."""
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr
-    # before "ready": the state's pickle needs page_tables, a page's facts page_facts
-    import insightly.read.page_facts
-    import insightly.read.page_tables  # noqa: F401
+    import insightly.read.page_tables  # noqa: F401  (before "ready": the pickle needs it)
 
     serve(sys.stdin.buffer, out)
 

@@ -9,7 +9,7 @@ commits that state with the extracted data, so what is committed is exactly what
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -116,15 +116,8 @@ class RecordKeys:
         self._other: set[Any] = set()
         self.update(keys)
 
-    def add_page(self, page: Sequence[dict], names: Sequence[str]) -> None:
-        """The keys (`names`) of one page's records."""
-        if len(names) == 1:
-            self._add_bare([record.get(names[0]) for record in page])
-        else:
-            self._other.update(tuple(record.get(k) for k in names) for record in page)
-
     def add_ids(self, ids: list[Any], single: bool) -> None:
-        """Keys taken already (page_facts.py): values of one key field (`single`), else
+        """One page's keys (page_facts.py): values of one key field (`single`), else
         tuples."""
         if single:
             self._add_bare(ids)
