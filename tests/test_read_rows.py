@@ -34,6 +34,14 @@ def test_values_of_another_type_go_to_variant_columns_unconverted():
     assert out["t"] == ["a", None, None] and out["t__v_bigint"] == [None, 5, None]
 
 
+def test_an_integer_beyond_64_bits_in_a_column_of_another_type_is_kept_as_text():
+    """It failed the page (OverflowError) before: only the column's own type checked."""
+    out = built({}, {"T": "text", "B": "bool"}, [{"T": "a", "B": 2**70}, {"T": -(2**64), "B": 3}])
+    assert out["t"] == ["a", None] and out["t__v_text"] == [None, str(-(2**64))]
+    assert "t__v_bigint" not in out
+    assert out["b__v_bigint"] == [None, 3] and out["b__v_text"] == [str(2**70), None]
+
+
 def test_utc_stamps_are_typed_and_odd_ones_kept_as_text():
     out = built(
         {"last_seen_utc": "bigint"},

@@ -225,10 +225,10 @@ class Columns:
         out: dict[str, pa.Array],
         force: str | None = None,
     ) -> list[Any]:
-        """Move values of the types in `odd` to `<name>__v_<kind>`; return what stays."""
+        """Move values of the types in `odd` to `<name>__v_<kind>`; return what stays. An
+        integer beyond 64 bits goes to `<name>__v_text`, as in its own column (`build`)."""
+        lists: dict[str, list[Any]] = {}
         for kind in sorted({force or KIND_OF.get(t, "json") for t in odd}):
-            vname = self._naming.normalize_path(f"{name}__v_{kind}")
-            self.types[vname] = kind
 
             def moved(v: Any, kind: str = kind) -> bool:
                 return type(v) in odd and (force is not None or KIND_OF.get(type(v)) == kind)
@@ -236,8 +236,28 @@ class Columns:
             moved_values = [v if moved(v) else None for v in values]
             if force == "text":
                 moved_values = [None if v is None else str(v) for v in moved_values]
+            if kind == "bigint":
+                big = [str(v) if v is not None and not _INT64[0] <= v <= _INT64[1] else None
+                       for v in moved_values]  # fmt: skip
+                if any(b is not None for b in big):
+                    moved_values = [None if b is not None else v
+                                    for v, b in zip(moved_values, big, strict=True)]  # fmt: skip
+                    lists["text"] = big
+            lists[kind] = _merged(lists.get(kind), moved_values)
+        for kind, moved_values in lists.items():
+            if all(v is None for v in moved_values):  # every one was past 64 bits
+                continue
+            vname = self._naming.normalize_path(f"{name}__v_{kind}")
+            self.types[vname] = kind
             out[vname] = _array(moved_values, kind)
         return [None if type(v) in odd else v for v in values]
+
+
+def _merged(before: list[Any] | None, values: list[Any]) -> list[Any]:
+    """Two lists of one variant column, each value in at most one of them."""
+    if before is None:
+        return values
+    return [v if v is not None else b for v, b in zip(values, before, strict=True)]
 
 
 def values_of(rows: Sequence[dict], key: str) -> list[Any]:
