@@ -14,9 +14,11 @@ from insightly.errors import ApiResponseError, AuthenticationError
 from insightly.sync.pipeline import (
     DUCKDB_MEMORY_MIB,
     SyncOptions,
+    all_cores,
     default_memory_limit,
     make_pipeline,
 )
+from insightly.warehouse.held import HeldOpen
 from tests.helpers import column, custom_object_tables, differences, entity_paths
 
 
@@ -285,3 +287,19 @@ def test_duckdb_threads_leave_a_core_to_the_read(warehouse, monkeypatch):
     assert threads() == max(1, (os.cpu_count() or 1) - 1)
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", '{"threads": 3}')
     assert threads() == 3
+
+
+def test_duckdb_takes_every_core_once_the_reads_are_over(warehouse, monkeypatch):
+    """all_cores: for the integrity and id checks, while the sync holds the database open;
+    a configured `threads` is left as it is."""
+    warehouse.sync(entities=["countries"])
+    options = SyncOptions(pipelines_dir=warehouse.pipelines_dir)
+    cores = os.cpu_count() or 1
+    for configured, expected in ((None, cores), (3, 3)):
+        if configured is not None:
+            monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", '{"threads": 3}')
+        pipeline = make_pipeline(options)
+        with HeldOpen(pipeline):
+            all_cores(pipeline)
+            with pipeline.sql_client() as sql:
+                assert sql.execute_sql("select current_setting('threads')")[0][0] == expected

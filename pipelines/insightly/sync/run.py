@@ -50,6 +50,7 @@ from insightly.read.walk import resource_state
 from insightly.stats import RunStats
 from insightly.sync.pipeline import (
     SyncOptions,
+    all_cores,
     exclusive,
     file_format,
     finish_normalize_commit,
@@ -202,6 +203,7 @@ def _sync_locked(
             if phase and not stats.quota_stop:
                 run.until_read(phase, refresh)
         end_history(pipeline, kept)  # history a full refresh held aside goes back
+        all_cores(pipeline)
         if run.infos or pending_loaded:
             stats.repaired = repair_exact_copies(pipeline, tables)
         if not stats.quota_stop:
