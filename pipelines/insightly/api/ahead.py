@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
-from itertools import islice
 from typing import Any
 
 from insightly.api.paging import PAGE_SIZE, REORDER_PAGES, PageProgress, Params, RawPage
@@ -26,33 +25,8 @@ from insightly.api.paging import PAGE_SIZE, REORDER_PAGES, PageProgress, Params,
 AHEAD_MIN_PAGES = 40  # a page budget below this is read chunk by chunk, nothing ahead
 CHUNK_SHARE = 10  # a chunk is a tenth of the page budget: 20 pages (10,000 records) at 200
 AHEAD_CHUNKS = 2  # the buffer holds at most this many chunks' pages (undecoded: ~1.5 MB a page)
-
-
-class ChunkPages(Iterator[RawPage]):
-    """The pages of one chunk, in order, and a look at the pages fetched past it."""
-
-    def __init__(self, reader: ReadAhead, totals: list[int]) -> None:
-        self._reader = reader
-        self._totals = totals
-
-    def __next__(self) -> RawPage:
-        page = self._reader._next(self._totals)
-        if page is None:
-            raise StopIteration
-        self._reader.next_offset = page.offset + PAGE_SIZE
-        return page
-
-    def buffered(self) -> list[RawPage]:
-        """The pages fetched past this chunk so far (the next chunk's first ones), left in
-        the buffer: at most the `lead_pages` of the chunk's decoder."""
-        with self._reader._cond:
-            return list(islice(self._reader._items, self._reader._lead))
-
-
-# turns a chunk's pages into (offset, page) in order; the default decodes each page's records.
-# A decoder with `lead_pages` may start on that many of the next chunk's pages (`buffered`)
-# while this chunk loads: the chunk ends that many pages sooner, so the budget holds them.
-Decode = Callable[[ChunkPages], Iterator[tuple[int, Any]]]
+# turns a chunk's pages into (offset, page) in order; the default decodes each page's records
+Decode = Callable[[Iterator[RawPage]], Iterator[tuple[int, Any]]]
 
 
 def decoded(pages: Iterator[RawPage]) -> Iterator[tuple[int, list[dict]]]:
@@ -87,7 +61,6 @@ class ReadAhead:
         self._taken = 0  # pages yielded in the chunk in progress (not committed yet)
         self._target = self.chunk_pages  # pages the chunk in progress takes at least
         self._held_back = False  # the pump waits for room: the pipeline is behind the API
-        self._lead = 0  # pages past a chunk its decoder may take on (Decode)
         self._totals_seen = 0
         self._cond = threading.Condition()
         self._thread = threading.Thread(
@@ -147,10 +120,8 @@ class ReadAhead:
         with self._cond:
             self._taken = 0  # the chunk before was extracted: its pages are committed
             self._target = max(self.chunk_pages, len(self._items))
-            room = self._budget - self._window - 1 - self.chunk_pages
-            self._lead = max(0, min(getattr(decode, "lead_pages", 0), self._ahead, room))
             self._cond.notify_all()
-        for offset, page in (decode or decoded)(ChunkPages(self, totals)):
+        for offset, page in (decode or decoded)(self._taken_pages(totals)):
             yield from progress.emit(offset, page)
         with self._cond:
             if self._ended and not self._items:
@@ -159,13 +130,17 @@ class ReadAhead:
                     raise self._end
                 progress.complete = self._pumped.complete
 
+    def _taken_pages(self, totals: list[int]) -> Iterator[RawPage]:
+        while (page := self._next(totals)) is not None:
+            self.next_offset = page.offset + PAGE_SIZE
+            yield page
+
     def _next(self, totals: list[int]) -> RawPage | None:
         """The next page of this chunk, or None when the chunk ends: the read ended, or
         the chunk has its pages. Then it still waits for the next page or the end, so that
         a read ending right after this chunk is complete with it."""
         with self._cond:
-            # the pump's bound, less the pages the decoder may take on past the chunk
-            limit = self._taken + self._window + 1 + self._lead >= self._budget
+            limit = self._taken + self._window + 1 >= self._budget  # the pump's bound
             behind = bool(self._items) and self._held_back  # the API waits for the pipeline
             caught_up = self._taken >= self._target and (not behind or limit)
             while not self._items and not self._ended:

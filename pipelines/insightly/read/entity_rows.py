@@ -55,35 +55,17 @@ class EntityRows:
         """The worker process started for this read, if any (ready or not)."""
         return self._worker
 
-    @property
-    def in_worker(self) -> bool:
-        """The worker holds the conversion state (pages go there)."""
-        return self._in_worker
-
-    def worker_holds(self, page: Any = None) -> bool:
+    def worker_holds(self) -> bool:
         """One more page of the read: whether the worker converts it. A read past
         WORKER_AFTER_PAGES pages takes the worker, which gets the conversion state once it
-        is ready (or goes on with its lead, when `page` begins it: PageWorker.start); until
-        then pages are converted here, and after, every page there."""
+        is ready; until then pages are converted here, and after, every page there."""
         self._pages += 1
         if self._worker is None:
             self._worker = page_worker.take(self._pages > page_worker.WORKER_AFTER_PAGES)
         if self._worker is not None and not self._in_worker and self._worker.ready.is_set():
-            self._worker.start(self.convert, page)
+            self._worker.start(self.convert)
             self._in_worker = True
         return self._in_worker
-
-    def take_back(self) -> PageTables:
-        """The conversion state from the worker, every page's answer taken; the worker
-        keeps a copy (for its lead: page_pipe.py) and is given back at `finish`."""
-        assert self._worker is not None and self._in_worker
-        try:
-            self.convert = self._worker.finish()
-        except BaseException:
-            self.abandon()
-            raise
-        self._in_worker = False
-        return self.convert
 
     def finish(self) -> None:
         """The read ended: take the conversion state back from the worker."""

@@ -27,16 +27,11 @@ from insightly.read.page_facts import ConvertedPage, convert_page, page_facts
 from insightly.read.page_worker import PageWorker, tables_of
 
 AHEAD = 2  # pages sent to the worker past the one whose answer is awaited
-# pages of the next chunk sent at a chunk's end: about the worker's time for the chunk's
-# normalize and load (40 pages of 500 contacts: 1.1 s of the worker against 1.2 s)
-LEAD = 40
 Sent = tuple[RawPage, list[dict] | None]  # a page, and its records when they were sent
 
 
 class WorkerPages:
     """The `decode` of a large read: RawPages in, (offset, ConvertedPage) out, in order."""
-
-    lead_pages = LEAD  # api/ahead.py ends the chunks this much sooner
 
     def __init__(self, rows: Callable[[], EntityRows]) -> None:
         self._rows = rows  # the run's EntityRows (read/source.py makes it)
@@ -48,11 +43,11 @@ class WorkerPages:
         sent: deque[Sent] = deque()
         try:
             for raw in raws:
-                if not rows.worker_holds(raw):
+                if not rows.worker_holds():
                     yield raw.offset, self._here(rows, raw.offset, raw.records())
                     continue
                 assert rows.worker is not None
-                sent.append(_taken(rows.worker, raw))
+                sent.append(_send(rows.worker, raw))
                 while len(sent) > AHEAD:
                     page = self._answer(rows.worker, sent)
                     yield page.offset, page
@@ -60,14 +55,10 @@ class WorkerPages:
                 assert rows.worker is not None
                 page = self._answer(rows.worker, sent)
                 yield page.offset, page
-            if rows.worker is not None and rows.worker.lead:  # pages out of order
-                raise RuntimeError("page worker: the chunk ended before its lead")
-            _lead(rows, raws)
         except BaseException:
-            worker = rows.worker
-            if sent or (worker is not None and worker.lead):  # answers still owed (the read
-                rows.abandon()  # stopped: quota, error, closed): the worker can't hand its
-            raise  # state back in order; it is stopped
+            if sent:  # answers still owed (the read stopped: quota, error, closed): the
+                rows.abandon()  # worker can't hand its state back in order; it is stopped
+            raise
 
     def _here(self, rows: EntityRows, offset: int, records: list[dict]) -> ConvertedPage:
         facts, tables = convert_page(rows.convert, records)
@@ -92,41 +83,16 @@ class WorkerPages:
         """The page's records through the client; the worker gets them before the pages
         sent after it (which it skipped), sent again."""
         records = raw.records()  # asks again, or raises the API's error
-        for _ in range(len(sent) + len(worker.lead)):
+        for _ in sent:
             kind, _value = worker.reply()
             if kind != "skipped":
                 raise RuntimeError(f"page worker: unexpected answer {kind!r}")
         worker.resume()
         worker.send(records)
-        for pages in (sent, worker.lead):  # the lead too was skipped: sent again after
-            later = [page for page, _ in pages]
-            pages.clear()
-            pages.extend(_send(worker, page) for page in later)
+        later = [page for page, _ in sent]
+        sent.clear()
+        sent.extend(_send(worker, page) for page in later)
         return records
-
-
-def _taken(worker: PageWorker, raw: RawPage) -> Sent:
-    """The page sent: as the head of the worker's lead, or now."""
-    if worker.lead:
-        if worker.lead[0][0] is not raw:
-            raise RuntimeError("page worker: a page out of its lead's order")
-        return worker.lead.popleft()
-    return _send(worker, raw)
-
-
-def _lead(rows: EntityRows, raws: Iterator[RawPage]) -> None:
-    """At a chunk's end, the next chunk's first pages fetched so far go to the worker with
-    its state (taken back: EntityRows.take_back): it converts them while this chunk is
-    normalized and loaded, when it would be idle, and the next run adopts them if its
-    column types are the same (PageWorker.start)."""
-    buffered = getattr(raws, "buffered", None)
-    worker = rows.worker
-    if buffered is None or worker is None or not rows.in_worker:
-        return
-    pages = buffered()
-    if pages:
-        worker.lead_state = rows.take_back()
-        worker.lead.extend(_send(worker, page) for page in pages)
 
 
 def _send(worker: PageWorker, raw: RawPage) -> Sent:

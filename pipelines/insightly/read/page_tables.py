@@ -17,14 +17,7 @@ import pyarrow as pa
 
 from insightly.catalogue.entities import CUSTOMFIELDS, Entity
 from insightly.catalogue.fields import FIELDS
-from insightly.catalogue.tables import (
-    DELETED_AT,
-    POSITION,
-    TOMBSTONE,
-    Child,
-    children,
-    fields_of,
-)
+from insightly.catalogue.tables import POSITION, TOMBSTONE, Child, children, fields_of
 from insightly.read.rows import (
     ARROW_TYPE,
     FIELD_VALUE,
@@ -69,22 +62,6 @@ class PageTables:
         self.pk = [naming.normalize_identifier(k) for k in entity.primary_key]
         self.key_names = list(entity.primary_key)  # as the API names them (page_facts.py)
 
-    def converts_like(self, other: PageTables) -> bool:
-        """Would this state convert the next pages as `other` does? The same column types
-        wherever a page's fields could be looked up: columns only one side has are allowed
-        when no record field takes their name (dlt's `_dlt_*`, the hints' and the child
-        tables' own columns, which the warehouse's schema has and the conversion never
-        learns)."""
-        if (self.table, self.merge) != (other.table, other.merge):
-            return False
-        pairs = [(self.root.types, other.root.types, set())]
-        for child in self.children:
-            own = {*child.key_columns(self.naming), POSITION, TOMBSTONE}
-            pairs.append(
-                (self.child_columns[child.array].types, other.child_columns[child.array].types, own)
-            )
-        return all(_same_types(a, b, own | {DELETED_AT}) for a, b, own in pairs)
-
     def page(self, page: Sequence[dict]) -> tuple[pa.Table, list[tuple[str, pa.Table]]]:
         """The page's root table and its child tables (by name; a list no record of a
         replaced table carries has none)."""
@@ -116,14 +93,9 @@ class PageTables:
         items carry (none of them may carry the list at all)."""
         items = as_items(items, child.array) if items else []
         keys = record_keys(items, self._child_declared[child.array], self._child_skip[child.array])
-        columns = self.child_columns[child.array]
-        built = columns.build(items, keys)
+        built = self.child_columns[child.array].build(items, keys)
         if child.array == CUSTOMFIELDS:
-            values = custom_field_values(items)
-            built.update(values)
-            # typed as the warehouse will have them, as if built by `columns`: a later page
-            # and the next run (the schema's types) see the same types (converts_like)
-            columns.types.update(dict.fromkeys(map(columns.name, values), "text"))
+            built.update(custom_field_values(items))
         return built
 
     def _child(self, child: Child, page: Sequence[dict], root: pa.Table) -> pa.Table | None:
@@ -148,13 +120,6 @@ class PageTables:
         if not items:
             return None
         return pa.table(columns)
-
-
-def _same_types(a: dict[str, str], b: dict[str, str], own: set[str]) -> bool:
-    """Equal types, where a column only one side has must be one no field can name."""
-    if any(a[name] != b[name] for name in a.keys() & b.keys()):
-        return False
-    return all(name in own or name.startswith("_dlt_") for name in a.keys() ^ b.keys())
 
 
 def _tombstones(root: pa.Table, parent_cols: list[str], empty: np.ndarray) -> pa.Table:

@@ -39,7 +39,6 @@ import struct
 import subprocess
 import sys
 import threading
-from collections import deque
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -55,7 +54,6 @@ _lock = threading.Lock()
 _idle: PageWorker | None = None  # the worker no read holds now
 _count = 0  # workers started and not stopped
 pages_converted = 0  # by workers, in this process
-lead_pages_taken = 0  # of them, converted as a lead and taken by the next run
 _HEADER = struct.Struct("<Q")
 _DONE = object()
 
@@ -176,9 +174,6 @@ class PageWorker:
         self._outbox: queue.Queue[Any] = queue.Queue()
         self._inbox: queue.Queue[Any] = queue.Queue()
         self.ready = threading.Event()
-        # pages sent past a chunk (page_pipe.py), with the state they are converted from
-        self.lead: deque[Any] = deque()
-        self.lead_state: Any = None
         self._writer = threading.Thread(target=self._send_all, daemon=True, name="page-worker-w")
         self._reader = threading.Thread(target=self._receive_all, daemon=True, name="page-worker-r")
         self._writer.start()
@@ -208,33 +203,9 @@ class PageWorker:
             self.ready.set()
             self._inbox.put(("error", "the page worker ended unexpectedly"))
 
-    def start(self, tables: Any, first: Any = None) -> None:
-        """Hand over the run's conversion state (page_tables.PageTables), unless the worker
-        goes on with its lead: pages sent past the last chunk, when they begin with this
-        run's `first` page and were converted from the same column types (then it converts
-        them as the run would)."""
-        global lead_pages_taken
-        if self.lead and self.lead[0][0] is first and tables.converts_like(self.lead_state):
-            self.lead_state = None
-            lead_pages_taken += len(self.lead)
-            return
-        self.discard_lead()
+    def start(self, tables: Any) -> None:
+        """Hand over the run's conversion state (page_tables.PageTables)."""
         self._outbox.put(("state", tables))
-
-    def discard_lead(self) -> None:
-        """Drop the answers for lead pages no run takes; a worker that skips pages after an
-        undecodable one converts again."""
-        skipping = False
-        while self.lead:
-            self.lead.popleft()
-            kind, value = self._inbox.get()
-            if kind == "error":  # the worker ended: the next reply reports it
-                self._inbox.put((kind, value))
-                self.lead.clear()
-            skipping |= kind in ("undecodable", "skipped")
-        if skipping:
-            self.resume()
-        self.lead_state = None
 
     def send(self, page: Sequence[dict]) -> None:
         """A page's records (decoded already): answered with its tables."""
@@ -271,11 +242,8 @@ class PageWorker:
         return self._process.poll() is None and self._reader.is_alive()
 
     def stop(self) -> None:
-        """End the worker: its input closes, so it exits; killed if it doesn't, or at
-        once if it has lead pages to convert first."""
+        """End the worker: its input closes, so it exits; killed if it doesn't."""
         self._outbox.put(_DONE)
-        if self.lead:
-            self._process.kill()
         try:
             self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:
