@@ -42,6 +42,13 @@ def test_an_integer_beyond_64_bits_in_a_column_of_another_type_is_kept_as_text()
     assert out["b__v_bigint"] == [None, 3] and out["b__v_text"] == [str(2**70), None]
 
 
+def test_text_and_an_integer_beyond_64_bits_share_the_text_variant():
+    """Both go to `<column>__v_text`: the integer's text no longer replaces the text."""
+    out = built({}, {"N": "bigint"}, [{"N": 1}, {"N": "x"}, {"N": 2**70}])
+    assert out["n"] == [1, None, None]
+    assert out["n__v_text"] == [None, "x", str(2**70)]
+
+
 def test_utc_stamps_are_typed_and_odd_ones_kept_as_text():
     out = built(
         {"last_seen_utc": "bigint"},

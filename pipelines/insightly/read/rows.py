@@ -192,14 +192,8 @@ class Columns:
                 try:
                     out[name] = _array(values, kind)
                 except OverflowError:  # an integer beyond 64 bits: keep it, as text
-                    big = [
-                        v if type(v) is int and not _INT64[0] <= v <= _INT64[1] else None
-                        for v in values
-                    ]
+                    big, values = _past_int64(values)
                     self._variants(name, big, {int}, extra, "text")
-                    values = [
-                        None if b is not None else v for v, b in zip(values, big, strict=True)
-                    ]
                     out[name] = _array(values, kind)
             out.update(extra)
         return out
@@ -227,7 +221,6 @@ class Columns:
     ) -> list[Any]:
         """Move values of the types in `odd` to `<name>__v_<kind>`; return what stays. An
         integer beyond 64 bits goes to `<name>__v_text`, as in its own column (`build`)."""
-        lists: dict[str, list[Any]] = {}
         for kind in sorted({force or KIND_OF.get(t, "json") for t in odd}):
 
             def moved(v: Any, kind: str = kind) -> bool:
@@ -237,27 +230,29 @@ class Columns:
             if force == "text":
                 moved_values = [None if v is None else str(v) for v in moved_values]
             if kind == "bigint":
-                big = [str(v) if v is not None and not _INT64[0] <= v <= _INT64[1] else None
-                       for v in moved_values]  # fmt: skip
+                big, moved_values = _past_int64(moved_values)
                 if any(b is not None for b in big):
-                    moved_values = [None if b is not None else v
-                                    for v, b in zip(moved_values, big, strict=True)]  # fmt: skip
-                    lists["text"] = big
-            lists[kind] = _merged(lists.get(kind), moved_values)
-        for kind, moved_values in lists.items():
-            if all(v is None for v in moved_values):  # every one was past 64 bits
-                continue
-            vname = self._naming.normalize_path(f"{name}__v_{kind}")
-            self.types[vname] = kind
-            out[vname] = _array(moved_values, kind)
+                    self._variants(name, big, {int}, out, "text")
+                if all(v is None for v in moved_values):  # every one was past 64 bits
+                    continue
+            self._put(out, name, kind, _array(moved_values, kind))
         return [None if type(v) in odd else v for v in values]
 
+    def _put(self, out: dict[str, pa.Array], name: str, kind: str, array: pa.Array) -> None:
+        """`<name>__v_<kind>`: a column's values of one kind that are not of its own type.
+        Two moves to one variant (text, and integers beyond 64 bits as text) hold values of
+        different rows, so the second fills the first's nulls."""
+        vname = self._naming.normalize_path(f"{name}__v_{kind}")
+        self.types[vname] = kind
+        out[vname] = pc.coalesce(out[vname], array) if vname in out else array
 
-def _merged(before: list[Any] | None, values: list[Any]) -> list[Any]:
-    """Two lists of one variant column, each value in at most one of them."""
-    if before is None:
-        return values
-    return [v if v is not None else b for v, b in zip(values, before, strict=True)]
+
+def _past_int64(values: list[Any]) -> tuple[list[Any], list[Any]]:
+    """(the integers beyond 64 bits, the rest), each in the values' places: Arrow's int64
+    can't hold the first."""
+    big = [v if type(v) is int and not _INT64[0] <= v <= _INT64[1] else None for v in values]
+    rest = [None if b is not None else v for v, b in zip(values, big, strict=True)]
+    return big, rest
 
 
 def values_of(rows: Sequence[dict], key: str) -> list[Any]:
