@@ -85,7 +85,7 @@ CONCAT_ARGS = 50
 
 
 def _concat(parts: list[str]) -> str:
-    if len(parts) > CONCAT_ARGS:
-        step = CONCAT_ARGS
-        return _concat([_concat(parts[i : i + step]) for i in range(0, len(parts), step)])
-    return f"concat({', '.join(parts)})"
+    if len(parts) <= CONCAT_ARGS:
+        return f"concat({', '.join(parts)})"
+    groups = range(0, len(parts), CONCAT_ARGS)
+    return _concat([_concat(parts[i : i + CONCAT_ARGS]) for i in groups])
